@@ -1,0 +1,81 @@
+//! ARM's error body (`CloudError`): `{"error": {"code", "message", "details": [...]}}`.
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+struct CloudError {
+    error: Option<ErrorDetail>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ErrorDetail {
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub details: Vec<ErrorDetail>,
+}
+
+impl ErrorDetail {
+    /// `code` and a message that includes the details' messages, which is where ARM often
+    /// puts the useful part ("InvalidTemplateDeployment" → which property was wrong).
+    pub(crate) fn summary(&self) -> (String, String) {
+        let code = self.code.clone().unwrap_or_else(|| "Unknown".to_owned());
+        let mut message = self.message.clone().unwrap_or_default();
+        for detail in &self.details {
+            let (c, m) = detail.summary();
+            if !message.is_empty() {
+                message.push_str("; ");
+            }
+            message.push_str(&format!("{c}: {m}"));
+        }
+        (code, message)
+    }
+}
+
+/// Code and message from an error response body, falling back to the status and raw text
+/// when the body is not a CloudError (gateways and proxies answer with HTML or nothing).
+pub(crate) fn parse(status: u16, body: &[u8]) -> (String, String) {
+    if let Ok(CloudError {
+        error: Some(detail),
+    }) = serde_json::from_slice::<CloudError>(body)
+    {
+        return detail.summary();
+    }
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    let message = if text.is_empty() {
+        "no error details in the response".to_owned()
+    } else {
+        text.chars().take(500).collect()
+    };
+    (format!("HTTP{status}"), message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cloud_error_with_details() {
+        let body = br#"{"error":{"code":"InvalidParameter","message":"Bad template.",
+            "details":[{"code":"BadSourceType","message":"source.type is wrong"}]}}"#;
+        let (code, message) = parse(400, body);
+        assert_eq!(code, "InvalidParameter");
+        assert_eq!(
+            message,
+            "Bad template.; BadSourceType: source.type is wrong"
+        );
+    }
+
+    #[test]
+    fn non_json_body_keeps_status_and_text() {
+        assert_eq!(
+            parse(502, b"<html>Bad Gateway</html>"),
+            ("HTTP502".to_owned(), "<html>Bad Gateway</html>".to_owned())
+        );
+        assert_eq!(parse(500, b"").0, "HTTP500");
+        assert_eq!(parse(404, br#"{"other":1}"#).0, "HTTP404");
+    }
+}

@@ -1,0 +1,198 @@
+//! Which Azure cloud to talk to: the ARM endpoint, the Entra ID authority and the token audience.
+
+use std::net::IpAddr;
+
+use reqwest::Url;
+
+use super::AzureError;
+
+/// Environment variable that overrides the authority host, as in every Azure SDK.
+pub const AUTHORITY_HOST_ENV: &str = "AZURE_AUTHORITY_HOST";
+
+/// Endpoints of one Azure cloud.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloudEndpoints {
+    /// Base URL of Azure Resource Manager, e.g. `https://management.azure.com/`.
+    pub resource_manager: Url,
+    /// Entra ID authority host, e.g. `https://login.microsoftonline.com/`.
+    pub authority_host: Url,
+    /// Audience of ARM tokens; the scope requested is `{audience}/.default`.
+    pub audience: String,
+}
+
+impl CloudEndpoints {
+    pub fn public() -> Self {
+        Self::known(
+            "https://management.azure.com/",
+            "https://login.microsoftonline.com/",
+            "https://management.azure.com",
+        )
+    }
+
+    pub fn usgov() -> Self {
+        Self::known(
+            "https://management.usgovcloudapi.net/",
+            "https://login.microsoftonline.us/",
+            "https://management.usgovcloudapi.net",
+        )
+    }
+
+    pub fn china() -> Self {
+        Self::known(
+            "https://management.chinacloudapi.cn/",
+            "https://login.chinacloudapi.cn/",
+            "https://management.chinacloudapi.cn",
+        )
+    }
+
+    /// Custom endpoints (Azure Stack, sovereign clouds not listed above, a local emulator).
+    ///
+    /// Without an explicit `audience` the ARM URL (without trailing slash) is used, which is
+    /// what ARM accepts for every public cloud.
+    pub fn custom(
+        resource_manager: &str,
+        authority_host: &str,
+        audience: Option<&str>,
+    ) -> Result<Self, AzureError> {
+        let resource_manager = parse_secure_url(resource_manager)?;
+        let authority_host = parse_secure_url(authority_host)?;
+        let audience = match audience {
+            Some(a) => a.to_owned(),
+            None => resource_manager.as_str().trim_end_matches('/').to_owned(),
+        };
+        Ok(Self {
+            resource_manager,
+            authority_host,
+            audience,
+        })
+    }
+
+    /// Replaces the authority host, e.g. with the value of [`AUTHORITY_HOST_ENV`].
+    pub fn with_authority_host(mut self, authority_host: &str) -> Result<Self, AzureError> {
+        self.authority_host = parse_secure_url(authority_host)?;
+        Ok(self)
+    }
+
+    /// The OAuth scope for ARM tokens.
+    pub fn arm_scope(&self) -> String {
+        format!("{}/.default", self.audience.trim_end_matches('/'))
+    }
+
+    fn known(resource_manager: &str, authority_host: &str, audience: &str) -> Self {
+        // Proven invariant: the literals above are valid https URLs (unit-tested).
+        #[allow(clippy::expect_used)]
+        let parse = |s: &str| Url::parse(s).expect("built-in cloud URL is valid");
+        Self {
+            resource_manager: parse(resource_manager),
+            authority_host: parse(authority_host),
+            audience: audience.to_owned(),
+        }
+    }
+}
+
+/// Parses an endpoint URL and insists on HTTPS unless the host is a loopback address.
+pub fn parse_secure_url(raw: &str) -> Result<Url, AzureError> {
+    let invalid = |reason: String| AzureError::InvalidEndpoint {
+        url: raw.to_owned(),
+        reason,
+    };
+    let mut url = Url::parse(raw).map_err(|e| invalid(e.to_string()))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&url) => {}
+        "http" => {
+            return Err(invalid(
+                "plain http is only allowed for loopback addresses (127.0.0.0/8, ::1, localhost); use https"
+                    .to_owned(),
+            ));
+        }
+        other => return Err(invalid(format!("unsupported scheme {other:?}"))),
+    }
+    if url.host().is_none() {
+        return Err(invalid("the URL has no host".to_owned()));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("an endpoint takes no query or fragment".to_owned()));
+    }
+    // A base URL without trailing slash would lose its last segment in `Url::join`.
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
+/// True when the URL's host is a loopback address, where plain http cannot leave the machine.
+pub fn is_loopback(url: &Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let unbracketed = host.trim_start_matches('[').trim_end_matches(']');
+    match unbracketed.parse::<IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_clouds_are_https_and_scoped() {
+        for cloud in [
+            CloudEndpoints::public(),
+            CloudEndpoints::usgov(),
+            CloudEndpoints::china(),
+        ] {
+            assert_eq!(cloud.resource_manager.scheme(), "https");
+            assert_eq!(cloud.authority_host.scheme(), "https");
+            assert!(cloud.arm_scope().ends_with("/.default"));
+        }
+        assert_eq!(
+            CloudEndpoints::usgov().arm_scope(),
+            "https://management.usgovcloudapi.net/.default"
+        );
+    }
+
+    #[test]
+    fn http_is_rejected_except_on_loopback() {
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://127.3.4.5/",
+            "http://[::1]:9000/",
+            "http://localhost:1234",
+            "https://example.com",
+        ] {
+            assert!(parse_secure_url(ok).is_ok(), "{ok} should be accepted");
+        }
+        for bad in [
+            "http://example.com",
+            "http://10.0.0.1:8080",
+            "http://[::2]/",
+            "http://localhost.evil.com/",
+            "http://128.0.0.1/",
+            "ftp://127.0.0.1/",
+            "not a url",
+        ] {
+            let err = parse_secure_url(bad).unwrap_err();
+            assert!(
+                matches!(err, AzureError::InvalidEndpoint { .. }),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn custom_cloud_defaults_audience_and_keeps_path_prefix() {
+        let c = CloudEndpoints::custom("https://arm.contoso/stack", "https://login.contoso", None)
+            .unwrap();
+        assert_eq!(c.audience, "https://arm.contoso/stack");
+        assert_eq!(
+            c.resource_manager.join("subscriptions").unwrap().as_str(),
+            "https://arm.contoso/stack/subscriptions"
+        );
+        let err = c.with_authority_host("http://login.contoso").unwrap_err();
+        assert!(err.to_string().contains("loopback"), "{err}");
+    }
+}

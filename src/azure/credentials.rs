@@ -1,0 +1,250 @@
+//! Which identity the daemon authenticates as, built on azure_identity.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
+use azure_core::credentials::{Secret, TokenCredential};
+use azure_core::http::{ClientOptions, Transport};
+use azure_identity::{
+    AzureCliCredential, AzureCliCredentialOptions, ClientAssertionCredential,
+    ClientAssertionCredentialOptions, ClientSecretCredential, ClientSecretCredentialOptions,
+    ManagedIdentityCredential, ManagedIdentityCredentialOptions, UserAssignedId,
+    WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
+};
+
+use super::certificate::CertificateAssertion;
+use super::http::IdentityTransport;
+use super::{AzureError, CloudEndpoints, TokenCache};
+use crate::clock::SharedClock;
+
+/// systemd passes `LoadCredential=`/`SetCredential=` files in this directory.
+pub const CREDENTIALS_DIRECTORY_ENV: &str = "CREDENTIALS_DIRECTORY";
+
+/// Where a client secret or certificate is read from. Never inline: the catalog is not a secret store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// A file holding only the secret (a trailing newline is ignored).
+    File(PathBuf),
+    /// A systemd credential name, resolved against `$CREDENTIALS_DIRECTORY`.
+    SystemdCredential(String),
+}
+
+impl SecretSource {
+    /// Reads the secret. `credentials_directory` is the value of `$CREDENTIALS_DIRECTORY`.
+    pub fn read(&self, credentials_directory: Option<&Path>) -> Result<Secret, AzureError> {
+        let path = match self {
+            SecretSource::File(path) => path.clone(),
+            SecretSource::SystemdCredential(name) => {
+                if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+                    return Err(AzureError::Auth(format!(
+                        "read systemd credential {name:?}: a credential name is a plain file name"
+                    )));
+                }
+                let dir = credentials_directory.ok_or_else(|| {
+                    AzureError::Auth(format!(
+                        "read systemd credential {name:?}: ${CREDENTIALS_DIRECTORY_ENV} is not set \
+                         (is the service started with LoadCredential=?)"
+                    ))
+                })?;
+                dir.join(name)
+            }
+        };
+        // The error names the file, never its content.
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            AzureError::Auth(format!("read credential file {}: {e}", path.display()))
+        })?;
+        let secret = text.trim_end_matches(['\r', '\n']);
+        if secret.is_empty() {
+            return Err(AzureError::Auth(format!(
+                "read credential file {}: the file is empty",
+                path.display()
+            )));
+        }
+        Ok(Secret::new(secret.to_owned()))
+    }
+}
+
+/// How to authenticate. Managed identity is the default for a daemon running in Azure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialConfig {
+    /// System-assigned, or user-assigned when `client_id` is set. Uses `IDENTITY_ENDPOINT` and
+    /// `IDENTITY_HEADER` when present (App Service style), else the VM's IMDS.
+    ManagedIdentity { client_id: Option<String> },
+    /// Kubernetes workload identity; `None` fields fall back to `AZURE_TENANT_ID`,
+    /// `AZURE_CLIENT_ID` and `AZURE_FEDERATED_TOKEN_FILE`.
+    WorkloadIdentity {
+        tenant_id: Option<String>,
+        client_id: Option<String>,
+        token_file: Option<PathBuf>,
+    },
+    /// A service principal with a client secret.
+    ClientSecret {
+        tenant_id: String,
+        client_id: String,
+        secret_source: SecretSource,
+    },
+    /// A service principal with a certificate: one PEM file holding the RSA private key and
+    /// the certificate (as `az ad sp create-for-rbac --create-cert` writes it).
+    ClientCertificate {
+        tenant_id: String,
+        client_id: String,
+        certificate_source: SecretSource,
+    },
+    /// The signed-in Azure CLI user: for a person at a terminal.
+    AzureCli { tenant_id: Option<String> },
+}
+
+impl Default for CredentialConfig {
+    fn default() -> Self {
+        CredentialConfig::ManagedIdentity { client_id: None }
+    }
+}
+
+/// Builds the credential. `http` is the process's HTTP client, reused for token requests;
+/// `clock` dates certificate assertions.
+pub fn credential(
+    config: &CredentialConfig,
+    endpoints: &CloudEndpoints,
+    http: &reqwest::Client,
+    clock: SharedClock,
+) -> Result<Arc<dyn TokenCredential>, AzureError> {
+    let credentials_directory = std::env::var_os(CREDENTIALS_DIRECTORY_ENV).map(PathBuf::from);
+    let (transport, authority_host) =
+        IdentityTransport::new(http.clone(), &endpoints.authority_host);
+    let mut cloud = CustomConfiguration::default();
+    cloud.authority_host = authority_host.as_str().trim_end_matches('/').to_owned();
+    // Always explicit, so azure_identity never reads AZURE_AUTHORITY_HOST behind our back:
+    // the caller decides the precedence (see `CloudEndpoints::with_authority_host`).
+    let client_options = ClientOptions {
+        transport: Some(Transport::new(Arc::new(transport))),
+        cloud: Some(Arc::new(CloudConfiguration::Custom(cloud))),
+        ..Default::default()
+    };
+    let auth_error =
+        |what: &str, e: azure_core::Error| AzureError::Auth(format!("set up {what}: {e}"));
+
+    let credential: Arc<dyn TokenCredential> = match config {
+        CredentialConfig::ManagedIdentity { client_id } => {
+            ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {
+                user_assigned_id: client_id.clone().map(UserAssignedId::ClientId),
+                client_options,
+            }))
+            .map_err(|e| auth_error("managed identity", e))?
+        }
+        CredentialConfig::WorkloadIdentity {
+            tenant_id,
+            client_id,
+            token_file,
+        } => WorkloadIdentityCredential::new(Some(WorkloadIdentityCredentialOptions {
+            credential_options: ClientAssertionCredentialOptions { client_options },
+            client_id: client_id.clone(),
+            tenant_id: tenant_id.clone(),
+            token_file_path: token_file.clone(),
+        }))
+        .map_err(|e| auth_error("workload identity", e))?,
+        CredentialConfig::ClientSecret {
+            tenant_id,
+            client_id,
+            secret_source,
+        } => {
+            let secret = secret_source.read(credentials_directory.as_deref())?;
+            ClientSecretCredential::new(
+                tenant_id,
+                client_id.clone(),
+                secret,
+                Some(ClientSecretCredentialOptions { client_options }),
+            )
+            .map_err(|e| auth_error("client secret credential", e))?
+        }
+        CredentialConfig::ClientCertificate {
+            tenant_id,
+            client_id,
+            certificate_source,
+        } => {
+            let pem = certificate_source.read(credentials_directory.as_deref())?;
+            let token_endpoint = format!(
+                "{}/{tenant_id}/oauth2/v2.0/token",
+                endpoints.authority_host.as_str().trim_end_matches('/')
+            );
+            let assertion =
+                CertificateAssertion::from_pem(&pem, client_id, &token_endpoint, clock)?;
+            ClientAssertionCredential::new(
+                tenant_id.clone(),
+                client_id.clone(),
+                assertion,
+                Some(ClientAssertionCredentialOptions { client_options }),
+            )
+            .map_err(|e| auth_error("client certificate credential", e))?
+        }
+        CredentialConfig::AzureCli { tenant_id } => {
+            AzureCliCredential::new(Some(AzureCliCredentialOptions {
+                tenant_id: tenant_id.clone(),
+                ..Default::default()
+            }))
+            .map_err(|e| auth_error("Azure CLI credential", e))?
+        }
+    };
+    Ok(credential)
+}
+
+/// A token cache for `config` that rebuilds the credential whenever ARM rejects a token, so
+/// neither our cache nor azure_identity's can keep handing out a dead one.
+pub fn token_cache(
+    config: &CredentialConfig,
+    endpoints: &CloudEndpoints,
+    http: &reqwest::Client,
+    clock: SharedClock,
+) -> Result<TokenCache, AzureError> {
+    let (config, endpoints, http) = (config.clone(), endpoints.clone(), http.clone());
+    let credential_clock = clock.clone();
+    TokenCache::rebuildable(
+        move || credential(&config, &endpoints, &http, credential_clock.clone()),
+        clock,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_file_is_read_and_trimmed_and_never_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret");
+        std::fs::write(&path, "s3cr3t-value\n").unwrap();
+        let secret = SecretSource::File(path).read(None).unwrap();
+        assert_eq!(secret.secret(), "s3cr3t-value");
+        assert!(!format!("{secret:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn systemd_credential_resolves_against_the_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("arm-secret"), "from-systemd").unwrap();
+        let source = SecretSource::SystemdCredential("arm-secret".to_owned());
+        assert_eq!(
+            source.read(Some(dir.path())).unwrap().secret(),
+            "from-systemd"
+        );
+        let err = source.read(None).unwrap_err();
+        assert!(err.to_string().contains("CREDENTIALS_DIRECTORY"), "{err}");
+        let escape = SecretSource::SystemdCredential("../etc/passwd".to_owned());
+        assert!(escape.read(Some(dir.path())).is_err());
+    }
+
+    #[test]
+    fn empty_or_missing_secret_file_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty");
+        std::fs::write(&empty, "\n").unwrap();
+        let err = SecretSource::File(empty).read(None).unwrap_err();
+        assert!(err.to_string().contains("empty"), "{err}");
+        let missing = dir.path().join("missing");
+        let err = SecretSource::File(missing.clone()).read(None).unwrap_err();
+        assert!(
+            err.to_string().contains(&missing.display().to_string()),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,253 @@
+//! Azure Compute Gallery image versions: list, pick the one "latest" means, get, delete.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use super::AzureError;
+use super::api_versions::GALLERIES;
+use super::arm::{ArmClient, ResourcePath};
+use super::lro::LroPoller;
+use super::version::ImageVersion;
+
+/// Names one gallery image definition.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct GalleryImageRef {
+    pub subscription_id: String,
+    pub resource_group: String,
+    pub gallery: String,
+    pub image: String,
+}
+
+impl GalleryImageRef {
+    fn versions_path(&self) -> ResourcePath {
+        ResourcePath::resource_group(&self.subscription_id, &self.resource_group)
+            .join("providers")
+            .join("Microsoft.Compute")
+            .join("galleries")
+            .join(&self.gallery)
+            .join("images")
+            .join(&self.image)
+            .join("versions")
+    }
+}
+
+/// The parts of a gallery image version that decide whether it can serve as "latest".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GalleryImageVersion {
+    pub name: String,
+    pub id: Option<String>,
+    pub provisioning_state: Option<String>,
+    /// `publishingProfile.excludeFromLatest`.
+    pub exclude_from_latest: bool,
+    /// Target regions whose own `excludeFromLatest` is true.
+    pub excluded_regions: Vec<String>,
+    pub published_date: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct VersionBody {
+    name: String,
+    id: Option<String>,
+    #[serde(default)]
+    properties: VersionProperties,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct VersionProperties {
+    provisioning_state: Option<String>,
+    #[serde(default)]
+    publishing_profile: PublishingProfile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PublishingProfile {
+    #[serde(default)]
+    exclude_from_latest: bool,
+    published_date: Option<DateTime<Utc>>,
+    #[serde(default)]
+    target_regions: Vec<TargetRegion>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TargetRegion {
+    name: String,
+    #[serde(default)]
+    exclude_from_latest: bool,
+}
+
+fn parse_version(image: &GalleryImageRef, item: Value) -> Result<GalleryImageVersion, AzureError> {
+    let body: VersionBody = serde_json::from_value(item).map_err(|e| {
+        AzureError::unexpected_body(format!("versions of gallery image {}", image.image), e)
+    })?;
+    let profile = body.properties.publishing_profile;
+    Ok(GalleryImageVersion {
+        name: body.name,
+        id: body.id,
+        provisioning_state: body.properties.provisioning_state,
+        exclude_from_latest: profile.exclude_from_latest,
+        excluded_regions: profile
+            .target_regions
+            .into_iter()
+            .filter(|r| r.exclude_from_latest)
+            .map(|r| r.name)
+            .collect(),
+        published_date: profile.published_date,
+    })
+}
+
+/// All versions of the image definition, across pages.
+pub async fn list_versions(
+    client: &ArmClient,
+    image: &GalleryImageRef,
+) -> Result<Vec<GalleryImageVersion>, AzureError> {
+    client
+        .list_all(&image.versions_path(), GALLERIES)
+        .await?
+        .into_iter()
+        .map(|item| parse_version(image, item))
+        .collect()
+}
+
+/// "westus", "West US" and "WESTUS" name the same region.
+fn same_region(a: &str, b: &str) -> bool {
+    let norm = |s: &str| {
+        s.chars()
+            .filter(|c| !c.is_whitespace())
+            .flat_map(char::to_lowercase)
+            .collect::<String>()
+    };
+    norm(a) == norm(b)
+}
+
+/// The version Azure means by "latest": the highest succeeded version that is not excluded
+/// from latest, globally or (when `region` is given) in that region.
+pub fn newest_for_latest<'a>(
+    versions: &'a [GalleryImageVersion],
+    region: Option<&str>,
+) -> Option<&'a GalleryImageVersion> {
+    versions
+        .iter()
+        .filter(|v| !v.exclude_from_latest)
+        .filter(|v| region.is_none_or(|r| !v.excluded_regions.iter().any(|x| same_region(x, r))))
+        .filter(|v| {
+            v.provisioning_state
+                .as_deref()
+                .is_none_or(|s| s.eq_ignore_ascii_case("succeeded"))
+        })
+        .filter_map(|v| ImageVersion::parse(&v.name).ok().map(|parsed| (parsed, v)))
+        .max_by(|(a, _), (b, _)| a.cmp(b))
+        .map(|(_, v)| v)
+}
+
+/// One version, or `None` if it does not exist.
+pub async fn get_version(
+    client: &ArmClient,
+    image: &GalleryImageRef,
+    version: &str,
+) -> Result<Option<GalleryImageVersion>, AzureError> {
+    match client
+        .get(&image.versions_path().join(version), GALLERIES)
+        .await
+    {
+        Ok(response) => parse_version(image, response.body).map(Some),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Deletes a version and waits until it is gone. A missing version is not an error.
+pub async fn delete_version(
+    client: &ArmClient,
+    image: &GalleryImageRef,
+    version: &str,
+    deadline: Instant,
+) -> Result<(), AzureError> {
+    let path = image.versions_path().join(version);
+    let response = match client.delete(&path, GALLERIES).await {
+        Ok(response) => response,
+        Err(e) if e.is_not_found() => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let operation = format!("delete gallery image version {}/{version}", image.image);
+    if let Some(poller) = LroPoller::from_response(client, operation, &response)? {
+        poller.wait(deadline).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(name: &str, excluded: bool, regions: &[&str], state: &str) -> GalleryImageVersion {
+        GalleryImageVersion {
+            name: name.to_owned(),
+            id: None,
+            provisioning_state: Some(state.to_owned()),
+            exclude_from_latest: excluded,
+            excluded_regions: regions.iter().map(|r| (*r).to_owned()).collect(),
+            published_date: None,
+        }
+    }
+
+    #[test]
+    fn latest_skips_excluded_failed_and_unparsable_versions() {
+        let versions = vec![
+            version("1.9.0", false, &[], "Succeeded"),
+            version("1.10.0", false, &[], "Succeeded"),
+            version("2.0.0", true, &[], "Succeeded"),
+            version("1.11.0", false, &[], "Failed"),
+            version("1.12.0", false, &["West US"], "Succeeded"),
+            version("not.a.version", false, &[], "Succeeded"),
+        ];
+        assert_eq!(newest_for_latest(&versions, None).unwrap().name, "1.12.0");
+        assert_eq!(
+            newest_for_latest(&versions, Some("westus")).unwrap().name,
+            "1.10.0"
+        );
+        assert_eq!(
+            newest_for_latest(&versions, Some("eastus")).unwrap().name,
+            "1.12.0"
+        );
+        assert!(newest_for_latest(&versions[2..4], None).is_none());
+    }
+
+    #[test]
+    fn parses_the_spec_list_item() {
+        // Trimmed from the 2024-03-03 GalleryImageVersion_ListByGalleryImage example.
+        let item = serde_json::json!({
+            "id": "/subscriptions/s/resourceGroups/myResourceGroup/providers/Microsoft.Compute/galleries/g/images/i/versions/1.0.0",
+            "name": "1.0.0", "location": "West US",
+            "properties": {
+                "publishingProfile": {
+                    "targetRegions": [
+                        {"name": "West US", "regionalReplicaCount": 1, "excludeFromLatest": false},
+                        {"name": "East US", "regionalReplicaCount": 2, "excludeFromLatest": true}
+                    ],
+                    "replicaCount": 1, "publishedDate": "2018-01-01T00:00:00Z",
+                    "storageAccountType": "Standard_LRS"
+                },
+                "provisioningState": "Succeeded"
+            }
+        });
+        let image = GalleryImageRef {
+            subscription_id: "s".into(),
+            resource_group: "myResourceGroup".into(),
+            gallery: "g".into(),
+            image: "i".into(),
+        };
+        let v = parse_version(&image, item).unwrap();
+        assert_eq!(v.name, "1.0.0");
+        assert!(!v.exclude_from_latest);
+        assert_eq!(v.excluded_regions, vec!["East US".to_owned()]);
+        assert_eq!(
+            v.published_date.unwrap().to_rfc3339(),
+            "2018-01-01T00:00:00+00:00"
+        );
+    }
+}

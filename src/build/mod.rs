@@ -1,0 +1,248 @@
+//! Build: turn a stale image into a new image version through AIB, exactly once.
+
+mod machine;
+pub mod template;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+use tracing::{Instrument, info_span, warn};
+
+use crate::azure::{ArmClient, AzureError};
+use crate::catalog::{AzureSettings, Catalog, Image};
+use crate::clock::SharedClock;
+use crate::store::{
+    BuildId, BuildRecord, BuildState, CheckId, ClaimError, DecisionKind, NewBuild, RunSubState,
+    Store, StoreError,
+};
+
+pub use machine::drive;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// Another process builds the image; the message names it.
+    #[error(transparent)]
+    Claim(#[from] ClaimError),
+    #[error("keep the lease on image {image}; another process may take over the build")]
+    LeaseLost {
+        image: String,
+        #[source]
+        source: ClaimError,
+    },
+    #[error("talk to Azure")]
+    Azure(#[from] AzureError),
+    #[error("record the build")]
+    Store(#[from] StoreError),
+    #[error("delete image template {template}")]
+    Cleanup {
+        template: String,
+        #[source]
+        source: AzureError,
+    },
+    #[error("image {0} is no longer in the catalog; its unfinished build is left as it is")]
+    UnknownImage(String),
+    #[error("internal error: {0}")]
+    Bug(String),
+}
+
+/// Knobs that differ between production, the demo and tests.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// How often a running build's template is read.
+    pub poll_interval: std::time::Duration,
+    /// How long a claim on an image lasts without renewal; a crashed holder's
+    /// claim is taken over after this.
+    pub lease_ttl: Duration,
+    /// Bound on waiting for a template to be created or deleted.
+    pub arm_operation_timeout: std::time::Duration,
+    /// Extra time after `buildTimeoutInMinutes` before the run is cancelled;
+    /// AIB normally ends an overdue build itself.
+    pub timeout_grace: Duration,
+    /// Return as soon as AIB accepted the run, leaving the build for a later
+    /// resume (the daemon, or `run --once`) to follow: `build` without `--wait`.
+    pub detach_when_running: bool,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        BuildOptions {
+            poll_interval: std::time::Duration::from_secs(30),
+            lease_ttl: Duration::minutes(10),
+            arm_operation_timeout: std::time::Duration::from_secs(30 * 60),
+            timeout_grace: Duration::minutes(10),
+            detach_when_running: false,
+        }
+    }
+}
+
+impl BuildOptions {
+    /// AIB's own default when the template says 0.
+    const AIB_DEFAULT_TIMEOUT_MINUTES: i64 = 240;
+
+    fn run_timeout(&self, build_timeout_minutes: u32) -> Duration {
+        let minutes = match build_timeout_minutes {
+            0 => Self::AIB_DEFAULT_TIMEOUT_MINUTES,
+            m => i64::from(m),
+        };
+        Duration::minutes(minutes) + self.timeout_grace
+    }
+}
+
+/// A build's progress, for the CLI's live lines and the daemon's status.
+#[derive(Debug, Clone, Serialize)]
+pub struct Progress {
+    pub image: String,
+    pub build_id: BuildId,
+    pub state: BuildState,
+    pub run_sub_state: Option<RunSubState>,
+    pub started_at: DateTime<Utc>,
+}
+
+impl Progress {
+    fn from_record(build: &BuildRecord) -> Self {
+        Progress {
+            image: build.image.clone(),
+            build_id: build.id,
+            state: build.state,
+            run_sub_state: build.run_sub_state,
+            started_at: build.created_at,
+        }
+    }
+}
+
+/// What every build of one process shares.
+pub struct BuildContext {
+    pub arm: ArmClient,
+    pub store: Store,
+    pub clock: SharedClock,
+    pub azure: AzureSettings,
+    pub options: BuildOptions,
+    /// Names this process in leases: "hostname:pid:uuid".
+    pub holder: String,
+    pub progress: Option<mpsc::UnboundedSender<Progress>>,
+}
+
+impl BuildContext {
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    fn deadline_for_arm(&self) -> tokio::time::Instant {
+        tokio::time::Instant::now() + self.options.arm_operation_timeout
+    }
+
+    fn progress(&self, progress: Progress) {
+        if let Some(sender) = &self.progress {
+            // A closed receiver only means nobody is watching any more.
+            let _ = sender.send(progress);
+        }
+    }
+
+    async fn claim(&self, image: &str) -> Result<(), BuildError> {
+        self.store
+            .try_claim(image, &self.holder, self.now(), self.options.lease_ttl)
+            .await?;
+        Ok(())
+    }
+
+    async fn renew_lease(&self, image: &str) -> Result<(), BuildError> {
+        self.store
+            .renew(image, &self.holder, self.now(), self.options.lease_ttl)
+            .await
+            .map_err(|source| BuildError::LeaseLost {
+                image: image.to_owned(),
+                source,
+            })?;
+        Ok(())
+    }
+
+    async fn release(&self, image: &str) {
+        if let Err(error) = self.store.release(image, &self.holder).await {
+            warn!(image, error = %error, "could not release the image lease; it expires by itself");
+        }
+    }
+}
+
+/// One build to start.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub image: Image,
+    /// The exact version to build from.
+    pub source_version: String,
+    pub decision: Option<DecisionKind>,
+    pub reason: String,
+    pub check_id: Option<CheckId>,
+}
+
+/// Claims the image, records the build as planned, and drives it to its end.
+pub async fn run_job(ctx: &BuildContext, job: &Job) -> Result<BuildRecord, BuildError> {
+    let image = &job.image;
+    ctx.claim(&image.name).await?;
+    let result = async {
+        let build = ctx
+            .store
+            .insert_build(NewBuild {
+                image: image.name.clone(),
+                check_id: job.check_id,
+                decision: job.decision,
+                reason: job.reason.clone(),
+                recipe_hash: image.recipe_hash.hex().to_owned(),
+                source_version: job.source_version.clone(),
+                created_at: ctx.now(),
+            })
+            .await?;
+        let span = info_span!("build", image = %image.name, build_id = %build.id);
+        drive(ctx, image, build).instrument(span).await
+    }
+    .await;
+    ctx.release(&image.name).await;
+    result
+}
+
+/// Carries an unfinished build found in the store (after a crash or restart)
+/// to its end.
+pub async fn resume(
+    ctx: &BuildContext,
+    catalog: &Catalog,
+    build: BuildRecord,
+) -> Result<BuildRecord, BuildError> {
+    let Some(image) = catalog.image(&build.image) else {
+        return Err(BuildError::UnknownImage(build.image));
+    };
+    ctx.claim(&image.name).await?;
+    let span = info_span!("build", image = %image.name, build_id = %build.id, resumed = true);
+    let result = drive(ctx, image, build).instrument(span).await;
+    ctx.release(&image.name).await;
+    result
+}
+
+/// Runs many jobs with at most `limit` at once; results come back in job order.
+pub async fn run_jobs(
+    ctx: Arc<BuildContext>,
+    jobs: Vec<Job>,
+    limit: usize,
+) -> Vec<Result<BuildRecord, BuildError>> {
+    let permits = Arc::new(Semaphore::new(limit.max(1)));
+    let mut tasks = JoinSet::new();
+    for (index, job) in jobs.into_iter().enumerate() {
+        let ctx = ctx.clone();
+        let permits = permits.clone();
+        tasks.spawn(async move {
+            // The semaphore is never closed, so acquiring only waits.
+            let _permit = permits.acquire_owned().await;
+            (index, run_job(&ctx, &job).await)
+        });
+    }
+    let mut results: Vec<(usize, Result<BuildRecord, BuildError>)> = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(result) => results.push(result),
+            Err(error) => warn!(error = %error, "a build task ended abnormally"),
+        }
+    }
+    results.sort_by_key(|(index, _)| *index);
+    results.into_iter().map(|(_, result)| result).collect()
+}

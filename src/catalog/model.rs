@@ -1,0 +1,118 @@
+//! The validated catalog: what the rest of the service works from.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration as StdDuration;
+
+use chrono::Duration;
+use chrono_tz::Tz;
+
+use super::azure::{AzureSettings, CredentialSettings};
+use super::distribute::Distribute;
+use super::hash::RecipeHash;
+use super::source::Source;
+use super::step::Step;
+
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    pub azure: AzureSettings,
+    pub credential: CredentialSettings,
+    pub store: StoreSettings,
+    /// When the daemon checks all images; images may carry their own.
+    pub schedule: Option<ScheduleSettings>,
+    pub defaults: Defaults,
+    pub recipes: BTreeMap<String, Recipe>,
+    /// In file order.
+    pub images: Vec<Image>,
+}
+
+impl Catalog {
+    pub fn image(&self, name: &str) -> Option<&Image> {
+        self.images.iter().find(|image| image.name == name)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreSettings {
+    /// SQLite database path; the service picks its default location when absent.
+    pub database: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleSettings {
+    /// A croner-valid expression with 5 fields, or 6 with leading seconds, as written.
+    pub cron: String,
+    /// UTC when not given.
+    pub timezone: Tz,
+    /// Random delay added to each firing so that many hosts do not hit ARM at once.
+    pub jitter: Option<StdDuration>,
+}
+
+impl ScheduleSettings {
+    /// The expression with an explicit seconds field, as tokio-cron-scheduler requires.
+    pub fn cron_with_seconds(&self) -> String {
+        if self.cron.split_whitespace().count() == 5 {
+            format!("0 {}", self.cron.trim())
+        } else {
+            self.cron.trim().to_owned()
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Defaults {
+    pub vm_size: String,
+    /// 0 keeps the source image's disk size.
+    pub os_disk_size_gb: u32,
+    pub build_timeout_minutes: u32,
+    pub max_age: Option<Duration>,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl Defaults {
+    pub const VM_SIZE: &'static str = "Standard_D2s_v3";
+    /// AIB's own default (its `0` means four hours); spelled out so that plans show it.
+    pub const BUILD_TIMEOUT_MINUTES: u32 = 240;
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Defaults {
+            vm_size: Defaults::VM_SIZE.to_owned(),
+            os_disk_size_gb: 0,
+            build_timeout_minutes: Defaults::BUILD_TIMEOUT_MINUTES,
+            max_age: None,
+            tags: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipe {
+    pub description: Option<String>,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Image {
+    pub name: String,
+    pub enabled: bool,
+    pub source: Source,
+    /// Recipe names in the order their steps run.
+    pub recipes: Vec<String>,
+    /// Fully expanded: the recipes' steps in order, then the image's own steps.
+    pub steps: Vec<Step>,
+    /// Never empty.
+    pub distribute: Vec<Distribute>,
+    /// The image's own schedule; `None` means the catalog's schedule applies.
+    pub schedule: Option<ScheduleSettings>,
+    /// Rebuild when the newest build is older than this, even if the source did not change.
+    pub max_age: Option<Duration>,
+    pub vm_size: String,
+    /// 0 keeps the source image's disk size.
+    pub os_disk_size_gb: u32,
+    pub build_timeout_minutes: u32,
+    /// Catalog default tags overlaid with the image's own.
+    pub tags: BTreeMap<String, String>,
+    pub recipe_hash: RecipeHash,
+}

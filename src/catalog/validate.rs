@@ -1,0 +1,177 @@
+//! The pipeline: TOML text → raw structs (shape) → typed catalog (meaning), with all
+//! semantic problems collected before giving up.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+
+use toml::de::{DeTable, DeValue};
+
+use super::check_credential::check_credential;
+use super::check_images::{ImageContext, check_image};
+use super::check_settings::{check_azure, check_defaults, check_schedule, check_store};
+use super::check_steps::check_step;
+use super::error::{CatalogError, InvalidCatalog, Problems};
+use super::model::{Catalog, Recipe};
+use super::raw::{RawCatalog, SECRET_KEYS};
+use super::values::check_name;
+
+pub(super) fn parse(source: &str, file_name: &str) -> Result<Catalog, CatalogError> {
+    let mut problems = Problems::new(source);
+    let catalog = match toml::from_str::<RawCatalog>(source) {
+        Ok(raw) => check_catalog(&mut problems, &raw),
+        Err(error) => {
+            shape_problem(&mut problems, &error);
+            None
+        }
+    };
+    match catalog {
+        Some(catalog) if problems.len() == 0 => Ok(catalog),
+        _ => Err(CatalogError::Invalid(InvalidCatalog::new(
+            file_name,
+            redact_secrets(source),
+            problems.into_vec(),
+        ))),
+    }
+}
+
+/// A syntax, unknown-key or wrong-type error from toml; it stops at the first one.
+fn shape_problem(p: &mut Problems, error: &toml::de::Error) {
+    let span = error.span().unwrap_or(0..0);
+    // toml appends the accepted keys to the message; they read better as the hint.
+    let message = error.message().trim();
+    match message.split_once(", expected ") {
+        Some((what, expected)) if what.starts_with("unknown field") => {
+            p.hint(span, what, format!("expected {expected}"));
+        }
+        _ => p.error(span, message),
+    }
+}
+
+fn check_catalog(p: &mut Problems, raw: &RawCatalog) -> Option<Catalog> {
+    let azure = match &raw.azure {
+        Some(azure) => check_azure(p, azure),
+        None => {
+            p.hint(
+                0..0,
+                "missing `[azure]` table",
+                "add [azure] with subscription_id, resource_group, location and identity",
+            );
+            None
+        }
+    };
+    let credential = check_credential(
+        p,
+        raw.azure
+            .as_ref()
+            .and_then(|a| a.get_ref().credential.as_ref()),
+    );
+    let store = check_store(raw.store.as_ref());
+    let schedule = raw.schedule.as_ref().and_then(|s| check_schedule(p, s));
+    let defaults = check_defaults(p, raw.defaults.as_ref());
+
+    let mut recipes = BTreeMap::new();
+    let mut declared = BTreeSet::new();
+    for (name, recipe) in &raw.recipes {
+        declared.insert(name.get_ref().clone());
+        if let Err(hint) = check_name(name.get_ref(), 64) {
+            p.hint(
+                name.span(),
+                format!("invalid recipe name `{}`", name.get_ref()),
+                hint,
+            );
+        }
+        if recipe.get_ref().steps.is_empty() {
+            p.hint(
+                recipe.span(),
+                format!("recipe `{}` has no steps", name.get_ref()),
+                "add [[recipes.<name>.steps]] tables, or remove the recipe",
+            );
+        }
+        let before = p.len();
+        let steps: Vec<_> = recipe
+            .get_ref()
+            .steps
+            .iter()
+            .filter_map(|step| check_step(p, step))
+            .collect();
+        if p.len() == before {
+            recipes.insert(
+                name.get_ref().clone(),
+                Recipe {
+                    description: recipe.get_ref().description.clone(),
+                    steps,
+                },
+            );
+        }
+    }
+
+    let ctx = ImageContext {
+        location: azure.as_ref().map(|a| a.location.as_str()),
+        defaults: &defaults,
+        recipes: &recipes,
+        declared: &declared,
+    };
+    // Case-insensitive, because ARM resource names (the templates are named after images) are.
+    let mut first_seen: BTreeMap<String, Range<usize>> = BTreeMap::new();
+    let mut images = Vec::new();
+    for raw_image in &raw.images {
+        if let Some(name) = &raw_image.get_ref().name {
+            let key = name.get_ref().to_ascii_lowercase();
+            if let Some(first) = first_seen.get(&key) {
+                let line = p.line_of(first.start);
+                p.hint(name.span(), format!("duplicate image name `{}`", name.get_ref()), format!("the first image with this name is on line {line}; image names must be unique"));
+            } else {
+                first_seen.insert(key, name.span());
+            }
+        }
+        images.extend(check_image(p, raw_image, &ctx));
+    }
+
+    Some(Catalog {
+        azure: azure?,
+        credential: credential?,
+        store,
+        schedule,
+        defaults,
+        recipes,
+        images,
+    })
+}
+
+/// The source with the value of every secret-looking key blanked, for diagnostics that
+/// show snippets. Byte offsets and line breaks are kept so that spans still line up.
+fn redact_secrets(source: &str) -> String {
+    let mut spans = Vec::new();
+    if let Ok(document) = DeTable::parse(source) {
+        collect_secret_spans(document.get_ref(), &mut spans);
+    }
+    let mut bytes = source.as_bytes().to_vec();
+    for span in spans {
+        for byte in bytes.get_mut(span).into_iter().flatten() {
+            if *byte != b'\n' && *byte != b'\r' {
+                *byte = b'*';
+            }
+        }
+    }
+    // Whole multi-byte characters lie inside a value span and are fully replaced.
+    String::from_utf8(bytes).unwrap_or_else(|_| String::new())
+}
+
+fn collect_secret_spans(table: &DeTable, spans: &mut Vec<Range<usize>>) {
+    for (key, value) in table.iter() {
+        if SECRET_KEYS.contains(&key.get_ref().as_ref()) {
+            spans.push(value.span());
+        }
+        collect_value(value.get_ref(), spans);
+    }
+}
+
+fn collect_value(value: &DeValue, spans: &mut Vec<Range<usize>>) {
+    match value {
+        DeValue::Table(table) => collect_secret_spans(table, spans),
+        DeValue::Array(items) => items
+            .iter()
+            .for_each(|item| collect_value(item.get_ref(), spans)),
+        _ => {}
+    }
+}

@@ -1,0 +1,348 @@
+//! The staleness decision: a pure function of what the catalog wants, what was
+//! last built, what Azure offers now, and the time.
+//!
+//! Keeping it pure is what lets `check` explain every decision and lets the
+//! tests enumerate every reason without Azure or a database.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use crate::store::DecisionKind;
+
+/// What the catalog says about one image, reduced to what the decision needs.
+#[derive(Debug, Clone)]
+pub struct Wanted<'a> {
+    pub recipe_hash: &'a str,
+    pub max_age: Option<Duration>,
+    /// `false` when the catalog disables the image.
+    pub enabled: bool,
+    /// Why the history store stopped building the image automatically, if it did.
+    pub auto_disabled: Option<&'a str>,
+}
+
+/// A past build, reduced to what the decision needs.
+#[derive(Debug, Clone)]
+pub struct PastBuild<'a> {
+    pub id: String,
+    pub recipe_hash: &'a str,
+    pub source_version: &'a str,
+    pub outcome: Outcome,
+    /// When the image was produced (or the attempt ended).
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Succeeded,
+    Failed,
+    InProgress,
+}
+
+/// Everything the decision looks at.
+#[derive(Debug, Clone)]
+pub struct Facts<'a> {
+    pub wanted: Wanted<'a>,
+    /// The newest build that produced an image.
+    pub last_success: Option<PastBuild<'a>>,
+    /// The newest build of any outcome.
+    pub last_attempt: Option<PastBuild<'a>>,
+    /// The exact source version Azure offers now.
+    pub source_version: &'a str,
+    pub now: DateTime<Utc>,
+}
+
+/// Why an image is (or is not) rebuilt. Each variant carries what a person
+/// needs to agree with the decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Decision {
+    NeverBuilt,
+    NewBaseVersion {
+        old: String,
+        new: String,
+    },
+    RecipeChanged {
+        old: String,
+        new: String,
+    },
+    TooOld {
+        age_days: i64,
+        max_age_days: i64,
+    },
+    RetryAfterFailure {
+        failed_build: String,
+    },
+    InProgress {
+        build: String,
+    },
+    /// Azure could not say which version is current; nothing is built.
+    SourceUnavailable {
+        error: String,
+    },
+    UpToDate,
+    Disabled {
+        why: String,
+    },
+}
+
+impl Decision {
+    pub fn is_stale(&self) -> bool {
+        matches!(
+            self,
+            Decision::NeverBuilt
+                | Decision::NewBaseVersion { .. }
+                | Decision::RecipeChanged { .. }
+                | Decision::TooOld { .. }
+                | Decision::RetryAfterFailure { .. }
+        )
+    }
+
+    /// The stable name stored in history and printed in JSON.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Decision::NeverBuilt => "never_built",
+            Decision::NewBaseVersion { .. } => "new_base_version",
+            Decision::RecipeChanged { .. } => "recipe_changed",
+            Decision::TooOld { .. } => "too_old",
+            Decision::RetryAfterFailure { .. } => "retry_after_failure",
+            Decision::InProgress { .. } => "in_progress",
+            Decision::SourceUnavailable { .. } => "source_unavailable",
+            Decision::UpToDate => "up_to_date",
+            Decision::Disabled { .. } => "disabled",
+        }
+    }
+
+    /// The stored form of [`Decision::kind`].
+    pub fn kind_word(&self) -> DecisionKind {
+        match self {
+            Decision::NeverBuilt => DecisionKind::NeverBuilt,
+            Decision::NewBaseVersion { .. } => DecisionKind::NewBaseVersion,
+            Decision::RecipeChanged { .. } => DecisionKind::RecipeChanged,
+            Decision::TooOld { .. } => DecisionKind::TooOld,
+            Decision::RetryAfterFailure { .. } => DecisionKind::RetryAfterFailure,
+            Decision::InProgress { .. } => DecisionKind::InProgress,
+            Decision::SourceUnavailable { .. } => DecisionKind::SourceUnavailable,
+            Decision::UpToDate => DecisionKind::UpToDate,
+            Decision::Disabled { .. } => DecisionKind::Disabled,
+        }
+    }
+
+    /// One line for the plan table and the build record.
+    pub fn reason(&self) -> String {
+        match self {
+            Decision::NeverBuilt => "never built".into(),
+            Decision::NewBaseVersion { old, new } => format!("new base version {old} → {new}"),
+            Decision::RecipeChanged { old, new } => format!("recipe changed {old} → {new}"),
+            Decision::TooOld {
+                age_days,
+                max_age_days,
+            } => format!("image is {age_days} days old (maximum {max_age_days})"),
+            Decision::RetryAfterFailure { failed_build } => {
+                format!("retry after failed build {}", short_id(failed_build))
+            }
+            Decision::InProgress { build } => format!("build {} in progress", short_id(build)),
+            Decision::SourceUnavailable { error } => format!("source version unknown: {error}"),
+            Decision::UpToDate => "up to date".into(),
+            Decision::Disabled { why } => format!("disabled: {why}"),
+        }
+    }
+}
+
+/// Decides one image. Order matters: a disabled image is never built, a running
+/// build is never doubled, and a failure is retried before anything else is
+/// considered so the reason names the failure people need to look at.
+pub fn decide(facts: &Facts<'_>) -> Decision {
+    let wanted = &facts.wanted;
+    if !wanted.enabled {
+        return Decision::Disabled {
+            why: "enabled = false in the catalog".into(),
+        };
+    }
+    if let Some(why) = wanted.auto_disabled {
+        return Decision::Disabled { why: why.into() };
+    }
+    if let Some(attempt) = &facts.last_attempt {
+        match attempt.outcome {
+            Outcome::InProgress => {
+                return Decision::InProgress {
+                    build: attempt.id.clone(),
+                };
+            }
+            Outcome::Failed => {
+                return Decision::RetryAfterFailure {
+                    failed_build: attempt.id.clone(),
+                };
+            }
+            Outcome::Succeeded => {}
+        }
+    }
+    let Some(built) = &facts.last_success else {
+        return Decision::NeverBuilt;
+    };
+    if built.source_version != facts.source_version {
+        return Decision::NewBaseVersion {
+            old: built.source_version.into(),
+            new: facts.source_version.into(),
+        };
+    }
+    if built.recipe_hash != wanted.recipe_hash {
+        return Decision::RecipeChanged {
+            old: short_hash(built.recipe_hash),
+            new: short_hash(wanted.recipe_hash),
+        };
+    }
+    if let (Some(max_age), Some(finished)) = (wanted.max_age, built.finished_at) {
+        let age = facts.now - finished;
+        if age > max_age {
+            return Decision::TooOld {
+                age_days: age.num_days(),
+                max_age_days: max_age.num_days(),
+            };
+        }
+    }
+    Decision::UpToDate
+}
+
+/// Build ids are shown by their first 8 characters, as `history` shows them.
+fn short_id(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
+}
+
+/// Hashes are shown by their first 12 hex digits, as `validate` shows them.
+fn short_hash(hash: &str) -> String {
+    let hex = hash.strip_prefix("sha256:").unwrap_or(hash);
+    format!("sha256:{}", hex.get(..12).unwrap_or(hex))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HASH: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    const OTHER_HASH: &str =
+        "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-25T06:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn build(id: &'static str, outcome: Outcome, days_ago: i64) -> PastBuild<'static> {
+        PastBuild {
+            id: id.into(),
+            recipe_hash: HASH,
+            source_version: "22.04.202411010",
+            outcome,
+            finished_at: Some(now() - Duration::days(days_ago)),
+        }
+    }
+
+    fn facts(last_success: Option<PastBuild<'static>>) -> Facts<'static> {
+        Facts {
+            wanted: Wanted {
+                recipe_hash: HASH,
+                max_age: Some(Duration::days(30)),
+                enabled: true,
+                auto_disabled: None,
+            },
+            last_attempt: last_success.clone(),
+            last_success,
+            source_version: "22.04.202411010",
+            now: now(),
+        }
+    }
+
+    #[test]
+    fn never_built() {
+        assert_eq!(decide(&facts(None)), Decision::NeverBuilt);
+    }
+
+    #[test]
+    fn up_to_date_when_nothing_changed() {
+        let decision = decide(&facts(Some(build("b1", Outcome::Succeeded, 3))));
+        assert_eq!(decision, Decision::UpToDate);
+        assert!(!decision.is_stale());
+    }
+
+    #[test]
+    fn new_base_version_names_both_versions() {
+        let mut f = facts(Some(build("b1", Outcome::Succeeded, 3)));
+        f.source_version = "22.04.202411200";
+        let decision = decide(&f);
+        assert_eq!(
+            decision,
+            Decision::NewBaseVersion {
+                old: "22.04.202411010".into(),
+                new: "22.04.202411200".into()
+            }
+        );
+        assert_eq!(
+            decision.reason(),
+            "new base version 22.04.202411010 → 22.04.202411200"
+        );
+    }
+
+    #[test]
+    fn recipe_changed_shows_short_hashes() {
+        let mut f = facts(Some(build("b1", Outcome::Succeeded, 3)));
+        f.wanted.recipe_hash = OTHER_HASH;
+        assert_eq!(
+            decide(&f).reason(),
+            "recipe changed sha256:aaaaaaaaaaaa → sha256:bbbbbbbbbbbb"
+        );
+    }
+
+    #[test]
+    fn too_old_only_past_the_maximum_age() {
+        let at_limit = decide(&facts(Some(build("b1", Outcome::Succeeded, 30))));
+        assert_eq!(at_limit, Decision::UpToDate);
+        let past = decide(&facts(Some(build("b1", Outcome::Succeeded, 31))));
+        assert_eq!(
+            past,
+            Decision::TooOld {
+                age_days: 31,
+                max_age_days: 30
+            }
+        );
+        assert!(past.is_stale());
+    }
+
+    #[test]
+    fn no_maximum_age_never_ages_out() {
+        let mut f = facts(Some(build("b1", Outcome::Succeeded, 400)));
+        f.wanted.max_age = None;
+        assert_eq!(decide(&f), Decision::UpToDate);
+    }
+
+    #[test]
+    fn failed_attempt_is_retried_even_when_a_success_exists() {
+        let mut f = facts(Some(build("b1", Outcome::Succeeded, 10)));
+        f.last_attempt = Some(build("b2", Outcome::Failed, 1));
+        assert_eq!(
+            decide(&f),
+            Decision::RetryAfterFailure {
+                failed_build: "b2".into()
+            }
+        );
+    }
+
+    #[test]
+    fn running_build_is_not_doubled() {
+        let mut f = facts(None);
+        f.last_attempt = Some(build("b3", Outcome::InProgress, 0));
+        let decision = decide(&f);
+        assert_eq!(decision, Decision::InProgress { build: "b3".into() });
+        assert!(!decision.is_stale());
+    }
+
+    #[test]
+    fn disabled_wins_over_everything() {
+        let mut f = facts(None);
+        f.wanted.enabled = false;
+        assert_eq!(decide(&f).kind(), "disabled");
+        let mut f = facts(None);
+        f.wanted.auto_disabled = Some("3 consecutive failed builds");
+        assert_eq!(decide(&f).reason(), "disabled: 3 consecutive failed builds");
+    }
+}

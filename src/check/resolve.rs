@@ -1,0 +1,175 @@
+//! Resolve what Azure offers now: each unique source asked once per check,
+//! concurrently, however many images share it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tracing::debug;
+
+use crate::azure::gallery::{self, GalleryImageRef};
+use crate::azure::marketplace::{self, MarketplaceSku};
+use crate::azure::{ArmClient, AzureError};
+use crate::catalog::{Image, Source, VersionSpec};
+use crate::store::SourceKey;
+
+/// What an image's source resolves to in this check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution {
+    /// The exact version to build from.
+    Version(String),
+    /// A managed image has no versions: only recipe changes and age make it stale.
+    Unversioned,
+    /// Azure could not say; the image is skipped this cycle.
+    Failed(String),
+}
+
+/// The lookup an image needs, or `None` when the catalog already pins the answer.
+pub fn lookup_key(image: &Image) -> Option<SourceKey> {
+    match &image.source {
+        Source::Marketplace(m) if m.version == VersionSpec::Latest => {
+            Some(SourceKey::Marketplace {
+                location: m.location.clone(),
+                publisher: m.publisher.clone(),
+                offer: m.offer.clone(),
+                sku: m.sku.clone(),
+            })
+        }
+        Source::Gallery(g) if g.version == VersionSpec::Latest => Some(SourceKey::Gallery {
+            image_id: g.image_id.clone(),
+        }),
+        _ => None,
+    }
+}
+
+/// Resolves every distinct key once, with at most `concurrency` requests in
+/// flight (the ARM client's own rate limiter keeps the total inside the budget).
+pub async fn resolve_all(
+    arm: &ArmClient,
+    subscription_id: &str,
+    keys: Vec<SourceKey>,
+    concurrency: usize,
+) -> HashMap<SourceKey, Result<String, String>> {
+    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+    let mut tasks = JoinSet::new();
+    for key in keys {
+        let arm = arm.clone();
+        let permits = permits.clone();
+        let subscription_id = subscription_id.to_owned();
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            let result = resolve_one(&arm, &subscription_id, &key)
+                .await
+                .map_err(|e| e.to_string());
+            (key, result)
+        });
+    }
+    let mut resolved = HashMap::new();
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok((key, result)) = joined {
+            debug!(?key, ?result, "resolved a source");
+            resolved.insert(key, result);
+        }
+    }
+    resolved
+}
+
+async fn resolve_one(
+    arm: &ArmClient,
+    subscription_id: &str,
+    key: &SourceKey,
+) -> Result<String, AzureError> {
+    match key {
+        SourceKey::Marketplace {
+            location,
+            publisher,
+            offer,
+            sku,
+        } => {
+            let sku = MarketplaceSku {
+                subscription_id: subscription_id.to_owned(),
+                location: location.clone(),
+                publisher: publisher.clone(),
+                offer: offer.clone(),
+                sku: sku.clone(),
+            };
+            let latest = marketplace::resolve_latest(arm, &sku).await?;
+            Ok(latest.version.as_str().to_owned())
+        }
+        SourceKey::Gallery { image_id } => {
+            let image = gallery_ref(image_id).ok_or_else(|| AzureError::UnexpectedBody {
+                what: format!("gallery image id {image_id}"),
+                detail: "not a gallery image definition id".into(),
+            })?;
+            let versions = gallery::list_versions(arm, &image).await?;
+            gallery::newest_for_latest(&versions, None)
+                .map(|v| v.name.clone())
+                .ok_or_else(|| AzureError::UnexpectedBody {
+                    what: format!("versions of {image_id}"),
+                    detail: "no succeeded version that is not excluded from latest".into(),
+                })
+        }
+    }
+}
+
+/// Splits `/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.Compute/galleries/{g}/images/{i}`.
+/// The catalog validated the shape; ARM treats the segment names case-insensitively.
+fn gallery_ref(id: &str) -> Option<GalleryImageRef> {
+    let parts: Vec<&str> = id.trim_matches('/').split('/').collect();
+    let named: BTreeMap<String, &str> = parts
+        .chunks(2)
+        .filter_map(|pair| match pair {
+            [name, value] => Some((name.to_ascii_lowercase(), *value)),
+            _ => None,
+        })
+        .collect();
+    Some(GalleryImageRef {
+        subscription_id: (*named.get("subscriptions")?).to_owned(),
+        resource_group: (*named.get("resourcegroups")?).to_owned(),
+        gallery: (*named.get("galleries")?).to_owned(),
+        image: (*named.get("images")?).to_owned(),
+    })
+}
+
+/// The resolution for one image, from the cycle's lookups.
+pub fn resolution_for(
+    image: &Image,
+    key: Option<&SourceKey>,
+    resolved: &HashMap<SourceKey, Result<String, String>>,
+) -> Resolution {
+    match (key, &image.source) {
+        (Some(key), _) => match resolved.get(key) {
+            Some(Ok(version)) => Resolution::Version(version.clone()),
+            Some(Err(error)) => Resolution::Failed(error.clone()),
+            None => Resolution::Failed("the lookup did not finish".into()),
+        },
+        (None, Source::ManagedImage(_)) => Resolution::Unversioned,
+        (None, source) => match source.version() {
+            Some(VersionSpec::Exact(version)) => Resolution::Version(version.clone()),
+            _ => Resolution::Unversioned,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::gallery_ref;
+
+    #[test]
+    fn gallery_ids_split_case_insensitively() {
+        let image = gallery_ref(
+            "/subscriptions/0000/resourceGroups/rg-images/providers/Microsoft.Compute/galleries/golden/images/ubuntu",
+        )
+        .unwrap();
+        assert_eq!(image.resource_group, "rg-images");
+        assert_eq!(image.gallery, "golden");
+        assert_eq!(image.image, "ubuntu");
+        let lower = gallery_ref(
+            "/subscriptions/0000/resourcegroups/rg/providers/microsoft.compute/galleries/g/images/i",
+        )
+        .unwrap();
+        assert_eq!(lower.resource_group, "rg");
+        assert!(gallery_ref("/subscriptions/0000/resourceGroups/rg").is_none());
+    }
+}

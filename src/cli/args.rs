@@ -1,0 +1,111 @@
+//! Command-line definitions.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/image-refresh/image-refresh.toml";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "image-refresh",
+    version,
+    about = "Keeps golden VM images patched: checks Azure for newer base images and rebuilds stale ones with Azure VM Image Builder"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The catalog file.
+    #[arg(long, global = true, env = "IMAGE_REFRESH_CONFIG", default_value = DEFAULT_CONFIG_PATH)]
+    pub config: PathBuf,
+
+    /// The history database; overrides `[store] database` in the catalog.
+    #[arg(long, global = true, env = "IMAGE_REFRESH_DATABASE")]
+    pub database: Option<PathBuf>,
+
+    /// More log output (-v debug, -vv trace). RUST_LOG, when set, wins.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Less output: warnings and errors only.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Aligned table for people.
+    #[default]
+    Table,
+    /// JSON for scripts.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the catalog and show each image's recipe hash.
+    Validate {
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Decide which images are stale and why; changes nothing in Azure.
+    ///
+    /// Exit code 0: nothing is stale; 3: at least one image is stale; 1: the check failed.
+    Check {
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Build the named images now (only if stale, unless --force).
+    Build {
+        /// Images to build, by catalog name.
+        #[arg(required = true)]
+        images: Vec<String>,
+        /// Build even if the image is up to date.
+        #[arg(long)]
+        force: bool,
+        /// Follow the builds to the end, showing AIB progress.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Run the service: check on schedule and rebuild what is stale.
+    Run {
+        /// One check cycle with its builds, then exit.
+        #[arg(long)]
+        once: bool,
+    },
+    /// The whole job in under a minute on the bundled Azure simulator and a
+    /// temporary database; touches nothing outside a temporary folder.
+    Demo,
+    /// Show recorded builds, newest first.
+    History {
+        /// Only this image.
+        #[arg(long)]
+        image: Option<String>,
+        /// At most this many builds.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// One row per image: last build, result, age, source version, enabled.
+    Status {
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Serve the Azure simulator on loopback until stopped.
+    Simulate {
+        /// Loopback address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8787")]
+        listen: std::net::SocketAddr,
+        /// Scenario file (TOML): versions, build outcomes, faults.
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+    },
+}

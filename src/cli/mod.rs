@@ -1,0 +1,105 @@
+//! The command line: a thin layer that loads inputs, calls the library and prints.
+
+mod args;
+mod build;
+mod demo;
+mod history;
+mod output;
+mod plan;
+mod progress;
+mod session;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use miette::{IntoDiagnostic, WrapErr};
+use tracing_subscriber::EnvFilter;
+
+pub use args::{Cli, Command, GlobalArgs, Output};
+pub use session::Session;
+
+use crate::catalog::{self, Catalog};
+use crate::store::{self, Store};
+
+/// Sets up logging on stderr; `RUST_LOG` wins over `-v`/`-q`. The service
+/// logs its progress at info; commands a person runs stay quiet unless asked.
+pub fn init_tracing(cli: &Cli) {
+    let global = &cli.global;
+    let chatty = matches!(cli.command, Command::Run { .. } | Command::Simulate { .. });
+    let level = match (global.quiet, global.verbose) {
+        (true, _) => "warn",
+        (false, 0) if chatty => "info",
+        (false, 0) => "warn",
+        (false, 1) => "debug",
+        (false, _) => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("warn,image_refresh={level}")));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+pub async fn run(cli: Cli) -> miette::Result<ExitCode> {
+    let global = &cli.global;
+    match cli.command {
+        Command::Validate { output } => validate::run(global, output),
+        Command::Check { output } => plan::check(global, output).await,
+        Command::Build {
+            images,
+            force,
+            wait,
+        } => build::build(global, &images, force, wait).await,
+        Command::Demo => demo::run().await,
+        Command::Run { once: true } => build::run_once(global).await,
+        Command::Run { once: false } => Err(miette::miette!(
+            help = "use `image-refresh run --once` for one check cycle",
+            "the scheduling daemon is not implemented yet"
+        )),
+        Command::History {
+            image,
+            limit,
+            output,
+        } => history::history(global, image.as_deref(), limit, output).await,
+        Command::Status { output } => history::status(global, output).await,
+        Command::Simulate { listen, scenario } => {
+            crate::simulator::serve_standalone(listen, scenario.as_deref())
+                .await
+                .into_diagnostic()?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Loads the catalog named by `--config`, with all its problems as one report.
+fn load_catalog(global: &GlobalArgs) -> miette::Result<Catalog> {
+    catalog::load(&global.config).map_err(catalog::CatalogError::into_report)
+}
+
+/// The database path: `--database`, else the catalog's `[store] database`, else the default.
+///
+/// Reading history must work without a catalog (an operator on a box whose
+/// catalog is broken still wants to see what happened), so a missing default
+/// catalog is not an error here.
+fn database_path(global: &GlobalArgs) -> miette::Result<PathBuf> {
+    if let Some(path) = &global.database {
+        return Ok(path.clone());
+    }
+    if global.config.exists() {
+        let catalog = load_catalog(global)?;
+        if let Some(path) = catalog.store.database {
+            return Ok(path);
+        }
+    }
+    Ok(PathBuf::from(store::DEFAULT_DATABASE_PATH))
+}
+
+async fn open_store(global: &GlobalArgs) -> miette::Result<Store> {
+    let path = database_path(global)?;
+    Store::open(&path)
+        .await
+        .into_diagnostic()
+        .wrap_err("failed to open the history database")
+}

@@ -1,0 +1,46 @@
+//! `check`: what is stale and why. Changes nothing in Azure.
+
+use std::process::ExitCode;
+
+use super::output;
+use super::{GlobalArgs, Output, Session};
+use crate::check::Plan;
+use crate::store::CheckTrigger;
+
+/// Exit code of `check` when at least one image is stale, so scripts can
+/// branch on it without parsing output.
+pub const EXIT_STALE: u8 = 3;
+
+pub async fn check(global: &GlobalArgs, format: Output) -> miette::Result<ExitCode> {
+    let session = Session::open(global).await?;
+    let plan = session.check(&session.catalog, CheckTrigger::Cli).await?;
+    match format {
+        Output::Json => output::print_json(&plan)?,
+        Output::Table => print_plan(&plan),
+    }
+    Ok(if plan.stale().next().is_some() {
+        ExitCode::from(EXIT_STALE)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+pub fn print_plan(plan: &Plan) {
+    let mut table = output::table(["image", "plan", "source version", "reason"]);
+    for entry in &plan.entries {
+        table.add_row([
+            entry.image.clone(),
+            if entry.stale { "rebuild" } else { "keep" }.to_owned(),
+            entry.source_version.clone().unwrap_or_else(|| "?".into()),
+            entry.reason.clone(),
+        ]);
+    }
+    println!("{table}");
+    println!(
+        "check {}: {} of {} images stale ({} source lookups)",
+        plan.check_id,
+        plan.stale().count(),
+        plan.entries.len(),
+        plan.lookups
+    );
+}

@@ -1,0 +1,119 @@
+//! `validate`: check the catalog and show what each image will be built from.
+
+use std::process::ExitCode;
+
+use serde::Serialize;
+
+use super::output;
+use super::{GlobalArgs, Output, load_catalog};
+use crate::catalog::{Catalog, Distribute, Image, Source};
+
+#[derive(Serialize)]
+struct ImageSummary<'a> {
+    name: &'a str,
+    enabled: bool,
+    source: String,
+    recipes: &'a [String],
+    steps: usize,
+    distribute: Vec<&'static str>,
+    recipe_hash: String,
+}
+
+impl<'a> ImageSummary<'a> {
+    fn new(image: &'a Image) -> Self {
+        ImageSummary {
+            name: &image.name,
+            enabled: image.enabled,
+            source: source_label(&image.source),
+            recipes: &image.recipes,
+            steps: image.steps.len(),
+            distribute: image.distribute.iter().map(target_label).collect(),
+            recipe_hash: format!("sha256:{}", image.recipe_hash.hex()),
+        }
+    }
+}
+
+pub fn source_label(source: &Source) -> String {
+    match source {
+        Source::Marketplace(m) => format!(
+            "{}:{}:{}:{}",
+            m.publisher,
+            m.offer,
+            m.sku,
+            m.version.as_str()
+        ),
+        Source::Gallery(g) => format!(
+            "gallery {}@{}",
+            last_segment(&g.image_id),
+            g.version.as_str()
+        ),
+        Source::ManagedImage(m) => format!("managed image {}", last_segment(&m.image_id)),
+    }
+}
+
+fn last_segment(id: &str) -> &str {
+    id.rsplit('/').next().unwrap_or(id)
+}
+
+fn target_label(target: &Distribute) -> &'static str {
+    match target {
+        Distribute::Gallery(_) => "gallery",
+        Distribute::ManagedImage(_) => "managed image",
+        Distribute::Vhd => "vhd",
+    }
+}
+
+pub fn run(global: &GlobalArgs, format: Output) -> miette::Result<ExitCode> {
+    let catalog = match load_catalog(global) {
+        Ok(catalog) => catalog,
+        Err(report) => {
+            eprintln!("{report:?}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let summaries: Vec<ImageSummary> = catalog.images.iter().map(ImageSummary::new).collect();
+    match format {
+        Output::Json => output::print_json(&summaries)?,
+        Output::Table if global.quiet => {}
+        Output::Table => {
+            print_table(&summaries);
+            println!(
+                "{}: valid, {} images, {} recipes",
+                global.config.display(),
+                catalog.images.len(),
+                catalog.recipes.len()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The image table `validate` prints.
+pub fn print_summary(catalog: &Catalog) {
+    let summaries: Vec<ImageSummary> = catalog.images.iter().map(ImageSummary::new).collect();
+    print_table(&summaries);
+}
+
+fn print_table(summaries: &[ImageSummary]) {
+    let mut table = output::table([
+        "image",
+        "enabled",
+        "source",
+        "recipes",
+        "steps",
+        "distribute",
+        "recipe hash",
+    ]);
+    for s in summaries {
+        table.add_row([
+            s.name.to_owned(),
+            if s.enabled { "yes" } else { "no" }.to_owned(),
+            s.source.clone(),
+            s.recipes.join(", "),
+            s.steps.to_string(),
+            s.distribute.join(", "),
+            s.recipe_hash[..19].to_owned(),
+        ]);
+    }
+    println!("{table}");
+}

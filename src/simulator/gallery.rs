@@ -1,0 +1,291 @@
+//! Compute Gallery image definitions and versions, and managed images
+//! (Microsoft.Compute), as the simulated builds leave them behind.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::error::ArmError;
+use super::operations;
+use super::routes::{COMPUTE_API, GALLERY_API, GalleryImagePath, ResourcePath};
+use super::scenario::GalleryImageDef;
+use super::state::{State, World};
+use super::wire;
+
+#[derive(Debug, Clone)]
+pub(crate) struct GalleryImage {
+    pub id: String,
+    pub name: String,
+    pub location: String,
+    pub os: String,
+    pub hyper_v_generation: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct TargetRegion {
+    pub name: String,
+    pub replicas: u32,
+    pub storage: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct GalleryVersion {
+    pub id: String,
+    pub name: String,
+    pub location: String,
+    pub target_regions: Vec<TargetRegion>,
+    pub exclude_from_latest: bool,
+    pub end_of_life: Option<String>,
+    pub published: DateTime<Utc>,
+    pub source_id: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct ManagedImage {
+    pub id: String,
+    pub name: String,
+    pub location: String,
+    pub os: String,
+    pub hyper_v_generation: String,
+}
+
+pub(crate) fn image_definition_id(sub: &str, rg: &str, gallery: &str, image: &str) -> String {
+    format!(
+        "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/galleries/{gallery}/images/{image}"
+    )
+}
+
+fn path_id(p: &GalleryImagePath) -> String {
+    image_definition_id(&p.subscription, &p.resource_group, &p.gallery, &p.image)
+}
+
+pub(crate) fn managed_image_id(sub: &str, rg: &str, name: &str) -> String {
+    format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/images/{name}")
+}
+
+pub(crate) fn seed(state: &State, world: &mut World, def: &GalleryImageDef) {
+    // A definition without its own subscription lives in the scenario's.
+    let sub = def
+        .subscription_id
+        .as_deref()
+        .unwrap_or(&state.settings.subscription_id);
+    let id = image_definition_id(sub, &def.resource_group, &def.gallery, &def.image);
+    world.gallery_images.insert(
+        id.to_ascii_lowercase(),
+        GalleryImage {
+            id: id.clone(),
+            name: def.image.clone(),
+            location: def.location.clone(),
+            os: def.os.clone(),
+            hyper_v_generation: def.hyper_v_generation.clone(),
+        },
+    );
+    for v in &def.versions {
+        insert_version(
+            world,
+            GalleryVersion {
+                id: format!("{id}/versions/{v}"),
+                name: v.clone(),
+                location: def.location.clone(),
+                target_regions: vec![TargetRegion {
+                    name: def.location.clone(),
+                    replicas: 1,
+                    storage: "Standard_LRS".to_owned(),
+                }],
+                exclude_from_latest: false,
+                end_of_life: def.end_of_life_date.clone(),
+                published: state.now(),
+                source_id: String::new(),
+            },
+        );
+    }
+}
+
+pub(crate) fn insert_version(world: &mut World, v: GalleryVersion) {
+    world.gallery_versions.insert(v.id.to_ascii_lowercase(), v);
+}
+
+fn gallery_not_found(p: &GalleryImagePath, version: Option<&str>) -> Response {
+    let (kind, name) = match version {
+        Some(v) => (
+            "Microsoft.Compute/galleries/images/versions",
+            format!("{}/{}/{v}", p.gallery, p.image),
+        ),
+        None => (
+            "Microsoft.Compute/galleries/images",
+            format!("{}/{}", p.gallery, p.image),
+        ),
+    };
+    ArmError::not_found(kind, &name, &p.resource_group).into_response()
+}
+
+pub(crate) fn image_definition_get(state: &State, p: &GalleryImagePath) -> Response {
+    let world = state.world();
+    let Some(img) = world.gallery_images.get(&path_id(p).to_ascii_lowercase()) else {
+        return gallery_not_found(p, None);
+    };
+    let body = json!({
+        "id": img.id,
+        "name": img.name,
+        "type": "Microsoft.Compute/galleries/images",
+        "location": img.location,
+        "properties": {
+            "osType": img.os,
+            "osState": "Generalized",
+            "hyperVGeneration": img.hyper_v_generation,
+            "identifier": {"publisher": "image-refresh", "offer": p.gallery, "sku": img.name},
+            "provisioningState": "Succeeded"
+        }
+    });
+    wire::json(StatusCode::OK, &body)
+}
+
+fn version_body(v: &GalleryVersion) -> Value {
+    let regions: Vec<Value> = v
+        .target_regions
+        .iter()
+        .map(|r| {
+            json!({
+                "name": r.name,
+                "regionalReplicaCount": r.replicas,
+                "storageAccountType": r.storage,
+                "excludeFromLatest": v.exclude_from_latest,
+            })
+        })
+        .collect();
+    let mut profile = json!({
+        "targetRegions": regions,
+        "replicaCount": 1,
+        "excludeFromLatest": v.exclude_from_latest,
+        "publishedDate": wire::timestamp(v.published),
+        "storageAccountType": "Standard_LRS",
+    });
+    if let Some(eol) = &v.end_of_life {
+        profile["endOfLifeDate"] = json!(eol);
+    }
+    json!({
+        "id": v.id,
+        "name": v.name,
+        "type": "Microsoft.Compute/galleries/images/versions",
+        "location": v.location,
+        "properties": {
+            "publishingProfile": profile,
+            "storageProfile": {
+                "source": {"id": v.source_id},
+                "osDiskImage": {"sizeInGB": 30, "hostCaching": "ReadWrite"}
+            },
+            "safetyProfile": {"allowDeletionOfReplicatedLocations": false},
+            "provisioningState": "Succeeded"
+        }
+    })
+}
+
+pub(crate) fn version_list(state: &State, p: &GalleryImagePath) -> Response {
+    let world = state.world();
+    let image_id = path_id(p).to_ascii_lowercase();
+    if !world.gallery_images.contains_key(&image_id) {
+        return gallery_not_found(p, None);
+    }
+    let prefix = format!("{image_id}/versions/");
+    let value: Vec<Value> = world
+        .gallery_versions
+        .iter()
+        .filter(|(k, _)| k.starts_with(&prefix))
+        .map(|(_, v)| version_body(v))
+        .collect();
+    wire::json(StatusCode::OK, &json!({"value": value}))
+}
+
+pub(crate) fn version_get(state: &State, p: &GalleryImagePath, version: &str) -> Response {
+    let world = state.world();
+    let key = format!("{}/versions/{version}", path_id(p)).to_ascii_lowercase();
+    match world.gallery_versions.get(&key) {
+        Some(v) => wire::json(StatusCode::OK, &version_body(v)),
+        None => gallery_not_found(p, Some(version)),
+    }
+}
+
+/// Deletes at once and answers like Compute: 202 with both polling headers.
+fn accepted_delete(
+    state: &State,
+    world: &mut World,
+    subscription: &str,
+    location: &str,
+    api: &'static str,
+) -> Response {
+    let location = location.replace(' ', "").to_ascii_lowercase();
+    let urls = operations::create(
+        state,
+        world,
+        subscription,
+        "Microsoft.Compute",
+        &location,
+        api,
+    );
+    operations::finish(
+        state,
+        world,
+        &urls.id,
+        operations::OpStatus::Succeeded,
+        None,
+    );
+    let mut resp = StatusCode::ACCEPTED.into_response();
+    wire::set_header(&mut resp, "azure-asyncoperation", &urls.async_operation);
+    wire::set_header(&mut resp, "location", &urls.location);
+    resp
+}
+
+pub(crate) fn version_delete(state: &State, p: &GalleryImagePath, version: &str) -> Response {
+    let mut world = state.world();
+    let key = format!("{}/versions/{version}", path_id(p)).to_ascii_lowercase();
+    match world.gallery_versions.remove(&key) {
+        Some(v) => accepted_delete(state, &mut world, &p.subscription, &v.location, GALLERY_API),
+        None => StatusCode::NO_CONTENT.into_response(),
+    }
+}
+
+pub(crate) fn managed_image_get(state: &State, p: &ResourcePath) -> Response {
+    let world = state.world();
+    let id = managed_image_id(&p.subscription, &p.resource_group, &p.name);
+    let Some(img) = world.managed_images.get(&id.to_ascii_lowercase()) else {
+        return ArmError::not_found("Microsoft.Compute/images", &p.name, &p.resource_group)
+            .into_response();
+    };
+    let body = json!({
+        "id": img.id,
+        "name": img.name,
+        "type": "Microsoft.Compute/images",
+        "location": img.location,
+        "properties": {
+            "storageProfile": {
+                "osDisk": {
+                    "osType": img.os,
+                    "osState": "Generalized",
+                    "storageAccountType": "Standard_LRS",
+                    "diskSizeGB": 30
+                },
+                "dataDisks": [],
+                "zoneResilient": false
+            },
+            "provisioningState": "Succeeded",
+            "hyperVGeneration": img.hyper_v_generation
+        }
+    });
+    wire::json(StatusCode::OK, &body)
+}
+
+pub(crate) fn managed_image_delete(state: &State, p: &ResourcePath) -> Response {
+    let mut world = state.world();
+    let id = managed_image_id(&p.subscription, &p.resource_group, &p.name);
+    match world.managed_images.remove(&id.to_ascii_lowercase()) {
+        Some(img) => accepted_delete(
+            state,
+            &mut world,
+            &p.subscription,
+            &img.location,
+            COMPUTE_API,
+        ),
+        None => StatusCode::NO_CONTENT.into_response(),
+    }
+}

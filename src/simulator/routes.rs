@@ -1,0 +1,302 @@
+//! Maps request paths onto the simulated operations and their route names.
+//!
+//! ARM matches path literals case-insensitively, so this does too.
+
+use axum::http::Method;
+
+use super::faults::Access;
+use super::marketplace::SkuPath;
+
+/// api-versions the simulated resource providers accept.
+pub(crate) const COMPUTE_API: &str = "2025-04-01";
+pub(crate) const GALLERY_API: &str = "2024-03-03";
+/// Several accepted versions are written comma-separated.
+pub(crate) const COMPUTE_OPERATIONS_API: &str = "2025-04-01,2024-03-03";
+pub(crate) const IMAGE_BUILDER_API: &str = "2025-10-01";
+
+/// `/subscriptions/{s}/resourceGroups/{rg}/providers/{ns}/{type}/{name}`.
+#[derive(Debug, Clone)]
+pub(crate) struct ResourcePath {
+    pub subscription: String,
+    pub resource_group: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct GalleryImagePath {
+    pub subscription: String,
+    pub resource_group: String,
+    pub gallery: String,
+    pub image: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum ArmOp {
+    MarketList(SkuPath),
+    MarketGet(SkuPath, String),
+    TemplatePut(ResourcePath),
+    TemplateGet(ResourcePath),
+    TemplateDelete(ResourcePath),
+    TemplateRun(ResourcePath),
+    TemplateCancel(ResourcePath),
+    RunOutputs(ResourcePath),
+    RunOutput(ResourcePath, String),
+    OperationStatus { id: String },
+    OperationResult { id: String },
+    GalleryImageGet(GalleryImagePath),
+    GalleryVersionList(GalleryImagePath),
+    GalleryVersionGet(GalleryImagePath, String),
+    GalleryVersionDelete(GalleryImagePath, String),
+    ImageGet(ResourcePath),
+    ImageDelete(ResourcePath),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum RouteKind {
+    Msi,
+    Entra {
+        tenant: String,
+    },
+    Arm {
+        subscription: String,
+        api_version: &'static str,
+        op: ArmOp,
+    },
+    /// An ARM-looking path the simulator does not serve.
+    UnknownArm {
+        subscription: String,
+    },
+    NotFound,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Route {
+    pub name: &'static str,
+    pub kind: RouteKind,
+}
+
+impl Route {
+    pub fn access(method: &Method) -> Access {
+        if method == Method::GET || method == Method::HEAD {
+            Access::Read
+        } else {
+            Access::Write
+        }
+    }
+}
+
+/// Matches `segs` against `pattern`, where `{}` captures one segment.
+fn capture(segs: &[&str], pattern: &str) -> Option<Vec<String>> {
+    let pat: Vec<&str> = pattern.trim_start_matches('/').split('/').collect();
+    if pat.len() != segs.len() {
+        return None;
+    }
+    let mut out = Vec::new();
+    for (p, s) in pat.iter().zip(segs) {
+        if *p == "{}" {
+            if s.is_empty() {
+                return None;
+            }
+            out.push((*s).to_owned());
+        } else if !p.eq_ignore_ascii_case(s) {
+            return None;
+        }
+    }
+    Some(out)
+}
+
+const MARKET: &str = "subscriptions/{}/providers/Microsoft.Compute/locations/{}/publishers/{}/artifacttypes/vmimage/offers/{}/skus/{}/versions";
+const TEMPLATE: &str =
+    "subscriptions/{}/resourceGroups/{}/providers/Microsoft.VirtualMachineImages/imageTemplates/{}";
+const GALLERY_IMAGE: &str =
+    "subscriptions/{}/resourceGroups/{}/providers/Microsoft.Compute/galleries/{}/images/{}";
+const IMAGE: &str = "subscriptions/{}/resourceGroups/{}/providers/Microsoft.Compute/images/{}";
+const OPERATION: &str = "subscriptions/{}/providers/{}/locations/{}/operations/{}";
+const OPERATION_RESULT: &str = "subscriptions/{}/providers/{}/locations/{}/operationresults/{}";
+
+pub(crate) fn classify(method: &Method, path: &str) -> Route {
+    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let get = method == Method::GET;
+    if get && capture(&segs, "msi/token").is_some() {
+        return Route {
+            name: "token.msi",
+            kind: RouteKind::Msi,
+        };
+    }
+    if method == Method::POST
+        && let Some(c) = capture(&segs, "{}/oauth2/v2.0/token")
+    {
+        let tenant = c.into_iter().next().unwrap_or_default();
+        return Route {
+            name: "token.entra",
+            kind: RouteKind::Entra { tenant },
+        };
+    }
+    if !segs[0].eq_ignore_ascii_case("subscriptions") || segs.len() < 2 {
+        return Route {
+            name: "unknown",
+            kind: RouteKind::NotFound,
+        };
+    }
+    let subscription = segs[1].to_owned();
+    match arm_op(method, &segs) {
+        Some((name, api_version, op)) => Route {
+            name,
+            kind: RouteKind::Arm {
+                subscription,
+                api_version,
+                op,
+            },
+        },
+        None => Route {
+            name: "unknown",
+            kind: RouteKind::UnknownArm { subscription },
+        },
+    }
+}
+
+fn arm_op(method: &Method, segs: &[&str]) -> Option<(&'static str, &'static str, ArmOp)> {
+    let m = method.clone();
+    let sku = |c: &[String]| SkuPath {
+        subscription: c[0].clone(),
+        location: c[1].clone(),
+        publisher: c[2].clone(),
+        offer: c[3].clone(),
+        sku: c[4].clone(),
+    };
+    let res = |c: &[String]| ResourcePath {
+        subscription: c[0].clone(),
+        resource_group: c[1].clone(),
+        name: c[2].clone(),
+    };
+    let gal = |c: &[String]| GalleryImagePath {
+        subscription: c[0].clone(),
+        resource_group: c[1].clone(),
+        gallery: c[2].clone(),
+        image: c[3].clone(),
+    };
+    if let Some(c) = capture(segs, MARKET) {
+        return (m == Method::GET)
+            .then(|| ("marketplace.list", COMPUTE_API, ArmOp::MarketList(sku(&c))));
+    }
+    if let Some(c) = capture(segs, &format!("{MARKET}/{{}}")) {
+        return (m == Method::GET).then(|| {
+            (
+                "marketplace.get",
+                COMPUTE_API,
+                ArmOp::MarketGet(sku(&c), c[5].clone()),
+            )
+        });
+    }
+    if let Some(c) = capture(segs, TEMPLATE) {
+        let r = res(&c);
+        let api = IMAGE_BUILDER_API;
+        return match m {
+            Method::PUT => Some(("template.put", api, ArmOp::TemplatePut(r))),
+            Method::GET => Some(("template.get", api, ArmOp::TemplateGet(r))),
+            Method::DELETE => Some(("template.delete", api, ArmOp::TemplateDelete(r))),
+            _ => None,
+        };
+    }
+    if let Some(c) = capture(segs, &format!("{TEMPLATE}/{{}}")) {
+        let r = res(&c);
+        let api = IMAGE_BUILDER_API;
+        let action = c[3].to_ascii_lowercase();
+        return match (m, action.as_str()) {
+            (Method::POST, "run") => Some(("template.run", api, ArmOp::TemplateRun(r))),
+            (Method::POST, "cancel") => Some(("template.cancel", api, ArmOp::TemplateCancel(r))),
+            (Method::GET, "runoutputs") => Some(("template.runOutputs", api, ArmOp::RunOutputs(r))),
+            _ => None,
+        };
+    }
+    if let Some(c) = capture(segs, &format!("{TEMPLATE}/runOutputs/{{}}")) {
+        return (m == Method::GET).then(|| {
+            (
+                "template.runOutput",
+                IMAGE_BUILDER_API,
+                ArmOp::RunOutput(res(&c), c[3].clone()),
+            )
+        });
+    }
+    for (pattern, result) in [(OPERATION, false), (OPERATION_RESULT, true)] {
+        if let Some(c) = capture(segs, pattern) {
+            let api = if c[1].eq_ignore_ascii_case("Microsoft.VirtualMachineImages") {
+                IMAGE_BUILDER_API
+            } else if c[1].eq_ignore_ascii_case("Microsoft.Compute") {
+                // Galleries and compute share the provider's operations endpoint;
+                // ARM accepts the api-version of either resource type there.
+                COMPUTE_OPERATIONS_API
+            } else {
+                return None;
+            };
+            let id = c[3].clone();
+            let op = if result {
+                ("operation.result", api, ArmOp::OperationResult { id })
+            } else {
+                ("operation.get", api, ArmOp::OperationStatus { id })
+            };
+            return (m == Method::GET).then_some(op);
+        }
+    }
+    if let Some(c) = capture(segs, GALLERY_IMAGE) {
+        return (m == Method::GET).then(|| {
+            (
+                "gallery.image.get",
+                GALLERY_API,
+                ArmOp::GalleryImageGet(gal(&c)),
+            )
+        });
+    }
+    if let Some(c) = capture(segs, &format!("{GALLERY_IMAGE}/versions")) {
+        return (m == Method::GET).then(|| {
+            (
+                "gallery.version.list",
+                GALLERY_API,
+                ArmOp::GalleryVersionList(gal(&c)),
+            )
+        });
+    }
+    if let Some(c) = capture(segs, &format!("{GALLERY_IMAGE}/versions/{{}}")) {
+        let v = c[4].clone();
+        return match m {
+            Method::GET => Some((
+                "gallery.version.get",
+                GALLERY_API,
+                ArmOp::GalleryVersionGet(gal(&c), v),
+            )),
+            Method::DELETE => Some((
+                "gallery.version.delete",
+                GALLERY_API,
+                ArmOp::GalleryVersionDelete(gal(&c), v),
+            )),
+            _ => None,
+        };
+    }
+    if let Some(c) = capture(segs, IMAGE) {
+        return match m {
+            Method::GET => Some(("image.get", COMPUTE_API, ArmOp::ImageGet(res(&c)))),
+            Method::DELETE => Some(("image.delete", COMPUTE_API, ArmOp::ImageDelete(res(&c)))),
+            _ => None,
+        };
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_classify_case_insensitively() {
+        let p = "/subscriptions/s/resourcegroups/rg/providers/microsoft.virtualmachineimages/imagetemplates/t/run";
+        assert_eq!(classify(&Method::POST, p).name, "template.run");
+        let p = "/subscriptions/s/providers/Microsoft.Compute/locations/westeurope/publishers/Canonical/artifacttypes/vmimage/offers/o/skus/k/versions";
+        assert_eq!(classify(&Method::GET, p).name, "marketplace.list");
+        assert_eq!(classify(&Method::GET, "/msi/token").name, "token.msi");
+        assert_eq!(
+            classify(&Method::POST, "/t/oauth2/v2.0/token").name,
+            "token.entra"
+        );
+        assert_eq!(classify(&Method::GET, "/nope").name, "unknown");
+    }
+}

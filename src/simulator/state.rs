@@ -1,0 +1,61 @@
+//! Shared state of one running simulator.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Mutex, MutexGuard};
+
+use super::auth::Tokens;
+use super::faults::{Faults, Throttle};
+use super::gallery::{GalleryImage, GalleryVersion, ManagedImage};
+use super::journal::Journal;
+use super::marketplace::MarketSku;
+use super::operations::Operation;
+use super::scenario::{BuildRule, BuildTimings, Settings};
+use super::templates::Template;
+use crate::clock::SharedClock;
+
+pub(crate) struct State {
+    pub settings: Settings,
+    pub clock: SharedClock,
+    pub base_url: String,
+    /// The secret a managed-identity caller must echo in `X-IDENTITY-HEADER`.
+    pub identity_header: String,
+    pub world: Mutex<World>,
+    pub journal: Mutex<Journal>,
+    pub faults: Mutex<Faults>,
+    pub throttle: Mutex<Throttle>,
+    pub tokens: Mutex<Tokens>,
+    /// Timers (publications, runs) to stop at shutdown.
+    pub background: Mutex<Vec<tokio::task::AbortHandle>>,
+}
+
+/// The simulated Azure resources. Keys are lower-cased resource ids: ARM
+/// treats names case-insensitively.
+#[derive(Default)]
+pub(crate) struct World {
+    pub marketplace: BTreeMap<String, MarketSku>,
+    pub gallery_images: BTreeMap<String, GalleryImage>,
+    pub gallery_versions: BTreeMap<String, GalleryVersion>,
+    pub managed_images: BTreeMap<String, ManagedImage>,
+    pub templates: BTreeMap<String, Template>,
+    pub operations: HashMap<String, Operation>,
+    pub timings: BuildTimings,
+    pub build_rules: Vec<BuildRule>,
+    /// Outcomes queued by control calls; consumed by the next runs first.
+    pub queued_outcomes: VecDeque<BuildRule>,
+}
+
+/// Locks a simulator mutex. A poisoned lock only means a request handler
+/// panicked; the simulated world is still the best answer we have.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl State {
+    pub fn world(&self) -> MutexGuard<'_, World> {
+        lock(&self.world)
+    }
+
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+}

@@ -1,0 +1,91 @@
+//! Reading builds back: one, the unfinished ones, and history.
+
+use sqlx::sqlite::SqliteRow;
+
+use super::builds::{build_from_row, event_from_row};
+use super::{BuildId, BuildRecord, EventRecord, Store, StoreError};
+
+impl Store {
+    pub async fn get_build(&self, id: BuildId) -> Result<Option<BuildRecord>, StoreError> {
+        sqlx::query("SELECT * FROM builds WHERE id = ?1")
+            .bind(id.to_string())
+            .try_map(|row: SqliteRow| build_from_row(&row))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::query("read a build"))
+    }
+
+    /// Builds a restarted process has to pick up: not yet ended, or ended with
+    /// their image template still to delete. Oldest first.
+    pub async fn unfinished_builds(&self) -> Result<Vec<BuildRecord>, StoreError> {
+        sqlx::query(
+            "SELECT * FROM builds
+             WHERE state NOT IN ('succeeded', 'partially_succeeded', 'failed', 'canceled',
+                                 'timed_out')
+                OR cleanup = 'pending'
+             ORDER BY created_at, rowid",
+        )
+        .try_map(|row: SqliteRow| build_from_row(&row))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::query("read the unfinished builds"))
+    }
+
+    /// The newest `limit` builds, of one image or of all.
+    pub async fn history(
+        &self,
+        image: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<BuildRecord>, StoreError> {
+        // rowid breaks ties between builds created in the same second.
+        sqlx::query(
+            "SELECT * FROM builds WHERE ?1 IS NULL OR image = ?1
+             ORDER BY created_at DESC, rowid DESC LIMIT ?2",
+        )
+        .bind(image)
+        .bind(limit)
+        .try_map(|row: SqliteRow| build_from_row(&row))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::query("read the build history"))
+    }
+
+    /// The newest build of an image, whatever its outcome.
+    pub async fn last_build(&self, image: &str) -> Result<Option<BuildRecord>, StoreError> {
+        sqlx::query(
+            "SELECT * FROM builds WHERE image = ?1 ORDER BY created_at DESC, rowid DESC LIMIT 1",
+        )
+        .bind(image)
+        .try_map(|row: SqliteRow| build_from_row(&row))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::query("read an image's last build"))
+    }
+
+    /// The newest build of an image that produced an image.
+    pub async fn last_successful_build(
+        &self,
+        image: &str,
+    ) -> Result<Option<BuildRecord>, StoreError> {
+        sqlx::query(
+            "SELECT * FROM builds
+             WHERE image = ?1 AND state IN ('succeeded', 'partially_succeeded')
+             ORDER BY created_at DESC, rowid DESC LIMIT 1",
+        )
+        .bind(image)
+        .try_map(|row: SqliteRow| build_from_row(&row))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::query("read an image's last successful build"))
+    }
+
+    /// A build's log, oldest first.
+    pub async fn build_events(&self, id: BuildId) -> Result<Vec<EventRecord>, StoreError> {
+        sqlx::query("SELECT * FROM build_events WHERE build_id = ?1 ORDER BY id")
+            .bind(id.to_string())
+            .try_map(|row: SqliteRow| event_from_row(&row))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::query("read a build's events"))
+    }
+}

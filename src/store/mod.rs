@@ -1,0 +1,131 @@
+//! The history store: check cycles, builds and per-image state in SQLite.
+//!
+//! One [`Store`] (one connection pool) per process. Several processes may share
+//! the file: every write that spans rows runs in one `BEGIN IMMEDIATE`
+//! transaction, so nothing half-written is ever visible, and image leases keep
+//! two processes from building the same image.
+//!
+//! Callers pass "now"; the store never reads the clock. Timestamps are kept to
+//! whole seconds (see `columns`).
+
+mod build_reads;
+mod builds;
+mod checks;
+mod columns;
+mod error;
+mod ids;
+mod images;
+mod leases;
+mod vocab;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+pub use builds::{BuildRecord, BuildTransition, EventRecord, NewBuild};
+pub use checks::{CheckRecord, DecisionRecord, ResolvedVersionRecord, SourceKey};
+pub use error::{ClaimError, StoreError, UnknownValue};
+pub use ids::{BuildId, CheckId};
+pub use images::{BuildSummary, ImageState, ImageStatus};
+pub use leases::Lease;
+pub use vocab::{BuildState, CheckTrigger, Cleanup, DecisionKind, RunSubState};
+
+/// Where the daemon keeps its history unless told otherwise.
+pub const DEFAULT_DATABASE_PATH: &str = "/var/lib/image-refresh/history.db";
+
+/// How long a statement waits for another process's write to finish.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Starts every transaction that writes: taking the write lock up front means
+/// a transaction never has to upgrade a read snapshot another process has
+/// meanwhile made stale, which SQLite would refuse without waiting.
+const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+
+/// Handle to the history database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and brings its schema
+    /// up to date.
+    pub async fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                path: dir.to_owned(),
+                source,
+            })?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let pool = SqlitePoolOptions::new()
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Open {
+                path: path.to_owned(),
+                source,
+            })?;
+        let store = Store {
+            pool,
+            path: path.to_owned(),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies the migrations embedded at build time. They run inside one
+    /// write transaction so two processes starting together apply them once.
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let failed = |source| StoreError::Migrate {
+            path: self.path.clone(),
+            source,
+        };
+        let mut tx = self
+            .pool
+            .begin_with(BEGIN_WRITE)
+            .await
+            .map_err(|e| failed(e.into()))?;
+        // `run_direct` rather than `run`: `run`'s generic `Acquire` bound makes
+        // this future not `Send` (the "not general enough" compiler error), and
+        // the daemon opens the store inside spawned tasks.
+        sqlx::migrate!()
+            .run_direct(&mut *tx)
+            .await
+            .map_err(failed)?;
+        tx.commit().await.map_err(|e| failed(e.into()))
+    }
+
+    /// The connection pool, for tests and ad-hoc queries.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Closes every connection; waits for those in use to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn begin_write(
+        &self,
+        action: &'static str,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+        self.pool
+            .begin_with(BEGIN_WRITE)
+            .await
+            .map_err(StoreError::query(action))
+    }
+}

@@ -1,0 +1,189 @@
+//! The words stored in the database, shared by the check and build modules.
+//!
+//! Each enumeration is stored as its lowercase name; the migration's CHECK
+//! constraints list the same words, and the tests keep the two in step.
+
+use std::fmt;
+use std::str::FromStr;
+
+use super::UnknownValue;
+
+/// Declares an enumeration stored as text, with `as_str`, `ALL`, `Display`
+/// and `FromStr`, so the spelling lives in one place.
+macro_rules! stored_words {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident ($kind:literal) {
+            $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownValue;
+
+            fn from_str(text: &str) -> Result<Self, Self::Err> {
+                match text {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(UnknownValue {
+                        kind: $kind,
+                        value: text.to_owned(),
+                    }),
+                }
+            }
+        }
+    };
+}
+
+stored_words! {
+    /// Where a build is. The database records intent before each Azure call,
+    /// so e.g. `run_requested` means "a run may have been accepted; ask Azure".
+    pub enum BuildState ("build state") {
+        Planned = "planned",
+        TemplateCreated = "template_created",
+        RunRequested = "run_requested",
+        Running = "running",
+        Canceling = "canceling",
+        Succeeded = "succeeded",
+        PartiallySucceeded = "partially_succeeded",
+        Failed = "failed",
+        Canceled = "canceled",
+        TimedOut = "timed_out",
+    }
+}
+
+impl BuildState {
+    /// No further transition happens from a terminal state.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            BuildState::Succeeded
+                | BuildState::PartiallySucceeded
+                | BuildState::Failed
+                | BuildState::Canceled
+                | BuildState::TimedOut
+        )
+    }
+
+    /// The build produced an image people can use.
+    pub fn is_success(self) -> bool {
+        matches!(self, BuildState::Succeeded | BuildState::PartiallySucceeded)
+    }
+}
+
+stored_words! {
+    /// AIB's `runSubState` of a running build.
+    pub enum RunSubState ("run sub-state") {
+        Queued = "queued",
+        Building = "building",
+        Customizing = "customizing",
+        Optimizing = "optimizing",
+        Validating = "validating",
+        Distributing = "distributing",
+    }
+}
+
+stored_words! {
+    /// Whether a build's image template still has to be deleted in Azure.
+    pub enum Cleanup ("cleanup") {
+        Pending = "pending",
+        Done = "done",
+        /// Left in Azure on purpose, e.g. for someone to inspect a failure.
+        Kept = "kept",
+    }
+}
+
+stored_words! {
+    /// The kind of a check's decision; the words match `check::Decision::kind`.
+    pub enum DecisionKind ("decision") {
+        NeverBuilt = "never_built",
+        NewBaseVersion = "new_base_version",
+        RecipeChanged = "recipe_changed",
+        TooOld = "too_old",
+        RetryAfterFailure = "retry_after_failure",
+        InProgress = "in_progress",
+        /// Azure could not tell which version the source is at.
+        SourceUnavailable = "source_unavailable",
+        UpToDate = "up_to_date",
+        Disabled = "disabled",
+    }
+}
+
+impl DecisionKind {
+    /// The image gets rebuilt. The database derives its `stale` column from
+    /// the same list.
+    pub fn is_stale(self) -> bool {
+        matches!(
+            self,
+            DecisionKind::NeverBuilt
+                | DecisionKind::NewBaseVersion
+                | DecisionKind::RecipeChanged
+                | DecisionKind::TooOld
+                | DecisionKind::RetryAfterFailure
+        )
+    }
+}
+
+stored_words! {
+    /// What started a check.
+    pub enum CheckTrigger ("check trigger") {
+        Schedule = "schedule",
+        Startup = "startup",
+        Cli = "cli",
+        Reload = "reload",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_word_parses_back() {
+        for state in BuildState::ALL {
+            assert_eq!(state.as_str().parse::<BuildState>(), Ok(*state));
+        }
+        for sub in RunSubState::ALL {
+            assert_eq!(sub.as_str().parse::<RunSubState>(), Ok(*sub));
+        }
+        for cleanup in Cleanup::ALL {
+            assert_eq!(cleanup.as_str().parse::<Cleanup>(), Ok(*cleanup));
+        }
+        for kind in DecisionKind::ALL {
+            assert_eq!(kind.as_str().parse::<DecisionKind>(), Ok(*kind));
+        }
+        for trigger in CheckTrigger::ALL {
+            assert_eq!(trigger.as_str().parse::<CheckTrigger>(), Ok(*trigger));
+        }
+    }
+
+    #[test]
+    fn unknown_word_names_the_kind_and_value() {
+        let err = "Running".parse::<BuildState>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "read build state: unknown value \"Running\""
+        );
+    }
+}

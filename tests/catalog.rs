@@ -1,0 +1,666 @@
+//! The catalog format: shipped examples, every kind of problem with its exact position,
+//! and the recipe hash.
+
+use std::time::Duration as StdDuration;
+
+use image_refresh::catalog::{
+    self, Catalog, CatalogError, Cloud, CredentialSettings, Distribute, Script, SecretSource,
+    Source, Step, StorageAccountType, VersionSpec,
+};
+
+const SUB: &str = "00000000-0000-0000-0000-000000000000";
+
+/// Lines 1–5 of every test catalog.
+fn azure() -> String {
+    format!(
+        "[azure]\n\
+         subscription_id = \"{SUB}\"\n\
+         resource_group = \"rg-images\"\n\
+         location = \"westeurope\"\n\
+         identity = \"/subscriptions/{SUB}/resourceGroups/rg-images/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-aib\"\n"
+    )
+}
+
+/// A valid image starting on line `6` when appended to [`azure`]; 9 lines long.
+const IMAGE: &str = r#"[[images]]
+name = "img"
+[images.source]
+type = "marketplace"
+publisher = "Canonical"
+offer = "0001-com-ubuntu-server-jammy"
+sku = "22_04-lts-gen2"
+[[images.distribute]]
+type = "vhd"
+"#;
+
+fn parse(source: &str) -> Result<Catalog, CatalogError> {
+    catalog::parse(source, "test.toml")
+}
+
+fn problems(source: &str) -> Vec<(usize, usize, String)> {
+    match parse(source) {
+        Ok(_) => panic!("expected problems in:\n{source}"),
+        Err(error) => error
+            .problems()
+            .iter()
+            .map(|p| (p.line, p.column, p.message.clone()))
+            .collect(),
+    }
+}
+
+/// Asserts that the catalog has exactly one problem, at `line:column`, whose message contains
+/// `message`; returns its hint.
+#[track_caller]
+fn single_problem(source: &str, line: usize, column: usize, message: &str) -> String {
+    let error = parse(source).expect_err("catalog should be rejected");
+    let found = error.problems();
+    assert_eq!(found.len(), 1, "expected one problem, got:\n{error}");
+    let problem = &found[0];
+    assert_eq!(
+        (problem.line, problem.column),
+        (line, column),
+        "wrong position:\n{error}"
+    );
+    assert!(
+        problem.message.contains(message),
+        "message {:?} lacks {message:?}",
+        problem.message
+    );
+    problem.hint.clone().unwrap_or_default()
+}
+
+fn image_with(extra_image_keys: &str) -> String {
+    format!("{}{}{IMAGE}", azure(), extra_image_keys)
+}
+
+// ─── shipped examples ───────────────────────────────────────────────────────────────────
+
+#[test]
+fn classic_example_is_the_aib_quickstart() {
+    let catalog = parse(catalog::CLASSIC).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(catalog.images.len(), 1);
+    let image = &catalog.images[0];
+    let Source::Marketplace(source) = &image.source else {
+        panic!("marketplace source expected");
+    };
+    assert_eq!(source.publisher, "Canonical");
+    assert_eq!(source.version, VersionSpec::Latest);
+    let [Step::Shell(step)] = image.steps.as_slice() else {
+        panic!("one shell step expected: {:?}", image.steps);
+    };
+    let Script::Inline(commands) = &step.script else {
+        panic!("inline commands expected");
+    };
+    let all = commands.join("\n");
+    for needle in ["apt update", "apt upgrade -y", "figlet", "/etc/motd"] {
+        assert!(all.contains(needle), "{needle} missing from {all}");
+    }
+    assert!(matches!(
+        image.distribute.as_slice(),
+        [Distribute::ManagedImage(target)] if target.location == "westeurope"
+    ));
+    assert_eq!(image.build_timeout_minutes, 80);
+    assert_eq!(
+        catalog.credential,
+        CredentialSettings::ManagedIdentity { client_id: None }
+    );
+    assert_eq!(catalog.azure.cloud, Cloud::Public);
+}
+
+#[test]
+fn enterprise_example_shares_recipes_and_distributes_to_two_regions() {
+    let catalog = parse(catalog::EXAMPLE_ENTERPRISE).unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<_> = catalog.images.iter().map(|i| i.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["ubuntu-2204", "ubuntu-2404", "windows-2022", "windows-2025"]
+    );
+
+    let schedule = catalog.schedule.as_ref().expect("global schedule");
+    assert_eq!(schedule.cron, "0 6 * * TUE#2");
+    assert_eq!(schedule.cron_with_seconds(), "0 0 6 * * TUE#2");
+    assert_eq!(schedule.timezone, chrono_tz::Europe::Prague);
+    assert_eq!(schedule.jitter, Some(StdDuration::from_secs(30 * 60)));
+
+    let ubuntu = catalog.image("ubuntu-2204").unwrap();
+    let baseline = &catalog.recipes["linux-baseline"].steps;
+    assert_eq!(&ubuntu.steps[..baseline.len()], baseline.as_slice());
+    assert_eq!(
+        ubuntu.steps.len(),
+        baseline.len() + 1,
+        "one extra image step"
+    );
+    assert_eq!(
+        ubuntu.steps.last().and_then(Step::name),
+        Some("monitoring-agent")
+    );
+    let [Distribute::Gallery(gallery)] = ubuntu.distribute.as_slice() else {
+        panic!("one gallery target expected");
+    };
+    let regions: Vec<_> = gallery
+        .regions
+        .iter()
+        .map(|r| (r.name.as_str(), r.replicas))
+        .collect();
+    assert_eq!(regions, [("westeurope", 2), ("northeurope", 1)]);
+    assert_eq!(
+        gallery.storage_account_type,
+        StorageAccountType::StandardZrs
+    );
+    assert_eq!(gallery.versions_to_keep, Some(5));
+    assert_eq!(ubuntu.tags["owner"], "platform-team", "default tag merged");
+    assert_eq!(ubuntu.tags["os"], "ubuntu");
+    assert_eq!(
+        ubuntu.max_age,
+        Some(chrono::Duration::days(35)),
+        "default max age"
+    );
+
+    let ubuntu_2404 = catalog.image("ubuntu-2404").unwrap();
+    assert_eq!(ubuntu_2404.max_age, Some(chrono::Duration::days(14)));
+    assert_eq!(ubuntu_2404.schedule.as_ref().unwrap().cron, "0 3 * * MON");
+    assert_eq!(ubuntu_2404.steps, *baseline);
+
+    let windows = catalog.image("windows-2022").unwrap();
+    let kinds: Vec<_> = windows
+        .steps
+        .iter()
+        .map(|s| match s {
+            Step::PowerShell(_) => "powershell",
+            Step::WindowsRestart(_) => "windows_restart",
+            Step::WindowsUpdate(_) => "windows_update",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "powershell",
+            "windows_restart",
+            "windows_update",
+            "windows_restart"
+        ]
+    );
+    assert_eq!(windows.vm_size, "Standard_D8s_v5");
+    assert_eq!(
+        catalog.image("windows-2025").map(|i| i.enabled),
+        Some(false)
+    );
+    assert_eq!(
+        catalog.image("windows-2025").unwrap().source.version(),
+        Some(&VersionSpec::Exact("26100.2605.241207".into()))
+    );
+
+    assert!(matches!(
+        &catalog.credential,
+        CredentialSettings::ClientSecret { secret: SecretSource::SystemdCredential(name), .. }
+            if name == "image-refresh-client-secret"
+    ));
+    assert_eq!(
+        catalog.azure.endpoints.resource_manager_url,
+        "https://management.azure.com"
+    );
+    assert!(catalog.azure.keep_failed_templates);
+}
+
+#[test]
+fn load_reads_files_and_names_unreadable_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("catalog.toml");
+    std::fs::write(&path, catalog::CLASSIC).unwrap();
+    assert_eq!(catalog::load(&path).unwrap().images.len(), 1);
+
+    let missing = dir.path().join("missing.toml");
+    let error = catalog::load(&missing).unwrap_err();
+    assert!(matches!(error, CatalogError::Io { .. }));
+    assert!(error.to_string().contains("missing.toml"), "{error}");
+
+    std::fs::write(&path, "[azure]\nbogus = 1\n").unwrap();
+    let error = catalog::load(&path).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with(&format!("{}:2:1: ", path.display())),
+        "{error}"
+    );
+}
+
+// ─── problems, each with its exact position ─────────────────────────────────────────────
+
+#[test]
+fn unknown_key_is_rejected_with_its_position() {
+    let source = image_with("").replace("name = \"img\"\n", "name = \"img\"\ncolour = \"red\"\n");
+    let hint = single_problem(&source, 8, 1, "unknown field `colour`");
+    assert!(hint.contains("`distribute`"), "{hint}");
+
+    // After [[images.distribute]], keys belong to the target.
+    let source = format!("{}{IMAGE}replicas = 2\n", azure());
+    let hint = single_problem(&source, 15, 1, "unknown field `replicas`");
+    assert!(hint.contains("`regions`"), "{hint}");
+}
+
+#[test]
+fn unknown_recipe_reference() {
+    let source =
+        image_with("") + "[recipes.base]\nsteps = [{ type = \"shell\", inline = [\"true\"] }]\n";
+    let source = source.replace(
+        "name = \"img\"\n",
+        "name = \"img\"\nrecipes = [\"base\", \"nope\"]\n",
+    );
+    let hint = single_problem(&source, 8, 20, "unknown recipe `nope`");
+    assert!(hint.contains("`base`"), "{hint}");
+}
+
+#[test]
+fn duplicate_image_name() {
+    let source = format!("{}{IMAGE}{IMAGE}", azure());
+    let hint = single_problem(&source, 16, 8, "duplicate image name `img`");
+    assert!(hint.contains("line 7"), "{hint}");
+}
+
+#[test]
+fn malformed_resource_ids() {
+    let bad_identity = azure().replace(
+        "providers/Microsoft.ManagedIdentity",
+        "providers/Microsoft.Compute",
+    );
+    let hint = single_problem(
+        &bad_identity,
+        5,
+        12,
+        "malformed user-assigned identity resource ID",
+    );
+    assert!(hint.contains("userAssignedIdentities"), "{hint}");
+
+    let version_id = format!(
+        "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/d/versions/1.0.0"
+    );
+    let source = image_with("").replace(
+        "type = \"vhd\"\n",
+        &format!("type = \"gallery\"\nimage_id = \"{version_id}\"\n"),
+    );
+    let hint = single_problem(
+        &source,
+        15,
+        12,
+        "malformed gallery image definition resource ID",
+    );
+    assert!(hint.contains("`version`"), "{hint}");
+}
+
+#[test]
+fn bad_checksum() {
+    let source = format!(
+        "{}{IMAGE}[[images.steps]]\ntype = \"shell\"\nscript_uri = \"https://example.com/a.sh\"\nsha256_checksum = \"abc123\"\n",
+        azure()
+    );
+    let hint = single_problem(&source, 18, 19, "bad checksum");
+    assert!(hint.contains("64 hexadecimal"), "{hint}");
+}
+
+#[test]
+fn downloads_need_a_checksum() {
+    let source = format!(
+        "{}{IMAGE}[[images.steps]]\ntype = \"file\"\nsource_uri = \"https://example.com/a\"\ndestination = \"/tmp/a\"\n",
+        azure()
+    );
+    let hint = single_problem(&source, 15, 1, "`source_uri` needs a `sha256_checksum`");
+    assert!(hint.contains("recipe hash"), "{hint}");
+}
+
+#[test]
+fn bad_version_strings() {
+    let source = image_with("").replace(
+        "sku = \"22_04-lts-gen2\"\n",
+        "sku = \"22_04-lts-gen2\"\nversion = \"22.04\"\n",
+    );
+    let hint = single_problem(&source, 13, 11, "bad version `22.04`");
+    assert!(hint.contains("latest"), "{hint}");
+
+    let gallery_source = format!(
+        "{}[[images]]\nname = \"img\"\n[images.source]\ntype = \"gallery\"\nimage_id = \"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/d\"\nversion = \"v1\"\n[[images.distribute]]\ntype = \"vhd\"\n",
+        azure()
+    );
+    single_problem(&gallery_source, 11, 11, "bad version `v1`");
+}
+
+#[test]
+fn bad_cron_expression_and_timezone() {
+    let source = format!(
+        "{}[schedule]\ncron = \"61 * * * *\"\ntimezone = \"Mars/Olympus\"\n{IMAGE}",
+        azure()
+    );
+    let found = problems(&source);
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!((found[0].0, found[0].1), (7, 8));
+    assert!(found[0].2.contains("bad cron expression"), "{found:?}");
+    assert_eq!((found[1].0, found[1].1), (8, 12));
+    assert!(
+        found[1].2.contains("unknown timezone `Mars/Olympus`"),
+        "{found:?}"
+    );
+
+    // Croner's extensions are accepted, with and without seconds; per-image schedules too.
+    for cron in ["0 6 * * TUE#2", "0 0 6 L * *", "30 2 * * 1-5"] {
+        let source = format!("{}[schedule]\ncron = \"{cron}\"\n{IMAGE}", azure());
+        parse(&source).unwrap_or_else(|e| panic!("{cron}: {e}"));
+    }
+    let source = format!("{}{IMAGE}[images.schedule]\ncron = \"0 6 * *\"\n", azure());
+    single_problem(&source, 16, 8, "bad cron expression");
+}
+
+#[test]
+fn missing_identity() {
+    let source = azure().lines().take(4).collect::<Vec<_>>().join("\n") + "\n" + IMAGE;
+    let hint = single_problem(&source, 1, 1, "missing `identity`");
+    assert!(hint.contains("userAssignedIdentities"), "{hint}");
+}
+
+#[test]
+fn field_that_does_not_belong_to_the_step_type() {
+    let source = format!(
+        "{}{IMAGE}[[images.steps]]\ntype = \"shell\"\ninline = [\"true\"]\nrun_elevated = true\n",
+        azure()
+    );
+    let hint = single_problem(
+        &source,
+        18,
+        16,
+        "`run_elevated` is not valid for a shell step",
+    );
+    assert!(hint.contains("inline"), "{hint}");
+
+    let source = format!(
+        "{}{IMAGE}[[images.steps]]\ntype = \"powershell\"\ninline = [\"whoami\"]\nrun_as_system = true\n",
+        azure()
+    );
+    single_problem(
+        &source,
+        18,
+        17,
+        "`run_as_system` requires `run_elevated = true`",
+    );
+}
+
+#[test]
+fn secrets_are_rejected_and_never_echoed() {
+    let source = format!(
+        "{}[azure.credential]\nkind = \"client_secret\"\ntenant_id = \"{SUB}\"\nclient_id = \"{SUB}\"\nsecret_file = \"/etc/image-refresh/secret\"\nclient_secret = \"hunter2-very-secret\"\n{IMAGE}",
+        azure()
+    );
+    let hint = single_problem(
+        &source,
+        11,
+        17,
+        "`client_secret` must not be in the catalog",
+    );
+    assert!(hint.contains("secrets never go in the catalog"), "{hint}");
+    let error = parse(&source).unwrap_err();
+    let debug = format!("{error:?}");
+    let report = parse(&source).unwrap_err().into_report();
+    let mut fancy = String::new();
+    miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+        .render_report(&mut fancy, report.as_ref())
+        .unwrap();
+    assert!(
+        fancy.contains("catalog test.toml has 1 problem\n"),
+        "{fancy}"
+    );
+    for rendering in [error.to_string(), debug, fancy.clone()] {
+        assert!(
+            !rendering.contains("hunter2"),
+            "secret leaked:\n{rendering}"
+        );
+    }
+    assert!(
+        fancy.contains("client_secret = "),
+        "snippet shown:\n{fancy}"
+    );
+}
+
+#[test]
+fn endpoints_must_be_https_unless_loopback() {
+    let with = |extra: &str| format!("{}{extra}{IMAGE}", azure());
+    let catalog = parse(&with("resource_manager_url = \"http://127.0.0.1:8080/\"\n")).unwrap();
+    assert_eq!(
+        catalog.azure.endpoints.resource_manager_url,
+        "http://127.0.0.1:8080"
+    );
+    assert_eq!(
+        catalog.azure.endpoints.authority_host,
+        "https://login.microsoftonline.com"
+    );
+
+    let hint = single_problem(
+        &with("authority_host = \"http://login.example.com\"\n"),
+        6,
+        18,
+        "invalid `authority_host`",
+    );
+    assert!(hint.contains("https://"), "{hint}");
+
+    let found = problems(&with(
+        "cloud = \"custom\"\nresource_manager_url = \"https://arm.example\"\n",
+    ));
+    let messages: Vec<_> = found
+        .iter()
+        .map(|(l, c, m)| format!("{l}:{c} {m}"))
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "1:1 `cloud = \"custom\"` needs `authority_host`",
+            "1:1 `cloud = \"custom\"` needs `resource_manager_audience`"
+        ]
+    );
+
+    let china = parse(&with("cloud = \"china\"\n")).unwrap();
+    assert_eq!(
+        china.azure.endpoints.authority_host,
+        "https://login.chinacloudapi.cn"
+    );
+}
+
+#[test]
+fn all_semantic_problems_are_reported_together_in_file_order() {
+    let source = format!(
+        r#"{}[schedule]
+cron = "not a cron"
+[[images]]
+name = "img"
+recipes = ["missing"]
+[images.source]
+type = "marketplace"
+publisher = "Canonical"
+offer = "o"
+sku = "s"
+version = "x"
+[[images.steps]]
+type = "windows_restart"
+restart_timeout = "soon"
+[[images.distribute]]
+type = "gallery"
+image_id = "nope"
+regions = [{{ name = "West Europe", replicas = 2 }}]
+"#,
+        azure()
+    );
+    let found = problems(&source);
+    let positions: Vec<_> = found.iter().map(|(l, c, _)| (*l, *c)).collect();
+    assert_eq!(
+        positions,
+        [(7, 8), (10, 12), (16, 11), (19, 19), (22, 12), (23, 12)],
+        "{found:#?}"
+    );
+    let error = parse(&source).unwrap_err().to_string();
+    assert!(
+        error.starts_with("test.toml:7:8: bad cron expression"),
+        "{error}"
+    );
+    assert_eq!(error.matches("\n  hint: ").count(), 6, "{error}");
+}
+
+// ─── recipe hash ────────────────────────────────────────────────────────────────────────
+
+fn hash_of(source: &str) -> String {
+    let catalog = parse(source).unwrap_or_else(|e| panic!("{e}\n{source}"));
+    catalog.images[0].recipe_hash.hex().to_owned()
+}
+
+const HASHED: &str = r#"
+[[images]]
+name = "img"
+recipes = ["base"]
+os_disk_size_gb = 64
+vm_size = "Standard_D2s_v3"
+tags = { team = "a" }
+[images.source]
+type = "marketplace"
+publisher = "Canonical"
+offer = "o"
+sku = "s"
+version = "latest"
+plan = { name = "p", product = "o", publisher = "Canonical" }
+[[images.distribute]]
+type = "vhd"
+[recipes.base]
+[[recipes.base.steps]]
+type = "shell"
+name = "patch"
+inline = ["apt-get update", "apt-get upgrade -y"]
+[[recipes.base.steps]]
+type = "powershell"
+script_uri = "https://example.com/x.ps1"
+sha256_checksum = "1e66f76d92a550d089523affaedd56c809733c05182f91759a0dd88b4f1eb7e1"
+run_elevated = true
+valid_exit_codes = [0, 3010]
+"#;
+
+#[test]
+fn recipe_hash_ignores_key_order_formatting_and_comments() {
+    let original = hash_of(&(azure() + HASHED));
+    let reordered = r#"
+[recipes.base]
+# the same recipe, written differently
+steps = [
+  { inline = [ "apt-get update",   "apt-get upgrade -y" ], type = "shell", name = "patch" },
+  { valid_exit_codes = [0, 3010], run_elevated = true, type = "powershell",
+    sha256_checksum = "1E66F76D92A550D089523AFFAEDD56C809733C05182F91759A0DD88B4F1EB7E1",
+    script_uri = "https://example.com/x.ps1" },
+]
+
+[[images]]
+tags = { team = "a" }
+vm_size = "Standard_D2s_v3"
+os_disk_size_gb = 64   # same size
+recipes = ["base"]
+name = "img"
+distribute = [{ type = "vhd" }]
+source = { version = "latest", sku = "s", offer = "o", publisher = "Canonical", type = "marketplace", plan = { publisher = "Canonical", product = "o", name = "p" } }
+"#;
+    assert_eq!(hash_of(&(azure() + reordered)), original);
+}
+
+#[test]
+fn recipe_hash_changes_with_what_goes_into_the_image() {
+    let original = hash_of(&(azure() + HASHED));
+    let changes = [
+        ("\"apt-get upgrade -y\"", "\"apt-get dist-upgrade -y\""),
+        ("valid_exit_codes = [0, 3010]", "valid_exit_codes = [0]"),
+        (
+            "1e66f76d92a550d089523affaedd56c809733c05182f91759a0dd88b4f1eb7e1",
+            &"a".repeat(64),
+        ),
+        ("plan = { name = \"p\"", "plan = { name = \"q\""),
+        ("sku = \"s\"", "sku = \"s2\""),
+        ("os_disk_size_gb = 64", "os_disk_size_gb = 128"),
+        (
+            "type = \"vhd\"",
+            "type = \"vhd\"\n[[images.steps]]\ntype = \"windows_restart\"",
+        ),
+    ];
+    for (from, to) in changes {
+        let changed = HASHED.replacen(from, to, 1);
+        assert_ne!(changed, HASHED, "{from} not found");
+        assert_ne!(
+            hash_of(&(azure() + &changed)),
+            original,
+            "{from} → {to} kept the hash"
+        );
+    }
+}
+
+#[test]
+fn recipe_hash_ignores_version_size_timeout_tags_names_and_targets() {
+    let original = hash_of(&(azure() + HASHED));
+    let changes = [
+        ("version = \"latest\"", "version = \"22.04.202411010\""),
+        (
+            "vm_size = \"Standard_D2s_v3\"",
+            "vm_size = \"Standard_D8s_v5\"\nbuild_timeout_minutes = 300",
+        ),
+        ("tags = { team = \"a\" }", "tags = { team = \"b\" }"),
+        ("name = \"patch\"", "name = \"renamed\""),
+        (
+            "type = \"vhd\"",
+            "type = \"vhd\"\n[[images.distribute]]\ntype = \"vhd\"",
+        ),
+    ];
+    for (from, to) in changes {
+        let changed = HASHED.replacen(from, to, 1);
+        assert_ne!(changed, HASHED, "{from} not found");
+        assert_eq!(
+            hash_of(&(azure() + &changed)),
+            original,
+            "{from} → {to} changed the hash"
+        );
+    }
+    let catalog = parse(&(azure() + HASHED)).unwrap();
+    let hash = &catalog.images[0].recipe_hash;
+    assert_eq!(hash.short(), format!("sha256:{}", &original[..12]));
+    assert_eq!(hash.to_string(), hash.short());
+    assert_eq!(original.len(), 64);
+}
+
+#[test]
+fn image_names_are_unique_regardless_of_case_and_tags_follow_arm_rules() {
+    let second = IMAGE.replace("name = \"img\"", "name = \"IMG\"");
+    let source = format!("{}{IMAGE}{second}", azure());
+    single_problem(&source, 16, 8, "duplicate image name `IMG`");
+
+    let source = image_with("").replace(
+        "name = \"img\"\n",
+        "name = \"img\"\ntags = { \"a/b\" = \"x\" }\n",
+    );
+    let hint = single_problem(&source, 8, 18, "invalid tag name `a/b`");
+    assert!(hint.contains("512"), "{hint}");
+}
+
+#[test]
+fn plain_rendering_lists_every_problem_with_its_hint() {
+    let source = format!(
+        r#"{}[recipes.base]
+[[recipes.base.steps]]
+type = "shell"
+inline = ["true"]
+restart_timeout = "5m"
+[[recipes.base.steps]]
+type = "ansible"
+[[images]]
+name = "img"
+recipes = ["base", "extra"]
+[images.source]
+type = "managed_image"
+image_id = "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/images/golden"
+version = "latest"
+[[images.distribute]]
+type = "gallery"
+image_id = "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/d"
+regions = ["westeurope", {{ name = "westeurope", replicas = 2 }}]
+location = "northeurope"
+"#,
+        azure()
+    );
+    let error = parse(&source).unwrap_err();
+    insta::assert_snapshot!(error.to_string());
+}
