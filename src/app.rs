@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use crate::azure::{
     self, ArmClient, ArmClientOptions, AzureError, CloudEndpoints, CredentialConfig, HttpTimeouts,
-    TokenCache,
 };
 use crate::catalog::{Catalog, CredentialSettings, SecretSource};
 use crate::clock::SharedClock;
@@ -20,8 +19,6 @@ pub enum AppError {
     Azure(#[from] AzureError),
     #[error("open the history database")]
     Store(#[from] StoreError),
-    #[error("{0}")]
-    Unsupported(String),
 }
 
 /// The endpoints the catalog names. `AZURE_AUTHORITY_HOST`, as in every Azure
@@ -39,14 +36,14 @@ pub fn endpoints(catalog: &Catalog) -> Result<CloudEndpoints, AzureError> {
     }
 }
 
-fn credential_config(settings: &CredentialSettings) -> Result<CredentialConfig, AppError> {
+fn credential_config(settings: &CredentialSettings) -> CredentialConfig {
     let secret = |source: &SecretSource| match source {
         SecretSource::File(path) => azure::SecretSource::File(path.clone()),
         SecretSource::SystemdCredential(name) => {
             azure::SecretSource::SystemdCredential(name.clone())
         }
     };
-    Ok(match settings {
+    match settings {
         CredentialSettings::ManagedIdentity { client_id } => CredentialConfig::ManagedIdentity {
             client_id: client_id.clone(),
         },
@@ -68,16 +65,17 @@ fn credential_config(settings: &CredentialSettings) -> Result<CredentialConfig, 
             client_id: client_id.clone(),
             secret_source: secret(source),
         },
-        CredentialSettings::ClientCertificate { .. } => {
-            return Err(AppError::Unsupported(
-                "kind = \"client_certificate\" is not supported yet: azure_identity 1.0 needs its \
-                 openssl feature for certificates; use client_secret, workload_identity or \
-                 managed_identity"
-                    .into(),
-            ));
-        }
+        CredentialSettings::ClientCertificate {
+            tenant_id,
+            client_id,
+            certificate,
+        } => CredentialConfig::ClientCertificate {
+            tenant_id: tenant_id.clone(),
+            client_id: client_id.clone(),
+            certificate_source: secret(certificate),
+        },
         CredentialSettings::AzureCli => CredentialConfig::AzureCli { tenant_id: None },
-    })
+    }
 }
 
 /// The ARM client for the catalog's cloud and credential.
@@ -88,13 +86,14 @@ pub fn arm_client(
 ) -> Result<ArmClient, AppError> {
     let endpoints = endpoints(catalog)?;
     let http = azure::http_client(HttpTimeouts::default())?;
-    let credential = azure::credential(
-        &credential_config(&catalog.credential)?,
+    // A cache that can rebuild its credential: azure_identity keeps tokens of
+    // its own, which a 401 must be able to throw away.
+    let tokens = Arc::new(azure::token_cache(
+        &credential_config(&catalog.credential),
         &endpoints,
         &http,
         clock.clone(),
-    )?;
-    let tokens = Arc::new(TokenCache::new(credential, clock.clone()));
+    )?);
     Ok(ArmClient::new(http, &endpoints, tokens, clock, options))
 }
 

@@ -10,5 +10,6 @@ pub mod catalog;
 pub mod check;
 pub mod cli;
 pub mod clock;
+pub mod daemon;
 pub mod simulator;
 pub mod store;

@@ -325,6 +325,35 @@ fn bad_version_strings() {
 }
 
 #[test]
+fn service_limits_default_and_are_range_checked() {
+    let catalog = parse(&image_with("")).unwrap();
+    assert_eq!(catalog.service.max_concurrent_builds, 4);
+    assert_eq!(catalog.service.disable_after_failures, 3);
+
+    let source = format!(
+        "{}[service]\nmax_concurrent_builds = 10\ndisable_after_failures = 0\n{IMAGE}",
+        azure()
+    );
+    let catalog = parse(&source).unwrap();
+    assert_eq!(catalog.service.max_concurrent_builds, 10);
+    assert_eq!(catalog.service.disable_after_failures, 0);
+
+    let source = format!(
+        "{}[service]\nmax_concurrent_builds = 0\ndisable_after_failures = -1\n{IMAGE}",
+        azure()
+    );
+    let found = problems(&source);
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!((found[0].0, found[0].1), (7, 25));
+    assert!(found[0].2.contains("`max_concurrent_builds` out of range"));
+    assert_eq!((found[1].0, found[1].1), (8, 26));
+    assert!(found[1].2.contains("`disable_after_failures` out of range"));
+
+    let source = format!("{}[service]\nmax_builds = 2\n{IMAGE}", azure());
+    single_problem(&source, 7, 1, "unknown field `max_builds`");
+}
+
+#[test]
 fn bad_cron_expression_and_timezone() {
     let source = format!(
         "{}[schedule]\ncron = \"61 * * * *\"\ntimezone = \"Mars/Olympus\"\n{IMAGE}",

@@ -10,6 +10,9 @@ use tokio::time::Instant;
 use super::AzureError;
 use super::arm::{ArmClient, ArmResponse};
 
+/// The first wait of an operation that sent no `Retry-After`.
+const FIRST_POLL_WAIT: Duration = Duration::from_secs(1);
+
 /// Which header the poll URL came from; they answer differently.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PollKind {
@@ -143,10 +146,13 @@ impl LroPoller {
         Ok(LroState::InProgress)
     }
 
-    /// Polls until the operation ends or `deadline` passes, sleeping `Retry-After` (or the
-    /// client's default interval) between polls.
+    /// Polls until the operation ends or `deadline` passes, sleeping `Retry-After` between
+    /// polls. Without one, the wait starts at a second and doubles up to the client's
+    /// interval: most operations end within seconds, and the slow ones are not polled hard.
     pub async fn wait(mut self, deadline: Instant) -> Result<Value, AzureError> {
         let started = Instant::now();
+        let ceiling = self.client.options().lro_poll_interval;
+        let mut backoff = FIRST_POLL_WAIT.min(ceiling);
         loop {
             let now = Instant::now();
             if now >= deadline {
@@ -155,9 +161,8 @@ impl LroPoller {
                     after: now - started,
                 });
             }
-            let wait = self
-                .next_wait
-                .unwrap_or(self.client.options().lro_poll_interval);
+            let wait = self.next_wait.unwrap_or(backoff);
+            backoff = (backoff * 2).min(ceiling);
             tokio::time::sleep(wait.min(deadline - now)).await;
             if let LroState::Succeeded(body) = self.poll().await? {
                 return Ok(body);

@@ -11,19 +11,25 @@
 use tracing::{info, warn};
 
 use crate::azure::AzureError;
-use crate::azure::image_templates::{self, ImageTemplateStatus, RunState, TemplateRef};
+use crate::azure::image_templates::{self, ImageTemplateStatus, ProvisioningState, TemplateRef};
 use crate::catalog::Image;
 use crate::store::{BuildRecord, BuildState, BuildTransition, Cleanup, RunSubState};
 
+use super::follow::follow_run;
 use super::template::{self, TemplateInput};
 use super::{BuildContext, BuildError, Progress};
 
 /// Carries `build` from its current state to a final record with its template
-/// cleaned up (or kept). Azure failures end the build as failed; store failures
-/// stop here and leave the build to be resumed.
+/// cleaned up (or kept). Azure refusals end the build as failed; outages and
+/// store failures stop here and leave the build to be resumed.
+///
+/// `image` is the build's catalog entry, `None` when it left the catalog: a
+/// build that already asked Azure for a run is still followed to its end, one
+/// that did not is abandoned (as is one whose recipe changed meanwhile, since
+/// its template would no longer match the recorded recipe hash).
 pub async fn drive(
     ctx: &BuildContext,
-    image: &Image,
+    image: Option<&Image>,
     mut build: BuildRecord,
 ) -> Result<BuildRecord, BuildError> {
     let template = TemplateRef {
@@ -32,10 +38,13 @@ pub async fn drive(
         name: build
             .template_name
             .clone()
-            .unwrap_or_else(|| template::template_name(&image.name, &build.id.to_string())),
+            .unwrap_or_else(|| template::template_name(&build.image, &build.id.to_string())),
     };
     while !build.state.is_terminal() {
         ctx.progress(Progress::from_record(&build));
+        // Before every external action: a holder that lost its lease (it
+        // stalled past the ttl and another process took over) must stop.
+        ctx.renew_lease(&build.image).await?;
         let step = step(ctx, image, &template, &build).await;
         build = match step {
             Ok(change) => ctx.store.transition(build.id, &change).await?,
@@ -43,6 +52,8 @@ pub async fn drive(
                 warn!(%code, %message, "Azure refused the build");
                 let mut change =
                     BuildTransition::to(BuildState::Failed, ctx.now(), "Azure refused");
+                // A refused PUT may still have left a template behind.
+                change.template_name = Some(template.name.clone());
                 change.error_code = Some(code);
                 change.error_message = Some(message);
                 ctx.store.transition(build.id, &change).await?
@@ -56,13 +67,14 @@ pub async fn drive(
     }
     ctx.progress(Progress::from_record(&build));
     if build.cleanup == Cleanup::Pending {
-        build = clean_up(ctx, &template, build).await?;
+        ctx.renew_lease(&build.image).await?;
+        build = super::cleanup::clean_up(ctx, &template, build).await?;
     }
     Ok(build)
 }
 
 /// Why a step did not produce a transition.
-enum StepError {
+pub(super) enum StepError {
     /// Azure said no for good (a 4xx, a failed operation): the build fails.
     Refused { code: String, message: String },
     /// Azure or the database could not be reached, or a deadline passed: the
@@ -94,47 +106,25 @@ impl From<AzureError> for StepError {
     }
 }
 
-impl From<crate::store::StoreError> for StepError {
-    fn from(error: crate::store::StoreError) -> Self {
-        StepError::Interrupted(error.into())
-    }
+pub(super) fn is_conflict(error: &AzureError) -> bool {
+    matches!(error, AzureError::Arm { status: 409, .. })
 }
 
 /// Does the one external action the current state calls for and returns the
 /// transition that records its result.
 async fn step(
     ctx: &BuildContext,
-    image: &Image,
+    image: Option<&Image>,
     template: &TemplateRef,
     build: &BuildRecord,
 ) -> Result<BuildTransition, StepError> {
     match build.state {
-        BuildState::Planned => {
-            let build_id = build.id.to_string();
-            let body = template::render(TemplateInput {
-                image,
-                azure: &ctx.azure,
-                source_version: &build.source_version,
-                build_id: &build_id,
-            });
-            // Same name, same body: a PUT repeated after a crash is a no-op in AIB.
-            let status =
-                image_templates::put(&ctx.arm, template, &body, ctx.deadline_for_arm()).await?;
-            if let Some(error) = status.provisioning_error.filter(|_| {
-                status.provisioning_state == Some(image_templates::ProvisioningState::Failed)
-            }) {
-                let mut change =
-                    BuildTransition::to(BuildState::Failed, ctx.now(), "template rejected");
-                change.template_name = Some(template.name.clone());
-                change.error_code = error.provisioning_error_code;
-                change.error_message = error.message;
-                return Ok(change);
+        BuildState::Planned => match image {
+            Some(image) if image.recipe_hash.hex() == build.recipe_hash => {
+                create_template(ctx, image, template, build).await
             }
-            let mut change =
-                BuildTransition::to(BuildState::TemplateCreated, ctx.now(), "template created");
-            change.template_name = Some(template.name.clone());
-            Ok(change)
-        }
+            _ => Ok(abandon(ctx, template, image.is_none())),
+        },
         // Intent first: from here on a crash may leave a run behind, and
         // `run_requested` tells the resumed process to look before it asks.
         BuildState::TemplateCreated => Ok(BuildTransition::to(
@@ -142,34 +132,128 @@ async fn step(
             ctx.now(),
             "requesting a run",
         )),
-        BuildState::RunRequested => {
-            let status = require_template(ctx, template).await?;
-            if status.last_run_status.is_none() {
-                info!(template = %template.name, "starting the AIB run");
-                image_templates::run(&ctx.arm, template).await?;
-            } else {
-                info!(template = %template.name, "a run already exists; following it");
-            }
-            let mut change = BuildTransition::to(BuildState::Running, ctx.now(), "run accepted");
-            change.run_sub_state = Some(RunSubState::Queued);
-            Ok(change)
-        }
+        BuildState::RunRequested => start_run(ctx, template).await,
         BuildState::Running | BuildState::Canceling => {
-            follow_run(ctx, template, build, image.build_timeout_minutes).await
+            // AIB's own default applies when the image is gone from the catalog.
+            let timeout_minutes = image.map_or(0, |image| image.build_timeout_minutes);
+            follow_run(ctx, template, build, timeout_minutes).await
         }
-        terminal => unreachable_terminal(terminal),
+        terminal => Err(StepError::Interrupted(BuildError::Bug(format!(
+            "a build in terminal state {terminal} was stepped"
+        )))),
     }
 }
 
-fn unreachable_terminal(state: BuildState) -> Result<BuildTransition, StepError> {
-    // `drive` only steps non-terminal builds; reaching here is a bug, reported
-    // rather than panicking inside a daemon.
-    Err(StepError::Interrupted(BuildError::Bug(format!(
-        "a build in terminal state {state} was stepped"
-    ))))
+/// Ends a planned build whose template can no longer be rendered as recorded.
+fn abandon(ctx: &BuildContext, template: &TemplateRef, image_gone: bool) -> BuildTransition {
+    let why = if image_gone {
+        "the image left the catalog before its build started"
+    } else {
+        "the image's recipe changed before its build started"
+    };
+    let mut change = BuildTransition::to(BuildState::Canceled, ctx.now(), why);
+    // The crashed process may have sent the PUT: clean-up deletes what it made.
+    change.template_name = Some(template.name.clone());
+    change.error_message = Some(why.to_owned());
+    change
 }
 
-async fn require_template(
+async fn create_template(
+    ctx: &BuildContext,
+    image: &Image,
+    template: &TemplateRef,
+    build: &BuildRecord,
+) -> Result<BuildTransition, StepError> {
+    let build_id = build.id.to_string();
+    let body = template::render(TemplateInput {
+        image,
+        azure: &ctx.azure,
+        source_version: &build.source_version,
+        build_id: &build_id,
+    });
+    // Same name, same body: a PUT repeated after a crash is a no-op in AIB.
+    let status = image_templates::put(&ctx.arm, template, &body, ctx.deadline_for_arm()).await?;
+    let status = wait_provisioned(ctx, template, status).await?;
+    if status.provisioning_state == Some(ProvisioningState::Failed) {
+        let error = status
+            .provisioning_error
+            .unwrap_or(image_templates::ProvisioningError {
+                provisioning_error_code: None,
+                message: None,
+            });
+        let mut change = BuildTransition::to(BuildState::Failed, ctx.now(), "template rejected");
+        change.template_name = Some(template.name.clone());
+        change.error_code = Some(
+            error
+                .provisioning_error_code
+                .unwrap_or_else(|| "ProvisioningFailed".into()),
+        );
+        change.error_message = error.message;
+        return Ok(change);
+    }
+    let mut change =
+        BuildTransition::to(BuildState::TemplateCreated, ctx.now(), "template created");
+    change.template_name = Some(template.name.clone());
+    Ok(change)
+}
+
+/// A PUT repeated after a crash answers at once with the template as it is,
+/// possibly still being created; a run can only start once it is not.
+async fn wait_provisioned(
+    ctx: &BuildContext,
+    template: &TemplateRef,
+    mut status: ImageTemplateStatus,
+) -> Result<ImageTemplateStatus, StepError> {
+    let deadline = ctx.deadline_for_arm();
+    while matches!(
+        status.provisioning_state,
+        Some(ProvisioningState::Creating | ProvisioningState::Updating)
+    ) {
+        if tokio::time::Instant::now() >= deadline {
+            return Err(StepError::Interrupted(BuildError::Azure(
+                AzureError::Timeout {
+                    what: format!("create image template {}", template.name),
+                    after: ctx.options.arm_operation_timeout,
+                },
+            )));
+        }
+        tokio::time::sleep(ctx.arm.options().lro_poll_interval).await;
+        status = require_template(ctx, template).await?;
+    }
+    Ok(status)
+}
+
+/// Asks for the run unless Azure shows one already: the POST of a crashed
+/// process may have been accepted without the answer being recorded.
+async fn start_run(
+    ctx: &BuildContext,
+    template: &TemplateRef,
+) -> Result<BuildTransition, StepError> {
+    let status = require_template(ctx, template).await?;
+    if status.last_run_status.is_none() {
+        info!(template = %template.name, "starting the AIB run");
+        if let Err(error) = image_templates::run(&ctx.arm, template).await {
+            // 409: a run is under way after all (an earlier POST landed after
+            // the look above); anything else stands.
+            let started_meanwhile = is_conflict(&error)
+                && require_template(ctx, template)
+                    .await?
+                    .last_run_status
+                    .is_some();
+            if !started_meanwhile {
+                return Err(error.into());
+            }
+            info!(template = %template.name, "a run started meanwhile; following it");
+        }
+    } else {
+        info!(template = %template.name, "a run already exists; following it");
+    }
+    let mut change = BuildTransition::to(BuildState::Running, ctx.now(), "run accepted");
+    change.run_sub_state = Some(RunSubState::Queued);
+    Ok(change)
+}
+
+pub(super) async fn require_template(
     ctx: &BuildContext,
     template: &TemplateRef,
 ) -> Result<ImageTemplateStatus, StepError> {
@@ -182,145 +266,4 @@ async fn require_template(
                 template.name
             ),
         })
-}
-
-/// Polls the template until its run changes sub-state or ends, cancelling it
-/// once the build timeout has passed.
-async fn follow_run(
-    ctx: &BuildContext,
-    template: &TemplateRef,
-    build: &BuildRecord,
-    build_timeout_minutes: u32,
-) -> Result<BuildTransition, StepError> {
-    let started = build.run_started_at.unwrap_or(build.updated_at);
-    let deadline = started + ctx.options.run_timeout(build_timeout_minutes);
-    loop {
-        ctx.renew_lease(&build.image)
-            .await
-            .map_err(StepError::Interrupted)?;
-        let status = require_template(ctx, template).await?;
-        let Some(run) = status.last_run_status else {
-            // AIB may take a moment to show a run it accepted.
-            if ctx.now() <= deadline {
-                tokio::time::sleep(ctx.options.poll_interval).await;
-                continue;
-            }
-            return Err(StepError::Refused {
-                code: "RunNotFound".into(),
-                message: format!(
-                    "image template {} has no run although one was accepted",
-                    template.name
-                ),
-            });
-        };
-        if run.run_state.is_terminal() {
-            return finished_run(ctx, template, build, run.run_state, run.message).await;
-        }
-        let sub_state = run.run_sub_state.and_then(sub_state_word);
-        if build.state == BuildState::Running && ctx.now() > deadline {
-            warn!(template = %template.name, "build timeout passed; cancelling the run");
-            image_templates::cancel(&ctx.arm, template).await?;
-            let mut change =
-                BuildTransition::to(BuildState::Canceling, ctx.now(), "build timeout passed");
-            change.run_sub_state = sub_state;
-            return Ok(change);
-        }
-        if build.state == BuildState::Running && sub_state != build.run_sub_state {
-            let mut change = BuildTransition::to(BuildState::Running, ctx.now(), "AIB progress");
-            change.run_sub_state = sub_state;
-            return Ok(change);
-        }
-        tokio::time::sleep(ctx.options.poll_interval).await;
-    }
-}
-
-async fn finished_run(
-    ctx: &BuildContext,
-    template: &TemplateRef,
-    build: &BuildRecord,
-    run_state: RunState,
-    message: Option<String>,
-) -> Result<BuildTransition, StepError> {
-    let now = ctx.now();
-    let change = match run_state {
-        RunState::Succeeded | RunState::PartiallySucceeded => {
-            let outputs = image_templates::run_outputs(&ctx.arm, template).await?;
-            let artifacts = outputs
-                .into_iter()
-                .filter_map(|o| o.artifact_id.or(o.artifact_uri))
-                .collect();
-            let state = if run_state == RunState::Succeeded {
-                BuildState::Succeeded
-            } else {
-                BuildState::PartiallySucceeded
-            };
-            let mut change = BuildTransition::to(state, now, "run finished");
-            change.artifact_ids = Some(artifacts);
-            change.error_message = message.filter(|m| !m.is_empty());
-            change
-        }
-        RunState::Canceled if build.state == BuildState::Canceling => {
-            let mut change = BuildTransition::to(BuildState::TimedOut, now, "run cancelled");
-            change.error_code = Some("BuildTimeout".into());
-            change.error_message = Some(format!(
-                "the build did not finish within its timeout and was cancelled{}",
-                message.map(|m| format!(": {m}")).unwrap_or_default()
-            ));
-            change
-        }
-        RunState::Canceled => {
-            let mut change = BuildTransition::to(BuildState::Canceled, now, "run cancelled");
-            change.error_message = message;
-            change
-        }
-        _ => {
-            let mut change = BuildTransition::to(BuildState::Failed, now, "run failed");
-            change.error_code = Some("BuildFailed".into());
-            change.error_message = message;
-            change.run_sub_state = build.run_sub_state;
-            change
-        }
-    };
-    Ok(change)
-}
-
-fn sub_state_word(sub_state: image_templates::RunSubState) -> Option<RunSubState> {
-    use image_templates::RunSubState as Aib;
-    Some(match sub_state {
-        Aib::Queued => RunSubState::Queued,
-        Aib::Building => RunSubState::Building,
-        Aib::Customizing => RunSubState::Customizing,
-        Aib::Optimizing => RunSubState::Optimizing,
-        Aib::Validating => RunSubState::Validating,
-        Aib::Distributing => RunSubState::Distributing,
-        Aib::Unknown => return None,
-    })
-}
-
-/// Deletes the template, or keeps a failed one when the catalog asks to.
-async fn clean_up(
-    ctx: &BuildContext,
-    template: &TemplateRef,
-    build: BuildRecord,
-) -> Result<BuildRecord, BuildError> {
-    let keep = ctx.azure.keep_failed_templates && !build.state.is_success();
-    if keep || build.template_name.is_none() {
-        let outcome = if keep { Cleanup::Kept } else { Cleanup::Done };
-        return Ok(ctx.store.set_cleanup(build.id, outcome, ctx.now()).await?);
-    }
-    match image_templates::delete(&ctx.arm, template, ctx.deadline_for_arm()).await {
-        Ok(()) => Ok(ctx
-            .store
-            .set_cleanup(build.id, Cleanup::Done, ctx.now())
-            .await?),
-        Err(error) => {
-            // The image exists either way; a template left behind is retried
-            // at the next resume rather than failing the build.
-            warn!(template = %template.name, error = %error, "could not delete the image template");
-            Err(BuildError::Cleanup {
-                template: template.name.clone(),
-                source: error,
-            })
-        }
-    }
 }

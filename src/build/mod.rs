@@ -1,5 +1,7 @@
 //! Build: turn a stale image into a new image version through AIB, exactly once.
 
+mod cleanup;
+mod follow;
 mod machine;
 pub mod template;
 
@@ -36,14 +38,6 @@ pub enum BuildError {
     Azure(#[from] AzureError),
     #[error("record the build")]
     Store(#[from] StoreError),
-    #[error("delete image template {template}")]
-    Cleanup {
-        template: String,
-        #[source]
-        source: AzureError,
-    },
-    #[error("image {0} is no longer in the catalog; its unfinished build is left as it is")]
-    UnknownImage(String),
     #[error("internal error: {0}")]
     Bug(String),
 }
@@ -178,24 +172,44 @@ pub struct Job {
 }
 
 /// Claims the image, records the build as planned, and drives it to its end.
+///
+/// An unfinished build of the same image (one left running by `build` without
+/// `--wait`, or by a crashed process) is followed to its end instead of
+/// starting a second AIB build of the image beside it.
 pub async fn run_job(ctx: &BuildContext, job: &Job) -> Result<BuildRecord, BuildError> {
     let image = &job.image;
     ctx.claim(&image.name).await?;
     let result = async {
-        let build = ctx
+        let unfinished = ctx
             .store
-            .insert_build(NewBuild {
-                image: image.name.clone(),
-                check_id: job.check_id,
-                decision: job.decision,
-                reason: job.reason.clone(),
-                recipe_hash: image.recipe_hash.hex().to_owned(),
-                source_version: job.source_version.clone(),
-                created_at: ctx.now(),
-            })
-            .await?;
-        let span = info_span!("build", image = %image.name, build_id = %build.id);
-        drive(ctx, image, build).instrument(span).await
+            .unfinished_builds()
+            .await?
+            .into_iter()
+            .find(|build| build.image == image.name && !build.state.is_terminal());
+        let (build, resumed) = match unfinished {
+            Some(build) => {
+                warn!(image = %image.name, build_id = %build.id,
+                    "the image has an unfinished build; following it instead of starting another");
+                (build, true)
+            }
+            None => {
+                let build = ctx
+                    .store
+                    .insert_build(NewBuild {
+                        image: image.name.clone(),
+                        check_id: job.check_id,
+                        decision: job.decision,
+                        reason: job.reason.clone(),
+                        recipe_hash: image.recipe_hash.hex().to_owned(),
+                        source_version: job.source_version.clone(),
+                        created_at: ctx.now(),
+                    })
+                    .await?;
+                (build, false)
+            }
+        };
+        let span = info_span!("build", image = %image.name, build_id = %build.id, resumed);
+        drive(ctx, Some(image), build).instrument(span).await
     }
     .await;
     ctx.release(&image.name).await;
@@ -203,19 +217,29 @@ pub async fn run_job(ctx: &BuildContext, job: &Job) -> Result<BuildRecord, Build
 }
 
 /// Carries an unfinished build found in the store (after a crash or restart)
-/// to its end.
+/// to its end. A build whose image left the catalog is still followed if its
+/// run was requested, and abandoned otherwise (see [`drive`]).
 pub async fn resume(
     ctx: &BuildContext,
     catalog: &Catalog,
     build: BuildRecord,
 ) -> Result<BuildRecord, BuildError> {
-    let Some(image) = catalog.image(&build.image) else {
-        return Err(BuildError::UnknownImage(build.image));
-    };
-    ctx.claim(&image.name).await?;
-    let span = info_span!("build", image = %image.name, build_id = %build.id, resumed = true);
-    let result = drive(ctx, image, build).instrument(span).await;
-    ctx.release(&image.name).await;
+    let name = build.image.clone();
+    ctx.claim(&name).await?;
+    let span = info_span!("build", image = %name, build_id = %build.id, resumed = true);
+    let result = async {
+        // The record may be stale: until we held the lease, another process
+        // may have carried the build on.
+        let fresh = ctx
+            .store
+            .get_build(build.id)
+            .await?
+            .ok_or(StoreError::BuildNotFound(build.id))?;
+        drive(ctx, catalog.image(&name), fresh).await
+    }
+    .instrument(span)
+    .await;
+    ctx.release(&name).await;
     result
 }
 

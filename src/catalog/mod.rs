@@ -6,6 +6,7 @@
 //! [store]                 # database = "/var/lib/image-refresh/history.db" (optional)
 //! [schedule]              # cron, timezone, jitter (optional)
 //! [defaults]              # vm_size, os_disk_size_gb, build_timeout_minutes, max_age_days, tags
+//! [service]               # max_concurrent_builds, disable_after_failures (optional)
 //! [recipes.<name>]        # description and [[recipes.<name>.steps]]: reusable step lists
 //! [[images]]              # name, enabled, recipes = [...], [[images.steps]], [images.source],
 //!                         # [[images.distribute]], [images.schedule], overrides of the defaults
@@ -26,6 +27,7 @@
 mod azure;
 mod check_credential;
 mod check_images;
+mod check_service;
 mod check_settings;
 mod check_steps;
 mod check_targets;
@@ -47,7 +49,9 @@ pub use distribute::{
 };
 pub use error::{CatalogError, InvalidCatalog, Problem};
 pub use hash::RecipeHash;
-pub use model::{Catalog, Defaults, Image, Recipe, ScheduleSettings, StoreSettings};
+pub use model::{
+    Catalog, Defaults, Image, Recipe, ScheduleSettings, ServiceSettings, StoreSettings,
+};
 pub use source::{
     GallerySource, ManagedImageSource, MarketplaceSource, PurchasePlan, Source, VersionSpec,
 };

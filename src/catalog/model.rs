@@ -21,6 +21,8 @@ pub struct Catalog {
     /// When the daemon checks all images; images may carry their own.
     pub schedule: Option<ScheduleSettings>,
     pub defaults: Defaults,
+    /// How the daemon runs builds.
+    pub service: ServiceSettings,
     pub recipes: BTreeMap<String, Recipe>,
     /// In file order.
     pub images: Vec<Image>,
@@ -36,6 +38,30 @@ impl Catalog {
 pub struct StoreSettings {
     /// SQLite database path; the service picks its default location when absent.
     pub database: Option<PathBuf>,
+}
+
+/// The `[service]` table: limits of the long-running service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceSettings {
+    /// Builds running at once, across all images; more wait for a slot.
+    pub max_concurrent_builds: usize,
+    /// Failed builds in a row after which an image is no longer rebuilt
+    /// automatically, until `image-refresh enable` (0 never disables).
+    pub disable_after_failures: u32,
+}
+
+impl ServiceSettings {
+    pub const MAX_CONCURRENT_BUILDS: usize = 4;
+    pub const DISABLE_AFTER_FAILURES: u32 = 3;
+}
+
+impl Default for ServiceSettings {
+    fn default() -> Self {
+        ServiceSettings {
+            max_concurrent_builds: ServiceSettings::MAX_CONCURRENT_BUILDS,
+            disable_after_failures: ServiceSettings::DISABLE_AFTER_FAILURES,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

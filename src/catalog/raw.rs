@@ -26,6 +26,7 @@ pub(super) struct RawCatalog {
     pub store: Option<RawStore>,
     pub schedule: Option<S<RawSchedule>>,
     pub defaults: Option<RawDefaults>,
+    pub service: Option<RawService>,
     #[serde(default)]
     pub recipes: BTreeMap<S<String>, S<RawRecipe>>,
     #[serde(default)]
@@ -89,6 +90,13 @@ pub(super) struct RawDefaults {
     pub build_timeout_minutes: Int,
     pub max_age_days: Int,
     pub tags: Option<BTreeMap<String, S<String>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawService {
+    pub max_concurrent_builds: Int,
+    pub disable_after_failures: Int,
 }
 
 #[derive(Deserialize)]

@@ -8,6 +8,7 @@ use toml::de::{DeTable, DeValue};
 
 use super::check_credential::check_credential;
 use super::check_images::{ImageContext, check_image};
+use super::check_service::check_service;
 use super::check_settings::{check_azure, check_defaults, check_schedule, check_store};
 use super::check_steps::check_step;
 use super::error::{CatalogError, InvalidCatalog, Problems};
@@ -68,6 +69,7 @@ fn check_catalog(p: &mut Problems, raw: &RawCatalog) -> Option<Catalog> {
     let store = check_store(raw.store.as_ref());
     let schedule = raw.schedule.as_ref().and_then(|s| check_schedule(p, s));
     let defaults = check_defaults(p, raw.defaults.as_ref());
+    let service = check_service(p, raw.service.as_ref());
 
     let mut recipes = BTreeMap::new();
     let mut declared = BTreeSet::new();
@@ -133,6 +135,7 @@ fn check_catalog(p: &mut Problems, raw: &RawCatalog) -> Option<Catalog> {
         store,
         schedule,
         defaults,
+        service,
         recipes,
         images,
     })

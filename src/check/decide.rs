@@ -153,13 +153,8 @@ impl Decision {
 /// considered so the reason names the failure people need to look at.
 pub fn decide(facts: &Facts<'_>) -> Decision {
     let wanted = &facts.wanted;
-    if !wanted.enabled {
-        return Decision::Disabled {
-            why: "enabled = false in the catalog".into(),
-        };
-    }
-    if let Some(why) = wanted.auto_disabled {
-        return Decision::Disabled { why: why.into() };
+    if let Some(disabled) = disabled(wanted) {
+        return disabled;
     }
     if let Some(attempt) = &facts.last_attempt {
         match attempt.outcome {
@@ -203,6 +198,19 @@ pub fn decide(facts: &Facts<'_>) -> Decision {
     Decision::UpToDate
 }
 
+/// Whether the image is switched off, by the catalog or by the history store.
+/// Checked before anything else, even whether Azure could name a version.
+pub fn disabled(wanted: &Wanted<'_>) -> Option<Decision> {
+    if !wanted.enabled {
+        return Some(Decision::Disabled {
+            why: "enabled = false in the catalog".into(),
+        });
+    }
+    wanted
+        .auto_disabled
+        .map(|why| Decision::Disabled { why: why.into() })
+}
+
 /// Build ids are shown by their first 8 characters, as `history` shows them.
 fn short_id(id: &str) -> &str {
     id.get(..8).unwrap_or(id)
@@ -215,134 +223,4 @@ fn short_hash(hash: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const HASH: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-    const OTHER_HASH: &str =
-        "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
-
-    fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-11-25T06:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc)
-    }
-
-    fn build(id: &'static str, outcome: Outcome, days_ago: i64) -> PastBuild<'static> {
-        PastBuild {
-            id: id.into(),
-            recipe_hash: HASH,
-            source_version: "22.04.202411010",
-            outcome,
-            finished_at: Some(now() - Duration::days(days_ago)),
-        }
-    }
-
-    fn facts(last_success: Option<PastBuild<'static>>) -> Facts<'static> {
-        Facts {
-            wanted: Wanted {
-                recipe_hash: HASH,
-                max_age: Some(Duration::days(30)),
-                enabled: true,
-                auto_disabled: None,
-            },
-            last_attempt: last_success.clone(),
-            last_success,
-            source_version: "22.04.202411010",
-            now: now(),
-        }
-    }
-
-    #[test]
-    fn never_built() {
-        assert_eq!(decide(&facts(None)), Decision::NeverBuilt);
-    }
-
-    #[test]
-    fn up_to_date_when_nothing_changed() {
-        let decision = decide(&facts(Some(build("b1", Outcome::Succeeded, 3))));
-        assert_eq!(decision, Decision::UpToDate);
-        assert!(!decision.is_stale());
-    }
-
-    #[test]
-    fn new_base_version_names_both_versions() {
-        let mut f = facts(Some(build("b1", Outcome::Succeeded, 3)));
-        f.source_version = "22.04.202411200";
-        let decision = decide(&f);
-        assert_eq!(
-            decision,
-            Decision::NewBaseVersion {
-                old: "22.04.202411010".into(),
-                new: "22.04.202411200".into()
-            }
-        );
-        assert_eq!(
-            decision.reason(),
-            "new base version 22.04.202411010 → 22.04.202411200"
-        );
-    }
-
-    #[test]
-    fn recipe_changed_shows_short_hashes() {
-        let mut f = facts(Some(build("b1", Outcome::Succeeded, 3)));
-        f.wanted.recipe_hash = OTHER_HASH;
-        assert_eq!(
-            decide(&f).reason(),
-            "recipe changed sha256:aaaaaaaaaaaa → sha256:bbbbbbbbbbbb"
-        );
-    }
-
-    #[test]
-    fn too_old_only_past_the_maximum_age() {
-        let at_limit = decide(&facts(Some(build("b1", Outcome::Succeeded, 30))));
-        assert_eq!(at_limit, Decision::UpToDate);
-        let past = decide(&facts(Some(build("b1", Outcome::Succeeded, 31))));
-        assert_eq!(
-            past,
-            Decision::TooOld {
-                age_days: 31,
-                max_age_days: 30
-            }
-        );
-        assert!(past.is_stale());
-    }
-
-    #[test]
-    fn no_maximum_age_never_ages_out() {
-        let mut f = facts(Some(build("b1", Outcome::Succeeded, 400)));
-        f.wanted.max_age = None;
-        assert_eq!(decide(&f), Decision::UpToDate);
-    }
-
-    #[test]
-    fn failed_attempt_is_retried_even_when_a_success_exists() {
-        let mut f = facts(Some(build("b1", Outcome::Succeeded, 10)));
-        f.last_attempt = Some(build("b2", Outcome::Failed, 1));
-        assert_eq!(
-            decide(&f),
-            Decision::RetryAfterFailure {
-                failed_build: "b2".into()
-            }
-        );
-    }
-
-    #[test]
-    fn running_build_is_not_doubled() {
-        let mut f = facts(None);
-        f.last_attempt = Some(build("b3", Outcome::InProgress, 0));
-        let decision = decide(&f);
-        assert_eq!(decision, Decision::InProgress { build: "b3".into() });
-        assert!(!decision.is_stale());
-    }
-
-    #[test]
-    fn disabled_wins_over_everything() {
-        let mut f = facts(None);
-        f.wanted.enabled = false;
-        assert_eq!(decide(&f).kind(), "disabled");
-        let mut f = facts(None);
-        f.wanted.auto_disabled = Some("3 consecutive failed builds");
-        assert_eq!(decide(&f).reason(), "disabled: 3 consecutive failed builds");
-    }
-}
+mod tests;

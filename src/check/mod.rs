@@ -8,6 +8,7 @@ mod resolve;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use tracing::warn;
 
 use crate::azure::ArmClient;
 use crate::catalog::{Catalog, Image};
@@ -16,7 +17,7 @@ use crate::store::{
 };
 
 pub use decide::{Decision, Facts, Outcome, PastBuild, Wanted, decide};
-pub use resolve::{Resolution, lookup_key, resolution_for, resolve_all};
+pub use resolve::{Resolution, Resolved, lookup_key, resolution_for, resolve_all};
 
 /// The version recorded for sources that have none (managed images).
 pub const UNVERSIONED: &str = "unversioned";
@@ -68,7 +69,8 @@ impl Default for CheckOptions {
     }
 }
 
-/// Runs one check cycle and records it.
+/// Runs one check cycle and records it. A cycle that fails is recorded as
+/// failed, so history never shows it running forever.
 pub async fn run_check(
     arm: &ArmClient,
     store: &Store,
@@ -78,33 +80,51 @@ pub async fn run_check(
     options: CheckOptions,
 ) -> Result<Plan, CheckError> {
     let check_id = store.begin_check(now, trigger).await?;
-    let keys: Vec<_> = catalog.images.iter().map(lookup_key).collect();
-    let mut unique: Vec<_> = keys.iter().flatten().cloned().collect();
-    unique.sort_by_key(|k| format!("{k:?}"));
-    unique.dedup();
-    let lookups = unique.len();
+    match cycle(arm, store, catalog, now, check_id, options).await {
+        Ok(plan) => Ok(plan),
+        Err(error) => {
+            if let Err(record) = store.fail_check(check_id, now, &chain(&error)).await {
+                warn!(check = %check_id, error = %chain(&record), "could not record the failed check");
+            }
+            Err(error)
+        }
+    }
+}
+
+async fn cycle(
+    arm: &ArmClient,
+    store: &Store,
+    catalog: &Catalog,
+    now: DateTime<Utc>,
+    check_id: CheckId,
+    options: CheckOptions,
+) -> Result<Plan, CheckError> {
+    // A disabled image is never built, so its source is not worth a request.
+    let keys = catalog
+        .images
+        .iter()
+        .filter(|image| image.enabled)
+        .filter_map(lookup_key);
     let resolved = resolve_all(
         arm,
         &catalog.azure.subscription_id,
-        unique,
+        keys,
         options.concurrency,
     )
     .await;
 
     let mut entries = Vec::with_capacity(catalog.images.len());
-    for (image, key) in catalog.images.iter().zip(&keys) {
-        let resolution = resolution_for(image, key.as_ref(), &resolved);
+    for image in &catalog.images {
+        let resolution = resolution_for(image, &resolved);
         entries.push(plan_entry(store, image, resolution, now).await?);
     }
 
     let versions: Vec<ResolvedVersionRecord> = resolved
-        .iter()
-        .filter_map(|(key, result)| {
-            result.as_ref().ok().map(|version| ResolvedVersionRecord {
-                key: key.clone(),
-                version: version.clone(),
-                resolved_at: now,
-            })
+        .versions()
+        .map(|(key, version)| ResolvedVersionRecord {
+            key: key.clone(),
+            version: version.clone(),
+            resolved_at: now,
         })
         .collect();
     let decisions: Vec<DecisionRecord> = entries.iter().map(decision_record).collect();
@@ -114,7 +134,7 @@ pub async fn run_check(
     Ok(Plan {
         check_id,
         checked_at: now,
-        lookups,
+        lookups: resolved.lookups(),
         entries,
     })
 }
@@ -126,49 +146,61 @@ async fn plan_entry(
     now: DateTime<Utc>,
 ) -> Result<PlanEntry, CheckError> {
     let recipe_hash = image.recipe_hash.hex().to_owned();
-    let source_version = match &resolution {
-        Resolution::Version(v) => Some(v.clone()),
-        Resolution::Unversioned => Some(UNVERSIONED.to_owned()),
-        Resolution::Failed(_) => None,
+    // Independent reads: one round trip's wait instead of three per image.
+    let (last_attempt, last_success, state) = tokio::try_join!(
+        store.last_build(&image.name),
+        store.last_successful_build(&image.name),
+        store.image_state(&image.name),
+    )?;
+    let auto_disabled = state.as_ref().filter(|s| !s.enabled).map(|s| {
+        s.disabled_reason
+            .clone()
+            .unwrap_or_else(|| "disabled".into())
+    });
+    let wanted = Wanted {
+        recipe_hash: &recipe_hash,
+        max_age: image.max_age,
+        enabled: image.enabled,
+        auto_disabled: auto_disabled.as_deref(),
     };
-    let decision = match (&resolution, &source_version) {
-        (Resolution::Failed(error), _) => Decision::SourceUnavailable {
+    let source_version = match resolution {
+        Resolution::Version(v) => Ok(v),
+        Resolution::Unversioned => Ok(UNVERSIONED.to_owned()),
+        Resolution::Failed(error) => Err(error),
+    };
+    let decision = match (decide::disabled(&wanted), &source_version) {
+        (Some(disabled), _) => disabled,
+        (None, Err(error)) => Decision::SourceUnavailable {
             error: error.clone(),
         },
-        (_, Some(version)) => {
-            let last_attempt = store.last_build(&image.name).await?;
-            let last_success = store.last_successful_build(&image.name).await?;
-            let state = store.image_state(&image.name).await?;
-            let auto_disabled = state.as_ref().filter(|s| !s.enabled).map(|s| {
-                s.disabled_reason
-                    .clone()
-                    .unwrap_or_else(|| "disabled".into())
-            });
-            decide(&Facts {
-                wanted: Wanted {
-                    recipe_hash: &recipe_hash,
-                    max_age: image.max_age,
-                    enabled: image.enabled,
-                    auto_disabled: auto_disabled.as_deref(),
-                },
-                last_success: last_success.as_ref().map(past_build),
-                last_attempt: last_attempt.as_ref().map(past_build),
-                source_version: version,
-                now,
-            })
-        }
-        (_, None) => Decision::SourceUnavailable {
-            error: "no version".into(),
-        },
+        (None, Ok(version)) => decide(&Facts {
+            wanted,
+            last_success: last_success.as_ref().map(past_build),
+            last_attempt: last_attempt.as_ref().map(past_build),
+            source_version: version,
+            now,
+        }),
     };
     Ok(PlanEntry {
         image: image.name.clone(),
         stale: decision.is_stale(),
         reason: decision.reason(),
         decision,
-        source_version,
+        source_version: source_version.ok(),
         recipe_hash,
     })
+}
+
+/// An error with its causes on one line, as history keeps it.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 fn past_build(build: &BuildRecord) -> PastBuild<'_> {

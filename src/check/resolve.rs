@@ -43,33 +43,93 @@ pub fn lookup_key(image: &Image) -> Option<SourceKey> {
     }
 }
 
+/// What one check cycle learned from Azure: one answer per distinct source.
+#[derive(Debug, Default)]
+pub struct Resolved {
+    /// In the order the sources first appear, spelled as they first appear.
+    answers: Vec<(SourceKey, Result<String, String>)>,
+    /// Case-folded key → index into `answers`.
+    index: HashMap<SourceKey, usize>,
+}
+
+impl Resolved {
+    /// How many distinct sources were asked about.
+    pub fn lookups(&self) -> usize {
+        self.answers.len()
+    }
+
+    pub fn get(&self, key: &SourceKey) -> Option<&Result<String, String>> {
+        self.index.get(&folded(key)).map(|&i| &self.answers[i].1)
+    }
+
+    /// The sources that resolved, with their exact versions.
+    pub fn versions(&self) -> impl Iterator<Item = (&SourceKey, &String)> {
+        self.answers
+            .iter()
+            .filter_map(|(key, result)| result.as_ref().ok().map(|v| (key, v)))
+    }
+}
+
+/// ARM treats locations, publishers, offers, skus and resource ids
+/// case-insensitively, so two spellings of one source are one lookup.
+fn folded(key: &SourceKey) -> SourceKey {
+    match key {
+        SourceKey::Marketplace {
+            location,
+            publisher,
+            offer,
+            sku,
+        } => SourceKey::Marketplace {
+            location: location.to_ascii_lowercase(),
+            publisher: publisher.to_ascii_lowercase(),
+            offer: offer.to_ascii_lowercase(),
+            sku: sku.to_ascii_lowercase(),
+        },
+        SourceKey::Gallery { image_id } => SourceKey::Gallery {
+            image_id: image_id.to_ascii_lowercase(),
+        },
+    }
+}
+
 /// Resolves every distinct key once, with at most `concurrency` requests in
 /// flight (the ARM client's own rate limiter keeps the total inside the budget).
 pub async fn resolve_all(
     arm: &ArmClient,
     subscription_id: &str,
-    keys: Vec<SourceKey>,
+    keys: impl IntoIterator<Item = SourceKey>,
     concurrency: usize,
-) -> HashMap<SourceKey, Result<String, String>> {
+) -> Resolved {
+    let mut resolved = Resolved::default();
+    for key in keys {
+        let id = folded(&key);
+        if !resolved.index.contains_key(&id) {
+            resolved.index.insert(id, resolved.answers.len());
+            resolved
+                .answers
+                .push((key, Err("the lookup did not finish".into())));
+        }
+    }
     let permits = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut tasks = JoinSet::new();
-    for key in keys {
+    for (i, (key, _)) in resolved.answers.iter().enumerate() {
         let arm = arm.clone();
         let permits = permits.clone();
         let subscription_id = subscription_id.to_owned();
+        let key = key.clone();
         tasks.spawn(async move {
+            // The semaphore is never closed, so acquiring only waits.
             let _permit = permits.acquire_owned().await;
             let result = resolve_one(&arm, &subscription_id, &key)
                 .await
                 .map_err(|e| e.to_string());
-            (key, result)
+            (i, result)
         });
     }
-    let mut resolved = HashMap::new();
     while let Some(joined) = tasks.join_next().await {
-        if let Ok((key, result)) = joined {
-            debug!(?key, ?result, "resolved a source");
-            resolved.insert(key, result);
+        // A panicked lookup keeps its "did not finish" answer.
+        if let Ok((i, result)) = joined {
+            debug!(key = ?resolved.answers[i].0, ?result, "resolved a source");
+            resolved.answers[i].1 = result;
         }
     }
     resolved
@@ -133,16 +193,12 @@ fn gallery_ref(id: &str) -> Option<GalleryImageRef> {
 }
 
 /// The resolution for one image, from the cycle's lookups.
-pub fn resolution_for(
-    image: &Image,
-    key: Option<&SourceKey>,
-    resolved: &HashMap<SourceKey, Result<String, String>>,
-) -> Resolution {
-    match (key, &image.source) {
-        (Some(key), _) => match resolved.get(key) {
+pub fn resolution_for(image: &Image, resolved: &Resolved) -> Resolution {
+    match (lookup_key(image), &image.source) {
+        (Some(key), _) => match resolved.get(&key) {
             Some(Ok(version)) => Resolution::Version(version.clone()),
             Some(Err(error)) => Resolution::Failed(error.clone()),
-            None => Resolution::Failed("the lookup did not finish".into()),
+            None => Resolution::Failed("the source was not looked up".into()),
         },
         (None, Source::ManagedImage(_)) => Resolution::Unversioned,
         (None, source) => match source.version() {

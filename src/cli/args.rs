@@ -80,6 +80,20 @@ pub enum Command {
         #[arg(long)]
         once: bool,
     },
+    /// Let the service rebuild an image again after it disabled it (failed
+    /// builds in a row) or an operator did; resets the failure count.
+    Enable {
+        /// The image, by catalog name.
+        image: String,
+    },
+    /// Stop the service from rebuilding an image until `enable`.
+    Disable {
+        /// The image, by catalog name.
+        image: String,
+        /// Shown by `status`.
+        #[arg(long, default_value = "disabled by an operator")]
+        reason: String,
+    },
     /// The whole job in under a minute on the bundled Azure simulator and a
     /// temporary database; touches nothing outside a temporary folder.
     Demo,

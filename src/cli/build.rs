@@ -1,7 +1,6 @@
 //! `build` and `run --once`: start builds and (optionally) follow them to the end.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use miette::miette;
 use tokio::sync::mpsc;
@@ -9,9 +8,10 @@ use tokio::sync::mpsc;
 use super::plan::print_plan;
 use super::progress::spawn_printer;
 use super::{GlobalArgs, Session, output};
-use crate::build::{self, BuildContext, BuildError, BuildOptions, Job};
+use crate::build::{self, BuildError, BuildOptions, Job};
 use crate::catalog::Catalog;
 use crate::check::Plan;
+use crate::daemon;
 use crate::store::{BuildRecord, CheckTrigger};
 
 /// Builds at once when the catalog does not say.
@@ -52,31 +52,15 @@ pub async fn build(
     report(&results, wait)
 }
 
-/// One job per stale image in the plan (every image with `force`).
+/// One job per stale image in the plan (every buildable image with `force`);
+/// says which forced images cannot be built.
 pub fn jobs_from_plan(catalog: &Catalog, plan: &Plan, force: bool) -> Vec<Job> {
-    plan.entries
-        .iter()
-        .filter(|entry| entry.stale || force)
-        .filter_map(|entry| {
-            let image = catalog.image(&entry.image)?;
-            let source_version = entry.source_version.clone();
-            let reason = if entry.stale {
-                entry.reason.clone()
-            } else {
-                format!("forced by an operator ({})", entry.reason)
-            };
-            if source_version.is_none() {
-                println!("{}: cannot build: {}", entry.image, entry.reason);
-            }
-            Some(Job {
-                image: image.clone(),
-                source_version: source_version?,
-                decision: Some(entry.decision.kind_word()),
-                reason,
-                check_id: Some(plan.check_id),
-            })
-        })
-        .collect()
+    for entry in &plan.entries {
+        if force && entry.source_version.is_none() {
+            println!("{}: cannot build: {}", entry.image, entry.reason);
+        }
+    }
+    daemon::cycle::jobs_from_plan(catalog, plan, force)
 }
 
 async fn run_with_progress(
@@ -139,30 +123,13 @@ pub async fn run_once(global: &GlobalArgs) -> miette::Result<ExitCode> {
     let (sender, receiver) = mpsc::unbounded_channel();
     let printer = spawn_printer(receiver);
     let ctx = session.build_context(BuildOptions::default(), Some(sender));
-    let results = cycle(&session, &ctx, CheckTrigger::Cli).await?;
+    let cycle = daemon::run_cycle(&ctx, &session.catalog, CheckTrigger::Cli, print_plan)
+        .await
+        .map_err(|e| miette!("{}", output::chain(&e)))?;
     drop(ctx);
     let _ = printer.await;
-    report(&results, true)
-}
-
-/// Resumes what an earlier process left running, then checks and builds what is stale.
-pub async fn cycle(
-    session: &Session,
-    ctx: &Arc<BuildContext>,
-    trigger: CheckTrigger,
-) -> miette::Result<Vec<Result<BuildRecord, BuildError>>> {
-    let mut results = Vec::new();
-    let unfinished = session
-        .store
-        .unfinished_builds()
-        .await
-        .map_err(|e| miette!("failed to read unfinished builds: {e}"))?;
-    for build in unfinished {
-        results.push(build::resume(ctx, &session.catalog, build).await);
+    for (image, reason) in &cycle.disabled {
+        println!("{image}: disabled: {reason}; `image-refresh enable {image}` resumes");
     }
-    let plan = session.check(&session.catalog, trigger).await?;
-    print_plan(&plan);
-    let jobs = jobs_from_plan(&session.catalog, &plan, false);
-    results.extend(build::run_jobs(ctx.clone(), jobs, DEFAULT_BUILD_CONCURRENCY).await);
-    Ok(results)
+    report(&cycle.results, true)
 }

@@ -39,9 +39,14 @@ pub fn print_history(builds: &[BuildRecord]) {
     ]);
     for b in builds {
         let result = match (&b.error_code, &b.error_message) {
-            (_, Some(message)) => message.clone(),
+            (code, Some(message)) => failure_summary(code.as_deref(), message),
             (Some(code), None) => code.clone(),
-            (None, None) => b.artifact_ids.join("\n"),
+            (None, None) => b
+                .artifact_ids
+                .iter()
+                .map(|id| artifact_label(id))
+                .collect::<Vec<_>>()
+                .join("\n"),
         };
         let state = match b.run_sub_state {
             Some(sub) if !b.state.is_terminal() => format!("{} ({sub})", b.state),
@@ -58,6 +63,44 @@ pub fn print_history(builds: &[BuildRecord]) {
         ]);
     }
     println!("{table}");
+}
+
+/// AIB's failure messages run to a paragraph; the table shows the start and
+/// the customization.log address people need (JSON output has it all).
+fn failure_summary(code: Option<&str>, message: &str) -> String {
+    const KEEP: usize = 100;
+    let mut text = match code {
+        Some(code) => format!("{code}: "),
+        None => String::new(),
+    };
+    text.extend(message.chars().take(KEEP));
+    if message.chars().count() > KEEP {
+        text.push('…');
+    }
+    let log = message
+        .split_whitespace()
+        .find(|word| word.contains("customization.log"))
+        .map(|word| word.trim_end_matches('.'));
+    if let Some(log) = log {
+        text.push_str("\nlog: ");
+        text.push_str(log);
+    }
+    text
+}
+
+/// "gal_corp/ubuntu-2204 1.0.2" for a gallery version, the name for anything else.
+fn artifact_label(id: &str) -> String {
+    let parts: Vec<&str> = id.split('/').collect();
+    let find = |key: &str| {
+        parts
+            .iter()
+            .position(|p| p.eq_ignore_ascii_case(key))
+            .and_then(|i| parts.get(i + 1))
+    };
+    match (find("galleries"), find("images"), find("versions")) {
+        (Some(gallery), Some(image), Some(version)) => format!("{gallery}/{image} {version}"),
+        _ => parts.last().copied().unwrap_or(id).to_owned(),
+    }
 }
 
 fn short_id(id: &str) -> String {
@@ -113,4 +156,45 @@ pub async fn status(global: &GlobalArgs, format: Output) -> miette::Result<ExitC
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{artifact_label, failure_summary};
+
+    #[test]
+    fn artifacts_are_shown_by_gallery_image_and_version() {
+        assert_eq!(
+            artifact_label(
+                "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Compute/galleries/gal/images/ubuntu/versions/1.0.2"
+            ),
+            "gal/ubuntu 1.0.2"
+        );
+        assert_eq!(
+            artifact_label(
+                "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Compute/images/golden"
+            ),
+            "golden"
+        );
+    }
+
+    #[test]
+    fn failures_keep_the_start_and_the_log_address() {
+        let message = format!(
+            "A customizer step failed. {} Image Build log location: https://x.blob.core.windows.net/packerlogs/1/customization.log. OperationId: 9.",
+            "padding ".repeat(20)
+        );
+        let summary = failure_summary(Some("BuildFailed"), &message);
+        assert!(
+            summary.starts_with("BuildFailed: A customizer step failed."),
+            "{summary}"
+        );
+        assert!(summary.contains('…'), "{summary}");
+        assert!(
+            summary
+                .ends_with("log: https://x.blob.core.windows.net/packerlogs/1/customization.log"),
+            "{summary}"
+        );
+        assert_eq!(failure_summary(None, "short"), "short");
+    }
 }

@@ -2,6 +2,7 @@
 
 mod args;
 mod build;
+mod daemon;
 mod demo;
 mod history;
 mod output;
@@ -36,10 +37,7 @@ pub fn init_tracing(cli: &Cli) {
     };
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(format!("warn,image_refresh={level}")));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    crate::daemon::logging::init(filter);
 }
 
 pub async fn run(cli: Cli) -> miette::Result<ExitCode> {
@@ -54,10 +52,9 @@ pub async fn run(cli: Cli) -> miette::Result<ExitCode> {
         } => build::build(global, &images, force, wait).await,
         Command::Demo => demo::run().await,
         Command::Run { once: true } => build::run_once(global).await,
-        Command::Run { once: false } => Err(miette::miette!(
-            help = "use `image-refresh run --once` for one check cycle",
-            "the scheduling daemon is not implemented yet"
-        )),
+        Command::Run { once: false } => daemon::run(global).await,
+        Command::Enable { image } => daemon::enable(global, &image).await,
+        Command::Disable { image, reason } => daemon::disable(global, &image, &reason).await,
         Command::History {
             image,
             limit,

@@ -68,6 +68,21 @@ impl Store {
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
         let pool = SqlitePoolOptions::new()
+            // A task cancelled while `BEGIN IMMEDIATE` runs hands its connection
+            // back inside a transaction sqlx does not know about, holding the
+            // write lock. Ending any such transaction on release keeps the pool
+            // usable after a cancelled or timed-out task.
+            .after_release(|conn, _meta| {
+                Box::pin(async move {
+                    if let Err(error) = sqlx::Executor::execute(&mut *conn, "ROLLBACK").await {
+                        let idle = error.to_string().contains("no transaction is active");
+                        if !idle {
+                            return Err(error);
+                        }
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(options)
             .await
             .map_err(|source| StoreError::Open {

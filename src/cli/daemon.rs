@@ -1,0 +1,100 @@
+//! `run` (the service) and `enable`/`disable` (automatic rebuilds of one image).
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use miette::{IntoDiagnostic, WrapErr, miette};
+
+use super::{GlobalArgs, database_path, load_catalog, open_store};
+use crate::azure::ArmClientOptions;
+use crate::build::BuildOptions;
+use crate::clock;
+use crate::daemon::{self, Notifier, ServiceConfig, notify};
+
+/// Polls Azure this often (milliseconds) instead of the production intervals
+/// and `Retry-After`: for the simulator and tests, where builds take seconds.
+pub const POLL_INTERVAL_ENV: &str = "IMAGE_REFRESH_POLL_INTERVAL_MS";
+
+/// The service, until SIGTERM or SIGINT.
+pub async fn run(global: &GlobalArgs) -> miette::Result<ExitCode> {
+    let catalog = load_catalog(global)?;
+    let database = database_path(global)?;
+    let (arm_options, build_options) = polling()?;
+    let config = ServiceConfig {
+        catalog_path: global.config.clone(),
+        database,
+        clock: clock::system(),
+        arm_options,
+        build_options,
+        watchdog: notify::watchdog_from_env(),
+    };
+    daemon::serve(config, catalog, Notifier::from_env())
+        .await
+        .into_diagnostic()
+        .wrap_err("the service failed")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn polling() -> miette::Result<(ArmClientOptions, BuildOptions)> {
+    let mut arm = ArmClientOptions::default();
+    let mut build = BuildOptions::default();
+    if let Ok(value) = std::env::var(POLL_INTERVAL_ENV) {
+        let ms: u64 = value
+            .trim()
+            .parse()
+            .map_err(|_| miette!("{POLL_INTERVAL_ENV}={value} is not a number of milliseconds"))?;
+        let interval = Duration::from_millis(ms.max(1));
+        arm.lro_poll_interval = interval;
+        arm.retry.max_retry_after = interval;
+        build.poll_interval = interval;
+    }
+    Ok((arm, build))
+}
+
+/// Lets the service rebuild an image again after it stopped by itself.
+pub async fn enable(global: &GlobalArgs, image: &str) -> miette::Result<ExitCode> {
+    let store = open_store(global).await?;
+    let state = known_image(&store, image).await?;
+    store
+        .set_enabled(image, true, None)
+        .await
+        .into_diagnostic()?;
+    match state.disabled_reason.filter(|_| !state.enabled) {
+        Some(reason) => println!("{image}: enabled (was disabled: {reason})"),
+        None if state.enabled => println!("{image}: already enabled"),
+        None => println!("{image}: enabled"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Stops automatic rebuilds of an image until `enable`.
+pub async fn disable(global: &GlobalArgs, image: &str, reason: &str) -> miette::Result<ExitCode> {
+    let store = open_store(global).await?;
+    known_image(&store, image).await?;
+    store
+        .set_enabled(image, false, Some(reason))
+        .await
+        .into_diagnostic()?;
+    println!("{image}: disabled ({reason}); `image-refresh enable {image}` resumes");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn known_image(
+    store: &crate::store::Store,
+    image: &str,
+) -> miette::Result<crate::store::ImageState> {
+    if let Some(state) = store.image_state(image).await.into_diagnostic()? {
+        return Ok(state);
+    }
+    let known: Vec<String> = store
+        .status()
+        .await
+        .into_diagnostic()?
+        .into_iter()
+        .map(|s| s.state.name)
+        .collect();
+    Err(miette!(
+        help = format!("images in the history: {}", known.join(", ")),
+        "unknown image {image}"
+    ))
+}

@@ -1,0 +1,61 @@
+//! Where log lines go: journald's native protocol (structured fields, levels as
+//! priorities) when systemd connected stderr to the journal, readable text on
+//! stderr otherwise.
+
+use std::io::IsTerminal;
+use std::os::unix::fs::MetadataExt;
+
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+/// Installs the process's subscriber with `filter`.
+pub fn init(filter: EnvFilter) {
+    if stderr_is_journal() {
+        match tracing_journald::layer() {
+            Ok(journald) => {
+                tracing_subscriber::registry()
+                    .with(filter)
+                    .with(journald.with_syslog_identifier("image-refresh".into()))
+                    .init();
+                return;
+            }
+            Err(error) => eprintln!("journald is not reachable ({error}); logging to stderr"),
+        }
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+/// systemd sets `JOURNAL_STREAM=dev:inode` of the stream it gave the service;
+/// comparing with stderr tells a service from a child that inherited the
+/// variable but writes elsewhere (a shell started from the service, say).
+fn stderr_is_journal() -> bool {
+    let Ok(expected) = std::env::var("JOURNAL_STREAM") else {
+        return false;
+    };
+    std::fs::metadata("/proc/self/fd/2")
+        .is_ok_and(|stderr| is_same_stream(&expected, stderr.dev(), stderr.ino()))
+}
+
+fn is_same_stream(journal_stream: &str, dev: u64, ino: u64) -> bool {
+    journal_stream
+        .split_once(':')
+        .and_then(|(d, i)| Some((d.parse::<u64>().ok()?, i.parse::<u64>().ok()?)))
+        == Some((dev, ino))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_journal_stream_must_be_stderr_itself() {
+        assert!(is_same_stream("8:1234", 8, 1234));
+        assert!(!is_same_stream("8:1234", 8, 1235));
+        assert!(!is_same_stream("garbage", 8, 1234));
+    }
+}

@@ -1,0 +1,416 @@
+//! The service loop: resume what runs in Azure, say READY, catch up on checks
+//! missed while down, then check on schedule and build what is stale, until
+//! SIGTERM or SIGINT. SIGHUP reloads the catalog.
+//!
+//! Everything that can take long (checks, builds) runs in tasks, so the loop
+//! always answers signals and the watchdog at once. One check runs at a time:
+//! images that fall due meanwhile are checked right after it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::task::{JoinError, JoinHandle};
+use tokio::time::Interval;
+use tracing::{error, info, warn};
+
+use super::cycle;
+use super::notify::Notifier;
+use super::pool::{BuildPool, Finished};
+use super::schedule::{Alarm, CatalogSchedules, ScheduleError, TokioAlarm};
+use super::signals::{Signal, Signals};
+use crate::app::{self, AppError};
+use crate::azure::ArmClientOptions;
+use crate::build::{BuildContext, BuildError, BuildOptions};
+use crate::catalog::{self, Catalog};
+use crate::check::{CheckError, Plan};
+use crate::clock::SharedClock;
+use crate::store::{CheckTrigger, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("listen for signals")]
+    Signals(#[source] std::io::Error),
+    #[error(transparent)]
+    App(#[from] AppError),
+    #[error("find builds to resume")]
+    Store(#[from] StoreError),
+    #[error("read the catalog's schedules")]
+    Schedule(#[from] ScheduleError),
+}
+
+/// What the service is started with besides the catalog.
+pub struct ServiceConfig {
+    /// Read again on SIGHUP.
+    pub catalog_path: PathBuf,
+    pub database: PathBuf,
+    pub clock: SharedClock,
+    pub arm_options: ArmClientOptions,
+    pub build_options: BuildOptions,
+    /// How often to send `WATCHDOG=1`; `None` when systemd armed no watchdog.
+    pub watchdog: Option<Duration>,
+}
+
+/// Runs the service until SIGTERM or SIGINT.
+pub async fn serve(
+    config: ServiceConfig,
+    catalog: Catalog,
+    notifier: Notifier,
+) -> Result<(), DaemonError> {
+    let mut signals = Signals::install().map_err(DaemonError::Signals)?;
+    let store = app::open_store(&config.database, Some(&catalog)).await?;
+    let mut service = Service::new(config, store, catalog, notifier)?;
+    service.resume_unfinished().await?;
+    service.notifier.ready(&service.status_line());
+    info!(status = %service.status_line(), "ready");
+    service.catch_up().await;
+    service.run(&mut signals).await;
+    service.stop().await;
+    Ok(())
+}
+
+/// A running check: the catalog subset it covers and its task.
+type CheckTask = JoinHandle<(Catalog, Result<Plan, CheckError>)>;
+
+struct Service {
+    config: ServiceConfig,
+    notifier: Notifier,
+    store: Store,
+    catalog: Catalog,
+    schedules: CatalogSchedules,
+    ctx: Arc<BuildContext>,
+    pool: BuildPool,
+    alarm: TokioAlarm,
+    check: Option<CheckTask>,
+    /// Images due while a check ran; checked as soon as it ends.
+    pending: BTreeSet<String>,
+    pending_trigger: CheckTrigger,
+    /// Due instants up to here have been acted on.
+    cursor: DateTime<Utc>,
+}
+
+impl Service {
+    fn new(
+        config: ServiceConfig,
+        store: Store,
+        catalog: Catalog,
+        notifier: Notifier,
+    ) -> Result<Service, DaemonError> {
+        let schedules = schedules(&catalog)?;
+        let ctx = build_context(&config, &store, &catalog)?;
+        let cursor = config.clock.now();
+        Ok(Service {
+            pool: BuildPool::new(catalog.service.max_concurrent_builds),
+            alarm: TokioAlarm::new(config.clock.clone()),
+            notifier,
+            store,
+            schedules,
+            ctx,
+            catalog,
+            config,
+            check: None,
+            pending: BTreeSet::new(),
+            pending_trigger: CheckTrigger::Schedule,
+            cursor,
+        })
+    }
+
+    /// Picks up every build an earlier process left unfinished; AIB runs went
+    /// on in Azure meanwhile, and the build machine asks Azure where they are.
+    async fn resume_unfinished(&mut self) -> Result<(), DaemonError> {
+        for build in self.store.unfinished_builds().await? {
+            self.pool.resume(&self.ctx, &self.catalog, build);
+        }
+        Ok(())
+    }
+
+    /// Checks at once the images whose check fell due while nothing ran (all
+    /// of them on a fresh install), once however many checks were missed.
+    async fn catch_up(&mut self) {
+        let now = self.config.clock.now();
+        let last_checks: BTreeMap<String, Option<DateTime<Utc>>> = match self.store.status().await {
+            Ok(status) => status
+                .into_iter()
+                .map(|image| (image.state.name, image.state.last_check_at))
+                .collect(),
+            Err(error) => {
+                warn!(error = %chain(&error), "cannot read when images were last checked; checking everything now");
+                BTreeMap::new()
+            }
+        };
+        let missed = self
+            .schedules
+            .due_images(|image| last_checks.get(image).copied().flatten(), now);
+        if !missed.is_empty() {
+            info!(
+                images = missed.len(),
+                "checks fell due while the service was down; checking now"
+            );
+            self.request_check(missed, CheckTrigger::Startup);
+        }
+    }
+
+    async fn run(&mut self, signals: &mut Signals) {
+        let mut watchdog = self.config.watchdog.map(tokio::time::interval);
+        loop {
+            let next = self.schedules.next_due(self.cursor).map(|(at, _)| at);
+            tokio::select! {
+                signal = signals.recv() => match signal {
+                    Signal::Stop(name) => {
+                        info!(signal = name, "stopping; AIB runs keep going in Azure and are resumed on the next start");
+                        return;
+                    }
+                    Signal::Reload => self.reload().await,
+                },
+                _ = tick(&mut watchdog) => self.notifier.watchdog(),
+                _ = ring(&self.alarm, next) => self.fire_due(),
+                checked = wait(&mut self.check) => self.checked(checked).await,
+                finished = self.pool.next_finished() => self.finished(finished).await,
+            }
+        }
+    }
+
+    fn fire_due(&mut self) {
+        let now = self.config.clock.now();
+        let mut due = BTreeSet::new();
+        while let Some((at, images)) = self.schedules.next_due(self.cursor) {
+            if at > now {
+                break;
+            }
+            due.extend(images);
+            self.cursor = at;
+        }
+        if !due.is_empty() {
+            self.request_check(due, CheckTrigger::Schedule);
+        }
+    }
+
+    fn request_check(&mut self, images: impl IntoIterator<Item = String>, trigger: CheckTrigger) {
+        self.pending.extend(images);
+        if self.pending_trigger != CheckTrigger::Startup {
+            self.pending_trigger = trigger;
+        }
+        if self.check.is_some() {
+            info!(
+                waiting = self.pending.len(),
+                "a check is running; the due images are checked after it"
+            );
+            return;
+        }
+        self.start_check();
+    }
+
+    fn start_check(&mut self) {
+        let mut subset = self.catalog.clone();
+        subset
+            .images
+            .retain(|image| self.pending.contains(&image.name));
+        let trigger = std::mem::replace(&mut self.pending_trigger, CheckTrigger::Schedule);
+        self.pending.clear();
+        if subset.images.is_empty() {
+            return;
+        }
+        info!(images = subset.images.len(), %trigger, "checking");
+        let ctx = self.ctx.clone();
+        self.check = Some(tokio::spawn(async move {
+            let plan = cycle::check(&ctx, &subset, trigger).await;
+            (subset, plan)
+        }));
+        self.update_status();
+    }
+
+    async fn checked(&mut self, checked: Result<(Catalog, Result<Plan, CheckError>), JoinError>) {
+        self.check = None;
+        match checked {
+            Ok((subset, Ok(plan))) => {
+                let stale = plan.stale().count();
+                info!(check_id = %plan.check_id, images = plan.entries.len(), stale, "check done");
+                for job in cycle::jobs_from_plan(&subset, &plan, false) {
+                    if self.still_enabled(&job.image.name).await {
+                        self.pool.start(&self.ctx, job);
+                    }
+                }
+            }
+            Ok((_, Err(error))) => {
+                error!(error = %chain(&error), "check failed; the next due check tries again")
+            }
+            Err(error) => error!(%error, "the check task ended abnormally"),
+        }
+        if !self.pending.is_empty() {
+            self.start_check();
+        }
+        self.update_status();
+    }
+
+    /// Whether the image is still enabled: a build that ended while the check
+    /// ran may have disabled it after the check decided.
+    async fn still_enabled(&self, image: &str) -> bool {
+        match self.store.image_state(image).await {
+            Ok(state) => state.is_none_or(|state| state.enabled),
+            Err(error) => {
+                warn!(image, error = %chain(&error), "cannot read whether the image is enabled; not building it now");
+                false
+            }
+        }
+    }
+
+    async fn finished(&mut self, (image, result): Finished) {
+        match result {
+            Ok(build) if build.state.is_success() => {
+                info!(image, build_id = %build.id, state = %build.state, "build finished");
+            }
+            Ok(build) => {
+                warn!(
+                    image,
+                    build_id = %build.id,
+                    state = %build.state,
+                    message = build.error_message.as_deref().unwrap_or("no message from AIB"),
+                    "build did not succeed"
+                );
+                cycle::after_build(&self.store, &self.catalog.service, &build).await;
+            }
+            Err(BuildError::Claim(claim)) => info!(image, reason = %claim, "not building"),
+            Err(error) => error!(image, error = %chain(&error), "build failed"),
+        }
+        self.update_status();
+    }
+
+    /// Reads the catalog again; a catalog that does not validate changes
+    /// nothing, and the log says why.
+    async fn reload(&mut self) {
+        self.notifier.reloading();
+        info!(catalog = %self.config.catalog_path.display(), "reloading the catalog");
+        match catalog::load(&self.config.catalog_path) {
+            Ok(catalog) => match self.install(catalog).await {
+                Ok(()) => info!(images = self.catalog.images.len(), "catalog reloaded"),
+                Err(error) => {
+                    error!(error = %chain(&error), "cannot use the new catalog; keeping the old one")
+                }
+            },
+            Err(error) => error!("the catalog does not validate; keeping the old one:\n{error}"),
+        }
+        self.notifier.ready(&self.status_line());
+    }
+
+    async fn install(&mut self, catalog: Catalog) -> Result<(), DaemonError> {
+        let schedules = schedules(&catalog)?;
+        let ctx = build_context(&self.config, &self.store, &catalog)?;
+        self.store
+            .ensure_images(catalog.images.iter().map(|i| i.name.as_str()))
+            .await?;
+        // Builds already started keep the context (and catalog) they began with.
+        self.pool.set_limit(catalog.service.max_concurrent_builds);
+        self.schedules = schedules;
+        self.ctx = ctx;
+        self.catalog = catalog;
+        Ok(())
+    }
+
+    fn status_line(&self) -> String {
+        let next = match self.schedules.next_due(self.cursor) {
+            Some((at, _)) => format!("next check {}", at.format("%Y-%m-%d %H:%M:%S UTC")),
+            None => "no check scheduled".to_owned(),
+        };
+        let checking = if self.check.is_some() {
+            "; checking"
+        } else {
+            ""
+        };
+        let builds = self.pool.images();
+        let building = match builds.len() {
+            0 => String::new(),
+            n => format!("; {n} building: {}", builds.join(", ")),
+        };
+        format!("{next}{checking}{building}")
+    }
+
+    fn update_status(&self) {
+        self.notifier.status(&self.status_line());
+    }
+
+    async fn stop(self) {
+        self.notifier.stopping();
+        if let Some(check) = self.check {
+            // An unfinished check is only a row without an end; nothing in Azure.
+            check.abort();
+        }
+        self.pool.abandon().await;
+        self.store.close().await;
+        info!("stopped");
+    }
+}
+
+/// The catalog's schedules, with jitter salted by the host name so that hosts
+/// sharing a catalog spread out while one host's due times survive restarts.
+fn schedules(catalog: &Catalog) -> Result<CatalogSchedules, ScheduleError> {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".into());
+    let schedules = CatalogSchedules::new(catalog, &host)?;
+    if schedules.uses_default() {
+        info!(
+            cron = super::schedule::DEFAULT_CRON,
+            "the catalog has no [schedule]; images without their own are checked daily at 06:00 UTC"
+        );
+    }
+    Ok(schedules)
+}
+
+fn build_context(
+    config: &ServiceConfig,
+    store: &Store,
+    catalog: &Catalog,
+) -> Result<Arc<BuildContext>, AppError> {
+    let arm = app::arm_client(catalog, config.clock.clone(), config.arm_options.clone())?;
+    Ok(Arc::new(BuildContext {
+        arm,
+        store: store.clone(),
+        clock: config.clock.clone(),
+        azure: catalog.azure.clone(),
+        options: config.build_options.clone(),
+        holder: app::lease_holder(),
+        progress: None,
+    }))
+}
+
+/// Returns at `at`; never without a due instant.
+async fn ring(alarm: &impl Alarm, at: Option<DateTime<Utc>>) {
+    let Some(at) = at else {
+        return std::future::pending().await;
+    };
+    if let Err(error) = alarm.wait_until(at).await {
+        // The loop asks again after this; a broken alarm must not spin it.
+        warn!(%error, "the schedule's alarm failed; retrying in a minute");
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    }
+}
+
+async fn tick(interval: &mut Option<Interval>) {
+    match interval {
+        Some(interval) => {
+            interval.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+async fn wait<T>(task: &mut Option<JoinHandle<T>>) -> Result<T, JoinError> {
+    match task {
+        Some(task) => task.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// An error with its causes, for one log field.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,238 @@
+//! The build engine against the loopback Azure simulator and real SQLite files.
+//!
+//! Time is real but short: simulated AIB phases take zero or one second and
+//! polls happen every few milliseconds. (tokio's paused clock does not mix
+//! with SQLite: sqlx's pool timeouts fire whenever the runtime idles while the
+//! database thread works.) The engine's wall clock is a [`TestClock`] that a
+//! test can move forward, to reach build timeouts and lease expiry.
+
+#[path = "build/crash.rs"]
+mod crash;
+#[path = "build/lease.rs"]
+mod lease;
+#[path = "build/lifecycle.rs"]
+mod lifecycle;
+#[path = "build/recovery.rs"]
+mod recovery;
+#[path = "build/template.rs"]
+mod template;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use image_refresh::app;
+use image_refresh::azure::ArmClientOptions;
+use image_refresh::azure::arm::RetryPolicy;
+use image_refresh::build::{BuildContext, BuildOptions, Job, Progress};
+use image_refresh::catalog::{self, Catalog, CloudEndpoints, CredentialSettings, SecretSource};
+use image_refresh::clock::{Clock, SharedClock};
+use image_refresh::simulator::{JournalEntry, Scenario, SimConfig, SimHandle, Simulator};
+use image_refresh::store::{BuildId, BuildRecord, BuildState, EventRecord, Store};
+use tempfile::TempDir;
+use tokio::sync::mpsc;
+
+/// Wall time that runs from a fixed start at real speed, plus whatever the
+/// test skipped ahead.
+struct TestClock {
+    wall: DateTime<Utc>,
+    start: std::time::Instant,
+    skipped: Mutex<chrono::Duration>,
+}
+
+impl TestClock {
+    fn skip(&self, by: chrono::Duration) {
+        *self.skipped.lock().unwrap() += by;
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> DateTime<Utc> {
+        let skipped = *self.skipped.lock().unwrap();
+        self.wall + chrono::Duration::from_std(self.start.elapsed()).unwrap() + skipped
+    }
+}
+
+/// The marketplace of the classic catalog; builds take about a second.
+const SCENARIO: &str = r#"
+[settings]
+subscription_id = "00000000-0000-0000-0000-000000000000"
+
+[build]
+provision_secs = 0
+queued_secs = 0
+building_secs = 0
+customizing_secs = 1
+validating_secs = 0
+distributing_secs = 0
+
+[[marketplace]]
+location = "westeurope"
+publisher = "Canonical"
+offer = "0001-com-ubuntu-server-jammy"
+sku = "22_04-lts-gen2"
+versions = ["22.04.202410020", "22.04.202411050"]
+"#;
+
+const IMAGE: &str = "ubuntu-golden";
+const SOURCE_VERSION: &str = "22.04.202411050";
+
+struct Harness {
+    sim: SimHandle,
+    time: Arc<TestClock>,
+    clock: SharedClock,
+    catalog: Catalog,
+    dir: TempDir,
+}
+
+impl Harness {
+    /// The classic catalog pointed at a fresh simulator; `extra` is appended
+    /// to the scenario (build rules, faults).
+    async fn start(extra: &str) -> Harness {
+        Harness::with_scenario(&format!("{SCENARIO}{extra}")).await
+    }
+
+    /// Runs finish as soon as they start.
+    async fn instant() -> Harness {
+        Harness::with_scenario(&SCENARIO.replace("customizing_secs = 1", "customizing_secs = 0"))
+            .await
+    }
+
+    async fn with_scenario(scenario: &str) -> Harness {
+        let time = Arc::new(TestClock {
+            wall: "2026-11-25T09:00:00Z".parse().unwrap(),
+            start: std::time::Instant::now(),
+            skipped: Mutex::new(chrono::Duration::zero()),
+        });
+        let clock: SharedClock = time.clone();
+        let scenario = Scenario::from_toml(scenario).unwrap();
+        let sim = Simulator::start(SimConfig::new(clock.clone(), scenario))
+            .await
+            .unwrap();
+        let dir = TempDir::new().unwrap();
+        let mut catalog = catalog::parse(catalog::CLASSIC, "image-refresh.toml").unwrap();
+        let secret_file = dir.path().join("client-secret");
+        std::fs::write(&secret_file, sim.client_secret()).unwrap();
+        catalog.azure.cloud = catalog::Cloud::Custom;
+        catalog.azure.endpoints = CloudEndpoints {
+            resource_manager_url: sim.base_url().to_owned(),
+            authority_host: sim.authority_host().to_owned(),
+            resource_manager_audience: sim.arm_audience().to_owned(),
+        };
+        catalog.credential = CredentialSettings::ClientSecret {
+            tenant_id: sim.tenant_id().to_owned(),
+            client_id: sim.client_id().to_owned(),
+            secret: SecretSource::File(secret_file),
+        };
+        Harness {
+            sim,
+            time,
+            clock,
+            catalog,
+            dir,
+        }
+    }
+
+    fn db(&self) -> PathBuf {
+        self.dir.path().join("history.db")
+    }
+
+    /// A new connection pool on the shared file: a new process's store.
+    async fn store(&self) -> Store {
+        Store::open(&self.db()).await.unwrap()
+    }
+
+    /// What one process builds with: its own ARM client and store.
+    async fn process(&self, holder: &str, options: BuildOptions) -> BuildContext {
+        let arm = app::arm_client(&self.catalog, self.clock.clone(), arm_options()).unwrap();
+        BuildContext {
+            arm,
+            store: self.store().await,
+            clock: self.clock.clone(),
+            azure: self.catalog.azure.clone(),
+            options,
+            holder: holder.to_owned(),
+            progress: None,
+        }
+    }
+
+    fn job(&self) -> Job {
+        Job {
+            image: self.catalog.image(IMAGE).unwrap().clone(),
+            source_version: SOURCE_VERSION.into(),
+            decision: None,
+            reason: "test".into(),
+            check_id: None,
+        }
+    }
+
+    /// Requests on `route` that Azure accepted (2xx).
+    fn accepted(&self, route: &str) -> usize {
+        self.journal(route)
+            .iter()
+            .filter(|e| (200..300).contains(&e.status))
+            .count()
+    }
+
+    fn journal(&self, route: &str) -> Vec<JournalEntry> {
+        self.sim
+            .journal()
+            .into_iter()
+            .filter(|e| e.route == route)
+            .collect()
+    }
+}
+
+fn arm_options() -> ArmClientOptions {
+    ArmClientOptions {
+        retry: RetryPolicy {
+            max_attempts: 3,
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(50),
+            max_retry_after: Duration::from_millis(50),
+        },
+        lro_poll_interval: Duration::from_millis(20),
+        ..ArmClientOptions::default()
+    }
+}
+
+fn options() -> BuildOptions {
+    BuildOptions {
+        poll_interval: Duration::from_millis(20),
+        lease_ttl: chrono::Duration::minutes(10),
+        arm_operation_timeout: Duration::from_secs(30),
+        timeout_grace: chrono::Duration::minutes(5),
+        detach_when_running: false,
+    }
+}
+
+fn with_progress(mut ctx: BuildContext) -> (BuildContext, mpsc::UnboundedReceiver<Progress>) {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    ctx.progress = Some(sender);
+    (ctx, receiver)
+}
+
+/// The rest of kill -9 after the task running a build was aborted: the dead
+/// process's connections close, which rolls back what it left open (a task
+/// aborted inside `BEGIN` leaves its pooled connection in the transaction).
+async fn bury(dead: &BuildContext) {
+    dead.store.close().await;
+}
+
+async fn events(store: &Store, id: BuildId) -> Vec<EventRecord> {
+    store.build_events(id).await.unwrap()
+}
+
+fn states(events: &[EventRecord]) -> Vec<BuildState> {
+    let mut states: Vec<BuildState> = events.iter().map(|e| e.state).collect();
+    states.dedup();
+    states
+}
+
+/// The only build of the image, as stored.
+async fn only_build(store: &Store) -> BuildRecord {
+    let builds = store.history(Some(IMAGE), 10).await.unwrap();
+    assert_eq!(builds.len(), 1, "{builds:#?}");
+    builds.into_iter().next().unwrap()
+}

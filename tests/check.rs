@@ -1,0 +1,253 @@
+//! The check cycle end to end: a catalog parsed from TOML text, the real ARM
+//! client against the loopback simulator, and a real SQLite history file.
+
+mod check {
+    mod cli;
+    mod dedup;
+    mod faults;
+    mod gallery;
+    mod reasons;
+}
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use image_refresh::app;
+use image_refresh::azure::ArmClient;
+use image_refresh::azure::ArmClientOptions;
+use image_refresh::azure::arm::RetryPolicy;
+use image_refresh::catalog::{self, Catalog};
+use image_refresh::check::{CheckOptions, Plan, PlanEntry, run_check};
+use image_refresh::clock::{Clock, ManualClock, SharedClock};
+use image_refresh::simulator::{Scenario, SimConfig, SimHandle, Simulator};
+use image_refresh::store::{
+    BuildRecord, BuildState, BuildTransition, CheckTrigger, DecisionKind, NewBuild, Store,
+};
+use tempfile::TempDir;
+
+pub const PUBLISHER: &str = "Canonical";
+pub const OFFER: &str = "0001-com-ubuntu-server-jammy";
+pub const SKU: &str = "22_04-lts-gen2";
+pub const LOCATION: &str = "westeurope";
+pub const RG: &str = "rg-images";
+
+pub fn at(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+pub fn t0() -> DateTime<Utc> {
+    at("2026-11-25T06:00:00Z")
+}
+
+/// A simulator, a temporary directory holding the client secret and the
+/// history database, and a clock both sides share.
+pub struct World {
+    pub sim: SimHandle,
+    pub dir: TempDir,
+    pub clock: Arc<ManualClock>,
+}
+
+impl World {
+    pub async fn start(scenario: &str) -> World {
+        let clock = Arc::new(ManualClock::new(t0()));
+        let shared: SharedClock = clock.clone();
+        let scenario = Scenario::from_toml(scenario).unwrap();
+        let sim = Simulator::start(SimConfig::new(shared, scenario))
+            .await
+            .unwrap();
+        let dir = TempDir::new().unwrap();
+        std::fs::write(dir.path().join("client-secret"), sim.client_secret()).unwrap();
+        World { sim, dir, clock }
+    }
+
+    pub fn database(&self) -> PathBuf {
+        self.dir.path().join("history.db")
+    }
+
+    /// The catalog's `[azure]` tables, pointed at the simulator through a
+    /// custom cloud and a client secret kept in a file, as in production.
+    pub fn header(&self) -> String {
+        let sub = self.sim.subscription_id();
+        format!(
+            r#"
+[azure]
+subscription_id = "{sub}"
+resource_group = "{RG}"
+location = "{LOCATION}"
+identity = "/subscriptions/{sub}/resourceGroups/{RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-aib"
+cloud = "custom"
+resource_manager_url = "{base}"
+authority_host = "{base}"
+resource_manager_audience = "{audience}"
+
+[azure.credential]
+kind = "client_secret"
+tenant_id = "{tenant}"
+client_id = "{client}"
+secret_file = "{secret}"
+"#,
+            base = self.sim.base_url(),
+            audience = self.sim.arm_audience(),
+            tenant = self.sim.tenant_id(),
+            client = self.sim.client_id(),
+            secret = self.dir.path().join("client-secret").display(),
+        )
+    }
+
+    /// Parses the header followed by `images` through the real catalog parser.
+    pub fn catalog(&self, images: &str) -> Catalog {
+        let text = format!("{}\n{images}", self.header());
+        catalog::parse(&text, "catalog.toml").unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    /// The same text as a file, for the binary.
+    pub fn write_catalog(&self, images: &str) -> PathBuf {
+        let path = self.dir.path().join("catalog.toml");
+        std::fs::write(&path, format!("{}\n{images}", self.header())).unwrap();
+        path
+    }
+
+    pub fn arm(&self, catalog: &Catalog) -> ArmClient {
+        app::arm_client(catalog, self.clock.clone(), fast_retries()).unwrap()
+    }
+
+    pub async fn store(&self, catalog: &Catalog) -> Store {
+        app::open_store(&self.database(), Some(catalog))
+            .await
+            .unwrap()
+    }
+
+    /// One check cycle at the clock's current time.
+    pub async fn check(&self, catalog: &Catalog, store: &Store) -> Plan {
+        self.check_with(catalog, store, CheckOptions::default())
+            .await
+    }
+
+    pub async fn check_with(
+        &self,
+        catalog: &Catalog,
+        store: &Store,
+        options: CheckOptions,
+    ) -> Plan {
+        run_check(
+            &self.arm(catalog),
+            store,
+            catalog,
+            self.clock.now(),
+            CheckTrigger::Cli,
+            options,
+        )
+        .await
+        .unwrap()
+    }
+
+    /// HTTP statuses the simulator answered on `route`, in order (0: dropped).
+    pub fn statuses(&self, route: &str) -> Vec<u16> {
+        self.sim
+            .journal()
+            .into_iter()
+            .filter(|e| e.route == route)
+            .map(|e| e.status)
+            .collect()
+    }
+}
+
+/// Retries as in production but with millisecond backoff; `Retry-After` is
+/// still honoured as the server sends it.
+pub fn fast_retries() -> ArmClientOptions {
+    ArmClientOptions {
+        retry: RetryPolicy {
+            base_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(20),
+            ..RetryPolicy::default()
+        },
+        ..ArmClientOptions::default()
+    }
+}
+
+/// A scenario with one marketplace sku holding `versions`.
+pub fn scenario_with(versions: &[&str]) -> String {
+    format!(
+        r#"
+[[marketplace]]
+location = "{LOCATION}"
+publisher = "{PUBLISHER}"
+offer = "{OFFER}"
+sku = "{SKU}"
+versions = {versions:?}
+"#
+    )
+}
+
+/// An `[[images]]` entry with a marketplace source; `extra` lands in the
+/// image's table (e.g. `max_age_days = 7`).
+pub fn marketplace_image(name: &str, sku: &str, version: &str, extra: &str) -> String {
+    format!(
+        r#"
+[[images]]
+name = "{name}"
+{extra}
+
+[[images.steps]]
+type = "shell"
+inline = ["echo {name}"]
+
+[images.source]
+type = "marketplace"
+publisher = "{PUBLISHER}"
+offer = "{OFFER}"
+sku = "{sku}"
+version = "{version}"
+
+[[images.distribute]]
+type = "managed_image"
+image_id = "/subscriptions/00000000-0000-0000-0000-00000000a2b1/resourceGroups/{RG}/providers/Microsoft.Compute/images/{name}"
+"#
+    )
+}
+
+pub fn entry<'a>(plan: &'a Plan, image: &str) -> &'a PlanEntry {
+    plan.entries
+        .iter()
+        .find(|e| e.image == image)
+        .unwrap_or_else(|| panic!("{image} is not in the plan"))
+}
+
+/// Records a build of `image` at `version` that ended in `state` at `at`, as
+/// the build engine would (insert, then a transition).
+pub async fn record_build(
+    store: &Store,
+    catalog: &Catalog,
+    image: &str,
+    version: &str,
+    state: BuildState,
+    at: DateTime<Utc>,
+) -> BuildRecord {
+    let image = catalog.image(image).unwrap();
+    let build = store
+        .insert_build(NewBuild {
+            image: image.name.clone(),
+            check_id: None,
+            decision: Some(DecisionKind::NeverBuilt),
+            reason: "never built".into(),
+            recipe_hash: image.recipe_hash.hex().to_owned(),
+            source_version: version.into(),
+            created_at: at,
+        })
+        .await
+        .unwrap();
+    if state == BuildState::Planned {
+        return build;
+    }
+    store
+        .transition(
+            build.id,
+            &BuildTransition::to(state, at, "recorded by the test"),
+        )
+        .await
+        .unwrap()
+}

@@ -1,0 +1,281 @@
+//! The real binary, as a person or a script runs it: against real catalog
+//! files, a real SQLite file and the in-process Azure simulator.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use image_refresh::catalog;
+use image_refresh::clock;
+use image_refresh::simulator::{Scenario, SimConfig, SimHandle, Simulator};
+
+const BIN: &str = env!("CARGO_BIN_EXE_image-refresh");
+
+/// A simulator with builds that take a few seconds, and a catalog file that
+/// points the classic example at it.
+struct World {
+    sim: SimHandle,
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    database: PathBuf,
+}
+
+const SCENARIO: &str = r#"
+[settings]
+subscription_id = "00000000-0000-0000-0000-000000000000"
+
+[build]
+provision_secs = 0
+queued_secs = 1
+building_secs = 0
+customizing_secs = 1
+validating_secs = 0
+distributing_secs = 0
+
+[[marketplace]]
+location = "westeurope"
+publisher = "Canonical"
+offer = "0001-com-ubuntu-server-jammy"
+sku = "22_04-lts-gen2"
+versions = ["22.04.202410020", "22.04.202411050"]
+"#;
+
+impl World {
+    async fn start() -> World {
+        let scenario = Scenario::from_toml(SCENARIO).unwrap();
+        let sim = Simulator::start(SimConfig::new(clock::system(), scenario))
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("client-secret");
+        std::fs::write(&secret, sim.client_secret()).unwrap();
+        let endpoints = format!(
+            "cloud = \"custom\"\nresource_manager_url = \"{url}\"\nauthority_host = \"{url}\"\n\
+             resource_manager_audience = \"{audience}\"\n\n\
+             [azure.credential]\nkind = \"client_secret\"\ntenant_id = \"{tenant}\"\n\
+             client_id = \"{client}\"\nsecret_file = \"{secret}\"\n\n[defaults]",
+            url = sim.base_url(),
+            audience = sim.arm_audience(),
+            tenant = sim.tenant_id(),
+            client = sim.client_id(),
+            secret = secret.display(),
+        );
+        let text = catalog::CLASSIC.replacen("[defaults]", &endpoints, 1);
+        let config = dir.path().join("image-refresh.toml");
+        std::fs::write(&config, text).unwrap();
+        let database = dir.path().join("state").join("history.db");
+        World {
+            sim,
+            dir,
+            config,
+            database,
+        }
+    }
+
+    async fn run(&self, args: &[&str]) -> Output {
+        run_with(&self.config, &self.database, args).await
+    }
+}
+
+async fn run_with(config: &Path, database: &Path, args: &[&str]) -> Output {
+    tokio::process::Command::new(BIN)
+        .arg("--config")
+        .arg(config)
+        .arg("--database")
+        .arg(database)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .await
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn json(output: &Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(output)))
+}
+
+/// Errors are for people: no Rust debug dumps or backtraces.
+fn assert_no_debug_dump(text: &str) {
+    for marker in ["panicked", "RUST_BACKTRACE", "Os {", "Error {", "kind:"] {
+        assert!(
+            !text.contains(marker),
+            "debug output leaked ({marker}):\n{text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn validate_shows_every_image_with_its_recipe_hash() {
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/image-refresh.toml");
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("unused.db");
+    let output = run_with(&config, &db, &["validate", "--output", "json"]).await;
+    assert!(output.status.success(), "{}", stderr(&output));
+    let images = json(&output);
+    let expected = catalog::parse(catalog::CLASSIC, "classic").unwrap();
+    assert_eq!(images[0]["name"], "ubuntu-golden");
+    assert_eq!(
+        images[0]["recipe_hash"],
+        format!("sha256:{}", expected.images[0].recipe_hash.hex())
+    );
+    assert!(!db.exists(), "validate must not create a database");
+
+    // Relative to the checkout, so the snapshot holds no machine's path.
+    let table = tokio::process::Command::new(BIN)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["--config", "config/image-refresh.toml", "validate"])
+        .output()
+        .await
+        .unwrap();
+    assert!(table.status.success());
+    insta::assert_snapshot!(stdout(&table));
+}
+
+#[tokio::test]
+async fn validate_reports_each_problem_with_its_location_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.toml");
+    let broken = catalog::CLASSIC
+        .replace(
+            "recipes = [\"patch-and-banner\"]",
+            "recipes = [\"patch-and-bannr\"]",
+        )
+        .replace(
+            "subscription_id = \"00000000-0000-0000-0000-000000000000\"",
+            "subscription_id = \"nope\"",
+        );
+    std::fs::write(&config, &broken).unwrap();
+    let output = run_with(&config, &dir.path().join("db"), &["validate"]).await;
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    let recipe_line = broken
+        .lines()
+        .position(|l| l.contains("patch-and-bannr"))
+        .unwrap()
+        + 1;
+    assert!(err.contains(&format!("bad.toml:{recipe_line}:12")), "{err}");
+    assert!(err.contains("bad.toml:8:19"), "{err}");
+    assert!(err.contains("unknown recipe `patch-and-bannr`"), "{err}");
+    assert!(err.contains("2 problems"), "{err}");
+    assert_no_debug_dump(&err);
+}
+
+#[tokio::test]
+async fn a_missing_catalog_is_named_without_a_debug_dump() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nowhere.toml");
+    let output = run_with(&missing, &dir.path().join("db"), &["check"]).await;
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains("nowhere.toml"), "{err}");
+    assert_no_debug_dump(&err);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_build_history_status_round_trip() {
+    let world = World::start().await;
+
+    let empty = world.run(&["history"]).await;
+    assert!(empty.status.success(), "{}", stderr(&empty));
+    assert!(stdout(&empty).contains("no builds recorded yet"));
+
+    let check = world.run(&["check", "--output", "json"]).await;
+    assert_eq!(
+        check.status.code(),
+        Some(3),
+        "stale → exit 3: {}",
+        stderr(&check)
+    );
+    let plan = json(&check);
+    assert_eq!(plan["entries"][0]["decision"]["kind"], "never_built");
+    assert_eq!(plan["entries"][0]["source_version"], "22.04.202411050");
+    assert_eq!(
+        world.sim.count("template.put"),
+        0,
+        "check changes nothing in Azure"
+    );
+
+    let build = world.run(&["build", "ubuntu-golden", "--wait"]).await;
+    assert!(
+        build.status.success(),
+        "{}\n{}",
+        stdout(&build),
+        stderr(&build)
+    );
+    assert!(
+        stdout(&build).contains("ubuntu-golden: built"),
+        "{}",
+        stdout(&build)
+    );
+    assert_eq!(world.sim.count("template.run"), 1);
+    assert_eq!(
+        world.sim.count("template.delete"),
+        1,
+        "the template is cleaned up"
+    );
+
+    let history = json(&world.run(&["history", "--output", "json"]).await);
+    assert_eq!(history.as_array().unwrap().len(), 1);
+    assert_eq!(history[0]["state"], "succeeded");
+    assert_eq!(history[0]["source_version"], "22.04.202411050");
+    assert_eq!(history[0]["cleanup"], "done");
+    let artifact = history[0]["artifact_ids"][0].as_str().unwrap();
+    assert!(artifact.ends_with("/images/ubuntu-golden"), "{artifact}");
+
+    let status = json(&world.run(&["status", "--output", "json"]).await);
+    assert_eq!(status[0]["name"], "ubuntu-golden");
+    assert_eq!(status[0]["last_build"]["state"], "succeeded");
+
+    let again = world.run(&["check"]).await;
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert!(stdout(&again).contains("up to date"), "{}", stdout(&again));
+
+    let nothing = world.run(&["build", "ubuntu-golden"]).await;
+    assert!(nothing.status.success());
+    assert!(stdout(&nothing).contains("nothing to build"));
+    assert_eq!(world.sim.count("template.run"), 1, "no second run");
+
+    let table = world.run(&["history", "--image", "ubuntu-golden"]).await;
+    assert!(stdout(&table).contains("succeeded"), "{}", stdout(&table));
+    drop(world.dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn build_of_an_unknown_image_lists_the_known_ones() {
+    let world = World::start().await;
+    let output = world.run(&["build", "ubuntu-golen"]).await;
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains("unknown image ubuntu-golen"), "{err}");
+    assert!(err.contains("ubuntu-golden"), "{err}");
+    assert_no_debug_dump(&err);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn build_without_wait_leaves_the_run_for_run_once_to_finish() {
+    let world = World::start().await;
+    let started = world.run(&["build", "ubuntu-golden"]).await;
+    assert!(started.status.success(), "{}", stderr(&started));
+    assert!(
+        stdout(&started).contains("ubuntu-golden: started"),
+        "{}",
+        stdout(&started)
+    );
+    let history = json(&world.run(&["history", "--output", "json"]).await);
+    assert_eq!(history[0]["state"], "running");
+
+    let finished = world.run(&["run", "--once"]).await;
+    assert!(finished.status.success(), "{}", stderr(&finished));
+    let history = json(&world.run(&["history", "--output", "json"]).await);
+    assert_eq!(history.as_array().unwrap().len(), 1, "resumed, not rebuilt");
+    assert_eq!(history[0]["state"], "succeeded");
+    assert_eq!(world.sim.count("template.run"), 1);
+}

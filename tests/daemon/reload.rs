@@ -1,0 +1,59 @@
+//! SIGHUP reads the catalog again; one that does not validate changes nothing.
+
+use super::{IMAGE, NotifySocket, World, eventually};
+
+/// Checks every second, so a reload's effect on scheduling shows quickly.
+const EVERY_SECOND: &str = "[schedule]\ncron = \"* * * * * *\"";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_with_a_broken_catalog_keeps_the_old_one() {
+    let world = World::start(0).await;
+    world.write_catalog(EVERY_SECOND, &[IMAGE]);
+    let mut notify = NotifySocket::bind(world.dir.path());
+    let mut daemon = world.spawn(
+        "reload",
+        &[("NOTIFY_SOCKET", notify.path.display().to_string())],
+    );
+    let ready = notify.wait_for(&daemon, 0, "READY=1").await;
+
+    // A typo: the key is misspelt.
+    let broken = std::fs::read_to_string(&world.catalog)
+        .unwrap()
+        .replace("subscription_id", "subscripton_id");
+    std::fs::write(&world.catalog, broken).unwrap();
+    daemon.signal("HUP");
+    let reloading = notify.wait_for(&daemon, ready + 1, "RELOADING=1").await;
+    let ready_again = notify.wait_for(&daemon, reloading, "READY=1").await;
+    assert!(ready_again > reloading);
+    let log = daemon.log();
+    assert!(
+        log.contains("the catalog does not validate; keeping the old one"),
+        "{log}"
+    );
+    assert!(log.contains("subscripton_id"), "the log says why: {log}");
+    assert!(
+        daemon.is_running(),
+        "a bad catalog must not stop the service"
+    );
+
+    // Still scheduling with the old catalog: checks keep coming.
+    let store = world.store().await;
+    let before = store.last_check().await.unwrap().map(|c| c.id);
+    eventually("a check after the failed reload", &daemon, || async {
+        let last = store.last_check().await.unwrap().map(|c| c.id);
+        (last.is_some() && last != before).then_some(())
+    })
+    .await;
+
+    // A valid catalog is taken: its new image gets its row.
+    world.write_catalog(EVERY_SECOND, &[IMAGE, "ubuntu-second"]);
+    daemon.signal("HUP");
+    let second = eventually("the reloaded catalog's new image", &daemon, || async {
+        store.image_state("ubuntu-second").await.unwrap()
+    })
+    .await;
+    assert!(second.enabled);
+    assert!(daemon.log().contains("catalog reloaded"));
+    store.close().await;
+    assert!(daemon.stop().await.success());
+}
