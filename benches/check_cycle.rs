@@ -22,6 +22,19 @@ const SKUS: usize = 50;
 const LATENCY_MS: u64 = 50;
 const CONCURRENCIES: [usize; 4] = [1, 4, 16, 64];
 
+/// ARM's documented read budget per subscription: 250 burst, 25/s refill.
+const AZURE_DEFAULT_THROTTLE: &str = "reads = 250\nreads_per_sec = 25";
+/// A subscription others have nearly used up: the simulator answers 429 with
+/// Retry-After once 20 reads are spent, then refills 5 a second.
+const NEARLY_SPENT_THROTTLE: &str = "reads = 20\nreads_per_sec = 5";
+
+struct Setup {
+    concurrency: usize,
+    latency_ms: u64,
+    /// Body of the scenario's `[throttle]` table.
+    throttle: &'static str,
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -32,15 +45,36 @@ fn main() {
             "check cycle: {IMAGES} images, {SKUS} unique skus, {LATENCY_MS} ms simulated latency on every request"
         );
         let default = CheckOptions::default().concurrency;
-        let runs = CONCURRENCIES
+        let mut setups: Vec<Setup> = CONCURRENCIES
             .iter()
-            .map(|&c| (c, LATENCY_MS))
-            .chain([(default, 0)]);
-        for (concurrency, latency_ms) in runs {
-            let run = cycle(concurrency, latency_ms).await;
-            let mark = if concurrency == default { " (default)" } else { "" };
+            .map(|&concurrency| Setup {
+                concurrency,
+                latency_ms: LATENCY_MS,
+                throttle: AZURE_DEFAULT_THROTTLE,
+            })
+            .collect();
+        setups.push(Setup {
+            concurrency: default,
+            latency_ms: 0,
+            throttle: AZURE_DEFAULT_THROTTLE,
+        });
+        setups.push(Setup {
+            concurrency: default,
+            latency_ms: LATENCY_MS,
+            throttle: NEARLY_SPENT_THROTTLE,
+        });
+        for setup in setups {
+            let run = cycle(&setup).await;
+            let mark = if setup.concurrency == default {
+                " (default)"
+            } else {
+                ""
+            };
             println!(
-                "latency {latency_ms:>2} ms, concurrency {concurrency:>3}{mark}: wall {:>7.1} ms, ARM requests {} ({}), 429s {}, lookups {}",
+                "latency {:>2} ms, concurrency {:>3}{mark}, throttle {}: wall {:>7.1} ms, ARM requests {} ({}), 429s {}, lookups {}",
+                setup.latency_ms,
+                setup.concurrency,
+                setup.throttle.trim().replace('\n', ", "),
                 run.wall.as_secs_f64() * 1000.0,
                 run.requests,
                 run.routes,
@@ -60,16 +94,18 @@ struct Run {
 }
 
 /// A fresh simulator (so throttle buckets start full) and a fresh database per run.
-async fn cycle(concurrency: usize, latency_ms: u64) -> Run {
-    let scenario = Scenario::from_toml(&scenario()).expect("a valid scenario");
+async fn cycle(setup: &Setup) -> Run {
+    let scenario = Scenario::from_toml(&scenario(setup.throttle)).expect("a valid scenario");
     let sim = Simulator::start(SimConfig::new(clock::system(), scenario))
         .await
         .expect("the simulator starts");
-    if latency_ms > 0 {
+    if setup.latency_ms > 0 {
         // Every route, the token endpoint included: "*" matches them all.
         sim.add_fault(FaultRule::always(
             "*",
-            FaultKind::Latency { ms: latency_ms },
+            FaultKind::Latency {
+                ms: setup.latency_ms,
+            },
         ));
     }
     let dir = tempfile::tempdir().expect("a temporary directory");
@@ -88,7 +124,9 @@ async fn cycle(concurrency: usize, latency_ms: u64) -> Run {
         &catalog,
         clock.now(),
         CheckTrigger::Cli,
-        CheckOptions { concurrency },
+        CheckOptions {
+            concurrency: setup.concurrency,
+        },
     )
     .await
     .expect("the check completes");
@@ -115,10 +153,10 @@ async fn cycle(concurrency: usize, latency_ms: u64) -> Run {
     run
 }
 
-/// Azure's default throttle model stays on (the scenario leaves `[throttle]`
-/// at its defaults), so a client that bursts past it would meet real 429s.
-fn scenario() -> String {
-    (0..SKUS)
+/// The simulator's throttle model is always on, so a client that bursts past
+/// the budget meets real 429s.
+fn scenario(throttle: &str) -> String {
+    let skus: String = (0..SKUS)
         .map(|i| {
             format!(
                 r#"
@@ -131,7 +169,8 @@ versions = ["22.04.202409110", "22.04.202410020", "22.04.2024110{i:02}"]
 "#
             )
         })
-        .collect()
+        .collect();
+    format!("[throttle]\n{throttle}\n{skus}")
 }
 
 fn catalog(sim: &SimHandle, dir: &std::path::Path) -> Catalog {

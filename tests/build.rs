@@ -26,7 +26,7 @@ use image_refresh::app;
 use image_refresh::azure::ArmClientOptions;
 use image_refresh::azure::arm::RetryPolicy;
 use image_refresh::build::{BuildContext, BuildOptions, Job, Progress};
-use image_refresh::catalog::{self, Catalog, CloudEndpoints, CredentialSettings, SecretSource};
+use image_refresh::catalog::{self, Catalog};
 use image_refresh::clock::{Clock, SharedClock};
 use image_refresh::simulator::{JournalEntry, Scenario, SimConfig, SimHandle, Simulator};
 use image_refresh::store::{BuildId, BuildRecord, BuildState, EventRecord, Store};
@@ -112,19 +112,8 @@ impl Harness {
             .unwrap();
         let dir = TempDir::new().unwrap();
         let mut catalog = catalog::parse(catalog::CLASSIC, "image-refresh.toml").unwrap();
-        let secret_file = dir.path().join("client-secret");
-        std::fs::write(&secret_file, sim.client_secret()).unwrap();
-        catalog.azure.cloud = catalog::Cloud::Custom;
-        catalog.azure.endpoints = CloudEndpoints {
-            resource_manager_url: sim.base_url().to_owned(),
-            authority_host: sim.authority_host().to_owned(),
-            resource_manager_audience: sim.arm_audience().to_owned(),
-        };
-        catalog.credential = CredentialSettings::ClientSecret {
-            tenant_id: sim.tenant_id().to_owned(),
-            client_id: sim.client_id().to_owned(),
-            secret: SecretSource::File(secret_file),
-        };
+        sim.point_catalog(&mut catalog, &dir.path().join("client-secret"))
+            .unwrap();
         Harness {
             sim,
             time,

@@ -3,6 +3,7 @@
 
 mod check {
     mod cli;
+    mod concurrency;
     mod dedup;
     mod faults;
     mod gallery;
@@ -71,6 +72,11 @@ impl World {
     /// The catalog's `[azure]` tables, pointed at the simulator through a
     /// custom cloud and a client secret kept in a file, as in production.
     pub fn header(&self) -> String {
+        self.header_with_arm(self.sim.base_url())
+    }
+
+    /// The header with ARM at `arm_url` while Entra stays on the simulator.
+    pub fn header_with_arm(&self, arm_url: &str) -> String {
         let sub = self.sim.subscription_id();
         format!(
             r#"
@@ -80,7 +86,7 @@ resource_group = "{RG}"
 location = "{LOCATION}"
 identity = "/subscriptions/{sub}/resourceGroups/{RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-aib"
 cloud = "custom"
-resource_manager_url = "{base}"
+resource_manager_url = "{arm_url}"
 authority_host = "{base}"
 resource_manager_audience = "{audience}"
 

@@ -279,3 +279,48 @@ async fn build_without_wait_leaves_the_run_for_run_once_to_finish() {
     assert_eq!(history[0]["state"], "succeeded");
     assert_eq!(world.sim.count("template.run"), 1);
 }
+
+#[tokio::test]
+async fn simulate_serves_on_loopback_and_prints_how_to_use_it() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let mut child = tokio::process::Command::new(BIN)
+        .args(["simulate", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut endpoint = None;
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if let Some(url) = line.strip_prefix("export IDENTITY_ENDPOINT=") {
+            endpoint = Some(url.trim_end_matches("/msi/token").to_owned());
+        }
+        if line.contains("resource_manager_url") {
+            break;
+        }
+    }
+    let base = endpoint.expect("the identity endpoint is printed");
+    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+    // ARM without a token answers as Azure does.
+    let response = reqwest::get(format!(
+        "{base}/subscriptions/00000000-0000-0000-0000-00000000a2b1/providers/Microsoft.Compute/locations/westeurope/publishers/Canonical/artifacttypes/vmimage/offers/o/skus/s/versions?api-version=2025-04-01"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 401);
+    assert!(response.headers().contains_key("www-authenticate"));
+    child.kill().await.unwrap();
+
+    let refused = tokio::process::Command::new(BIN)
+        .args(["simulate", "--listen", "0.0.0.0:0"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains("loopback"),
+        "{}",
+        stderr(&refused)
+    );
+}

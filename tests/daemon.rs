@@ -14,6 +14,8 @@ mod disable;
 mod limit;
 #[path = "daemon/notify.rs"]
 mod notify;
+#[path = "daemon/overlap.rs"]
+mod overlap;
 #[path = "daemon/reload.rs"]
 mod reload;
 #[path = "daemon/restart.rs"]

@@ -210,7 +210,30 @@ pub fn resolution_for(image: &Image, resolved: &Resolved) -> Resolution {
 
 #[cfg(test)]
 mod tests {
-    use super::gallery_ref;
+    use super::{SourceKey, folded, gallery_ref};
+
+    #[test]
+    fn spellings_of_one_source_fold_together_and_others_do_not() {
+        let gallery = |id: &str| SourceKey::Gallery {
+            image_id: id.into(),
+        };
+        assert_eq!(
+            folded(&gallery(
+                "/subscriptions/0/resourceGroups/RG/providers/Microsoft.Compute/galleries/G/images/I"
+            )),
+            folded(&gallery(
+                "/subscriptions/0/resourcegroups/rg/providers/microsoft.compute/galleries/g/images/i"
+            )),
+        );
+        let sku = |sku: &str| SourceKey::Marketplace {
+            location: "WestEurope".into(),
+            publisher: "Canonical".into(),
+            offer: "ubuntu-24_04-lts".into(),
+            sku: sku.into(),
+        };
+        assert_eq!(folded(&sku("Server")), folded(&sku("server")));
+        assert_ne!(folded(&sku("server")), folded(&sku("server-gen1")));
+    }
 
     #[test]
     fn gallery_ids_split_case_insensitively() {

@@ -10,6 +10,7 @@ use crate::azure::ArmClientOptions;
 use crate::build::BuildOptions;
 use crate::clock;
 use crate::daemon::{self, Notifier, ServiceConfig, notify};
+use crate::store::{ImageState, Store};
 
 /// Polls Azure this often (milliseconds) instead of the production intervals
 /// and `Retry-After`: for the simulator and tests, where builds take seconds.
@@ -54,15 +55,19 @@ fn polling() -> miette::Result<(ArmClientOptions, BuildOptions)> {
 /// Lets the service rebuild an image again after it stopped by itself.
 pub async fn enable(global: &GlobalArgs, image: &str) -> miette::Result<ExitCode> {
     let store = open_store(global).await?;
-    let state = known_image(&store, image).await?;
+    let state = known_image(global, &store, image).await?;
     store
         .set_enabled(image, true, None)
         .await
         .into_diagnostic()?;
-    match state.disabled_reason.filter(|_| !state.enabled) {
-        Some(reason) => println!("{image}: enabled (was disabled: {reason})"),
-        None if state.enabled => println!("{image}: already enabled"),
-        None => println!("{image}: enabled"),
+    match state {
+        Some(ImageState {
+            enabled: false,
+            disabled_reason: Some(reason),
+            ..
+        }) => println!("{image}: enabled (was disabled: {reason})"),
+        Some(ImageState { enabled: true, .. }) => println!("{image}: already enabled"),
+        _ => println!("{image}: enabled"),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -70,7 +75,7 @@ pub async fn enable(global: &GlobalArgs, image: &str) -> miette::Result<ExitCode
 /// Stops automatic rebuilds of an image until `enable`.
 pub async fn disable(global: &GlobalArgs, image: &str, reason: &str) -> miette::Result<ExitCode> {
     let store = open_store(global).await?;
-    known_image(&store, image).await?;
+    known_image(global, &store, image).await?;
     store
         .set_enabled(image, false, Some(reason))
         .await
@@ -79,12 +84,25 @@ pub async fn disable(global: &GlobalArgs, image: &str, reason: &str) -> miette::
     Ok(ExitCode::SUCCESS)
 }
 
+/// The image's stored state; `None` for a catalog image the service has not
+/// seen yet. Names in neither place are refused, so a typo changes nothing.
 async fn known_image(
-    store: &crate::store::Store,
+    global: &GlobalArgs,
+    store: &Store,
     image: &str,
-) -> miette::Result<crate::store::ImageState> {
+) -> miette::Result<Option<ImageState>> {
     if let Some(state) = store.image_state(image).await.into_diagnostic()? {
-        return Ok(state);
+        return Ok(Some(state));
+    }
+    // The history must stay usable with a broken catalog, so only a catalog
+    // that loads can vouch for a name.
+    let catalog = global
+        .config
+        .exists()
+        .then(|| load_catalog(global).ok())
+        .flatten();
+    if catalog.as_ref().is_some_and(|c| c.image(image).is_some()) {
+        return Ok(None);
     }
     let known: Vec<String> = store
         .status()

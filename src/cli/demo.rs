@@ -12,7 +12,7 @@ use super::progress::spawn_printer;
 use super::{Session, history, validate};
 use crate::azure::ArmClientOptions;
 use crate::build::{self, BuildOptions};
-use crate::catalog::{self, Catalog, CloudEndpoints, CredentialSettings, SecretSource};
+use crate::catalog::{self, Catalog};
 use crate::clock;
 use crate::simulator::{Outcome, Phase, Scenario, SimConfig, SimHandle, Simulator};
 use crate::store::CheckTrigger;
@@ -119,26 +119,14 @@ async fn round(session: &Session, options: &BuildOptions) -> miette::Result<()> 
     Ok(())
 }
 
-/// The enterprise example pointed at the simulator: a custom cloud on loopback
-/// and a service principal whose secret sits in a file, as in production.
+/// The enterprise example pointed at the simulator.
 fn demo_catalog(sim: &SimHandle, workdir: &std::path::Path) -> miette::Result<Catalog> {
     let mut catalog = catalog::parse(
         catalog::EXAMPLE_ENTERPRISE,
         "config/examples/enterprise.toml",
     )
     .map_err(catalog::CatalogError::into_report)?;
-    let secret_file = workdir.join("client-secret");
-    std::fs::write(&secret_file, sim.client_secret()).into_diagnostic()?;
-    catalog.azure.cloud = catalog::Cloud::Custom;
-    catalog.azure.endpoints = CloudEndpoints {
-        resource_manager_url: sim.base_url().to_owned(),
-        authority_host: sim.authority_host().to_owned(),
-        resource_manager_audience: sim.arm_audience().to_owned(),
-    };
-    catalog.credential = CredentialSettings::ClientSecret {
-        tenant_id: sim.tenant_id().to_owned(),
-        client_id: sim.client_id().to_owned(),
-        secret: SecretSource::File(secret_file),
-    };
+    sim.point_catalog(&mut catalog, &workdir.join("client-secret"))
+        .into_diagnostic()?;
     Ok(catalog)
 }

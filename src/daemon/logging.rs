@@ -16,7 +16,12 @@ pub fn init(filter: EnvFilter) {
             Ok(journald) => {
                 tracing_subscriber::registry()
                     .with(filter)
-                    .with(journald.with_syslog_identifier("image-refresh".into()))
+                    .with(
+                        // Unprefixed, so that `journalctl IMAGE=ubuntu-golden` finds a build.
+                        journald
+                            .with_field_prefix(None)
+                            .with_syslog_identifier("image-refresh".into()),
+                    )
                     .init();
                 return;
             }

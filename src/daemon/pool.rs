@@ -37,8 +37,9 @@ impl BuildPool {
         }
     }
 
-    /// Changes the limit for builds that have not started yet; builds holding
-    /// a slot of the old limit keep it until they end.
+    /// Changes the limit for builds queued from now on; builds already queued
+    /// or running keep the old limit's slots until they end, so for a while
+    /// after a reload both limits may be in use.
     pub fn set_limit(&mut self, limit: usize) {
         let limit = limit.max(1);
         if limit != self.limit {
@@ -116,6 +117,8 @@ impl BuildPool {
             match self.tasks.join_next_with_id().await {
                 Some(Ok((id, finished))) => {
                     self.images.remove(&id);
+                    // A context replaced by a reload is dropped with its last build.
+                    self.holders.retain(|ctx| Arc::strong_count(ctx) > 1);
                     return finished;
                 }
                 Some(Err(error)) => {
@@ -125,10 +128,6 @@ impl BuildPool {
                 None => std::future::pending::<()>().await,
             }
         }
-    }
-
-    pub fn running(&self) -> usize {
-        self.tasks.len()
     }
 
     /// Stops following every build without touching Azure: each build's state

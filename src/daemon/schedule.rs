@@ -61,10 +61,11 @@
 //! 06:00 UTC ([`DEFAULT_CRON`]): a daemon that never checks would be useless, and a check only
 //! reads Azure, so the default is safe. Disabled images (`enabled = false`) are never due.
 //!
-//! A service loop checks what [`CatalogSchedules::due_images`] returns, one cycle at a time
-//! (e.g. under a [`SingleFlight`]); when nothing is due it waits with an [`Alarm`] until
-//! [`CatalogSchedules::next_due`]; on shutdown it settles the cycle in flight
-//! ([`SingleFlight::shutdown`] awaits it).
+//! The service loop (`daemon::service`) checks what [`CatalogSchedules::due_images`]
+//! returns, one cycle at a time (images that fall due during a cycle are checked right after
+//! it); when nothing is due it waits with an [`Alarm`] until [`CatalogSchedules::next_due`].
+//! On shutdown it drops the check in flight: a check only reads Azure and records its results
+//! in one transaction, so nothing is half-done.
 //!
 //! # tokio-cron-scheduler
 //!
@@ -83,10 +84,8 @@
 mod alarm;
 mod catalog;
 mod expr;
-mod flight;
 mod jitter;
 
 pub use alarm::{Alarm, AlarmError, CronAlarm, TokioAlarm};
 pub use catalog::{CatalogSchedules, DEFAULT_CRON};
 pub use expr::{Schedule, ScheduleError};
-pub use flight::{Flight, SingleFlight};

@@ -6,6 +6,9 @@
 //! always answers signals and the watchdog at once. One check runs at a time:
 //! images that fall due meanwhile are checked right after it.
 
+mod setup;
+mod waits;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,13 +16,14 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio::task::{JoinError, JoinHandle};
-use tokio::time::Interval;
 use tracing::{error, info, warn};
 
+use self::setup::{build_context, chain, schedules};
+use self::waits::{ring, tick, wait};
 use super::cycle;
 use super::notify::Notifier;
 use super::pool::{BuildPool, Finished};
-use super::schedule::{Alarm, CatalogSchedules, ScheduleError, TokioAlarm};
+use super::schedule::{Alarm, AlarmError, CatalogSchedules, CronAlarm, ScheduleError};
 use super::signals::{Signal, Signals};
 use crate::app::{self, AppError};
 use crate::azure::ArmClientOptions;
@@ -39,6 +43,8 @@ pub enum DaemonError {
     Store(#[from] StoreError),
     #[error("read the catalog's schedules")]
     Schedule(#[from] ScheduleError),
+    #[error("start the schedule's alarm")]
+    Alarm(#[from] AlarmError),
 }
 
 /// What the service is started with besides the catalog.
@@ -61,7 +67,10 @@ pub async fn serve(
 ) -> Result<(), DaemonError> {
     let mut signals = Signals::install().map_err(DaemonError::Signals)?;
     let store = app::open_store(&config.database, Some(&catalog)).await?;
-    let mut service = Service::new(config, store, catalog, notifier)?;
+    // tokio-cron-scheduler, as the product chose, but only as a UTC alarm for
+    // instants the schedule module computes (see daemon::schedule for why).
+    let alarm = Box::new(CronAlarm::start(config.clock.clone()).await?);
+    let mut service = Service::new(config, store, catalog, notifier, alarm)?;
     service.resume_unfinished().await?;
     service.notifier.ready(&service.status_line());
     info!(status = %service.status_line(), "ready");
@@ -82,7 +91,7 @@ struct Service {
     schedules: CatalogSchedules,
     ctx: Arc<BuildContext>,
     pool: BuildPool,
-    alarm: TokioAlarm,
+    alarm: Box<dyn Alarm>,
     check: Option<CheckTask>,
     /// Images due while a check ran; checked as soon as it ends.
     pending: BTreeSet<String>,
@@ -97,13 +106,14 @@ impl Service {
         store: Store,
         catalog: Catalog,
         notifier: Notifier,
+        alarm: Box<dyn Alarm>,
     ) -> Result<Service, DaemonError> {
         let schedules = schedules(&catalog)?;
         let ctx = build_context(&config, &store, &catalog)?;
         let cursor = config.clock.now();
         Ok(Service {
             pool: BuildPool::new(catalog.service.max_concurrent_builds),
-            alarm: TokioAlarm::new(config.clock.clone()),
+            alarm,
             notifier,
             store,
             schedules,
@@ -165,14 +175,19 @@ impl Service {
                     Signal::Reload => self.reload().await,
                 },
                 _ = tick(&mut watchdog) => self.notifier.watchdog(),
-                _ = ring(&self.alarm, next) => self.fire_due(),
+                _ = ring(self.alarm.as_ref(), next) => self.fire_due().await,
                 checked = wait(&mut self.check) => self.checked(checked).await,
                 finished = self.pool.next_finished() => self.finished(finished).await,
             }
         }
     }
 
-    fn fire_due(&mut self) {
+    async fn fire_due(&mut self) {
+        // Builds whose resume failed earlier (say, a crashed process's lease
+        // had not expired yet) are picked up again with every due check.
+        if let Err(error) = self.resume_unfinished().await {
+            warn!(error = %chain(&error), "cannot look for unfinished builds; trying again at the next check");
+        }
         let now = self.config.clock.now();
         let mut due = BTreeSet::new();
         while let Some((at, images)) = self.schedules.next_due(self.cursor) {
@@ -340,77 +355,4 @@ impl Service {
         self.store.close().await;
         info!("stopped");
     }
-}
-
-/// The catalog's schedules, with jitter salted by the host name so that hosts
-/// sharing a catalog spread out while one host's due times survive restarts.
-fn schedules(catalog: &Catalog) -> Result<CatalogSchedules, ScheduleError> {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "localhost".into());
-    let schedules = CatalogSchedules::new(catalog, &host)?;
-    if schedules.uses_default() {
-        info!(
-            cron = super::schedule::DEFAULT_CRON,
-            "the catalog has no [schedule]; images without their own are checked daily at 06:00 UTC"
-        );
-    }
-    Ok(schedules)
-}
-
-fn build_context(
-    config: &ServiceConfig,
-    store: &Store,
-    catalog: &Catalog,
-) -> Result<Arc<BuildContext>, AppError> {
-    let arm = app::arm_client(catalog, config.clock.clone(), config.arm_options.clone())?;
-    Ok(Arc::new(BuildContext {
-        arm,
-        store: store.clone(),
-        clock: config.clock.clone(),
-        azure: catalog.azure.clone(),
-        options: config.build_options.clone(),
-        holder: app::lease_holder(),
-        progress: None,
-    }))
-}
-
-/// Returns at `at`; never without a due instant.
-async fn ring(alarm: &impl Alarm, at: Option<DateTime<Utc>>) {
-    let Some(at) = at else {
-        return std::future::pending().await;
-    };
-    if let Err(error) = alarm.wait_until(at).await {
-        // The loop asks again after this; a broken alarm must not spin it.
-        warn!(%error, "the schedule's alarm failed; retrying in a minute");
-        tokio::time::sleep(Duration::from_secs(60)).await;
-    }
-}
-
-async fn tick(interval: &mut Option<Interval>) {
-    match interval {
-        Some(interval) => {
-            interval.tick().await;
-        }
-        None => std::future::pending().await,
-    }
-}
-
-async fn wait<T>(task: &mut Option<JoinHandle<T>>) -> Result<T, JoinError> {
-    match task {
-        Some(task) => task.await,
-        None => std::future::pending().await,
-    }
-}
-
-/// An error with its causes, for one log field.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -209,16 +209,57 @@ impl SimHandle {
         &self.state.settings.arm_audience
     }
 
-    /// The environment a daemon needs to talk to this simulator.
+    /// The environment a daemon's managed-identity credential reads (as on
+    /// App Service), plus the authority host every Azure SDK honours.
     pub fn env(&self) -> Vec<(&'static str, String)> {
         vec![
-            ("IMAGE_REFRESH_ARM_URL", self.base_url().to_owned()),
             ("AZURE_AUTHORITY_HOST", self.authority_host().to_owned()),
-            ("AZURE_TENANT_ID", self.tenant_id().to_owned()),
-            ("AZURE_SUBSCRIPTION_ID", self.subscription_id().to_owned()),
             ("IDENTITY_ENDPOINT", self.identity_endpoint()),
             ("IDENTITY_HEADER", self.identity_header().to_owned()),
         ]
+    }
+
+    /// Points a parsed catalog at this simulator the way production is set up:
+    /// a custom cloud (on loopback) and a service principal whose secret sits
+    /// in `secret_file`, which this writes.
+    pub fn point_catalog(
+        &self,
+        catalog: &mut crate::catalog::Catalog,
+        secret_file: &std::path::Path,
+    ) -> std::io::Result<()> {
+        use crate::catalog::{Cloud, CloudEndpoints, CredentialSettings, SecretSource};
+        std::fs::write(secret_file, self.client_secret())?;
+        catalog.azure.cloud = Cloud::Custom;
+        catalog.azure.endpoints = CloudEndpoints {
+            resource_manager_url: self.base_url().to_owned(),
+            authority_host: self.authority_host().to_owned(),
+            resource_manager_audience: self.arm_audience().to_owned(),
+        };
+        catalog.credential = CredentialSettings::ClientSecret {
+            tenant_id: self.tenant_id().to_owned(),
+            client_id: self.client_id().to_owned(),
+            secret: SecretSource::File(secret_file.to_owned()),
+        };
+        Ok(())
+    }
+
+    /// The `[azure]` settings that point a catalog at this simulator.
+    pub fn catalog_settings(&self) -> String {
+        format!(
+            "[azure]\nsubscription_id = \"{sub}\"\ncloud = \"custom\"\n\
+             resource_manager_url = \"{url}\"\nauthority_host = \"{url}\"\n\
+             resource_manager_audience = \"{audience}\"\n\n\
+             [azure.credential]   # with the exported IDENTITY_* variables\n\
+             kind = \"managed_identity\"\n\
+             # or: kind = \"client_secret\", tenant_id = \"{tenant}\", client_id = \"{client}\",\n\
+             #     secret_file = a file holding \"{secret}\"\n",
+            sub = self.subscription_id(),
+            url = self.base_url(),
+            audience = self.arm_audience(),
+            tenant = self.tenant_id(),
+            client = self.client_id(),
+            secret = self.client_secret(),
+        )
     }
 
     /// Every request so far, oldest first (never tokens or secrets).
@@ -323,14 +364,20 @@ pub async fn serve_standalone(
         ..SimConfig::new(crate::clock::system(), scenario)
     })
     .await?;
+    println!(
+        "# Azure simulator on {}; stop it with Ctrl-C.",
+        handle.base_url()
+    );
+    println!("# The environment for a managed-identity daemon:");
     for (name, value) in handle.env() {
         println!("export {name}={value}");
     }
     println!(
-        "# service principal: AZURE_CLIENT_ID={} AZURE_CLIENT_SECRET={}",
-        handle.client_id(),
-        handle.client_secret()
+        "# And in its catalog (keep the rest of [azure]: resource_group, location, identity):"
     );
+    for line in handle.catalog_settings().lines() {
+        println!("#   {line}");
+    }
     let _ = tokio::signal::ctrl_c().await;
     handle.shutdown().await
 }

@@ -107,7 +107,7 @@ async fn thousand_images_over_fifty_skus_make_fifty_list_calls() {
 #[tokio::test]
 async fn a_second_cycle_asks_again_and_finds_nothing_changed_upstream() {
     let world = World::start(&scenario()).await;
-    let catalog = world.catalog(&images()[..]);
+    let catalog = world.catalog(&images());
     let store = world.store(&catalog).await;
     let first = world.check(&catalog, &store).await;
     let second = world.check(&catalog, &store).await;

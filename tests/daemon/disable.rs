@@ -65,5 +65,16 @@ async fn failing_image_is_disabled_after_the_limit_and_enable_resumes_it() {
 
     let unknown = world.command(&["enable", "no-such-image"]);
     assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown image no-such-image"));
+
+    // An operator can disable by hand, with a reason `status` shows.
+    let disabled = world.command(&["disable", IMAGE, "--reason", "base image recalled"]);
+    assert!(disabled.status.success());
+    let state = store.image_state(IMAGE).await.unwrap().unwrap();
+    assert!(!state.enabled);
+    assert_eq!(
+        state.disabled_reason.as_deref(),
+        Some("base image recalled")
+    );
     store.close().await;
 }

@@ -2,14 +2,12 @@
 //! shutdown that waits for it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use image_refresh::clock::{self, Clock, SharedClock};
-use image_refresh::daemon::schedule::{Alarm, CronAlarm, SingleFlight, TokioAlarm};
-use tokio::sync::oneshot;
+use image_refresh::daemon::schedule::{Alarm, CronAlarm, TokioAlarm};
 
 use super::{at, schedule};
 
@@ -48,62 +46,6 @@ async fn tokio_alarm_wakes_at_each_due_instant_across_dst() {
             at("2026-03-30T04:00:00Z")
         ]
     );
-}
-
-#[tokio::test(start_paused = true)]
-async fn wake_ups_during_a_cycle_do_not_start_another() {
-    let flights = SingleFlight::new();
-    let (running, started) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let mut tasks = Vec::new();
-    // Six wake-ups ten minutes apart while each cycle would take an hour.
-    for i in 0..6u64 {
-        let (flights, running, started) = (flights.clone(), running.clone(), started.clone());
-        tasks.push(tokio::spawn(async move {
-            tokio::time::sleep(StdDuration::from_secs(600 * i)).await;
-            let Some(_flight) = flights.try_start() else {
-                return;
-            };
-            started.fetch_add(1, Ordering::SeqCst);
-            assert_eq!(running.fetch_add(1, Ordering::SeqCst), 0, "cycles overlap");
-            tokio::time::sleep(StdDuration::from_secs(3600)).await;
-            running.fetch_sub(1, Ordering::SeqCst);
-        }));
-    }
-    for task in tasks {
-        task.await.unwrap();
-    }
-    assert_eq!(started.load(Ordering::SeqCst), 1);
-    assert!(flights.try_start().is_some(), "free again after the cycle");
-}
-
-#[tokio::test]
-async fn shutdown_waits_for_the_cycle_in_flight() {
-    let flights = SingleFlight::new();
-    let flight = flights.try_start().unwrap();
-    let (finish, finished) = oneshot::channel::<()>();
-    let cycle = tokio::spawn(async move {
-        finished.await.unwrap();
-        drop(flight);
-    });
-    let shutdown = tokio::spawn({
-        let flights = flights.clone();
-        async move { flights.shutdown().await }
-    });
-    for _ in 0..20 {
-        tokio::task::yield_now().await;
-    }
-    assert!(
-        !shutdown.is_finished(),
-        "shutdown must wait for the running cycle"
-    );
-    assert!(
-        flights.try_start().is_none(),
-        "no new cycle once shutdown began"
-    );
-    finish.send(()).unwrap();
-    shutdown.await.unwrap();
-    assert!(cycle.is_finished());
-    assert!(flights.try_start().is_none());
 }
 
 /// Takes about two seconds of real time: tokio-cron-scheduler polls the wall clock.

@@ -34,6 +34,9 @@ impl Default for RetryPolicy {
     }
 }
 
+/// Most random delay added to a server's `Retry-After`.
+const MAX_RETRY_AFTER_SPREAD: Duration = Duration::from_secs(5);
+
 impl RetryPolicy {
     /// "Full jitter" backoff: uniform in `[0, min(max_delay, base_delay * 2^(attempt-1))]`,
     /// which spreads out clients that failed together.
@@ -47,9 +50,18 @@ impl RetryPolicy {
     }
 
     /// The wait before the next attempt: the server's `Retry-After` when given, else backoff.
+    ///
+    /// `Retry-After` is a minimum. Requests throttled together get the same value, so up to
+    /// a quarter of it (at most a few seconds) is added at random; otherwise they would all
+    /// come back at the same instant and be throttled again.
     pub fn delay(&self, attempt: u32, headers: &HeaderMap, now: DateTime<Utc>) -> Duration {
         match retry_after(headers, now) {
-            Some(wait) => wait.min(self.max_retry_after),
+            Some(wait) => {
+                let wait = wait.min(self.max_retry_after);
+                let spread = (wait / 4).min(MAX_RETRY_AFTER_SPREAD);
+                let millis = u64::try_from(spread.as_millis()).unwrap_or(u64::MAX);
+                wait + Duration::from_millis(rand::rng().random_range(0..=millis))
+            }
             None => self.backoff(attempt),
         }
     }
@@ -178,9 +190,24 @@ mod tests {
     fn server_wait_wins_over_backoff_but_is_capped() {
         let policy = RetryPolicy::default();
         let h = headers(&[("retry-after", "3600")]);
-        assert_eq!(policy.delay(1, &h, now()), policy.max_retry_after);
-        let h = headers(&[("retry-after", "42")]);
-        assert_eq!(policy.delay(1, &h, now()), Duration::from_secs(42));
+        let capped = policy.delay(1, &h, now());
+        assert!(capped >= policy.max_retry_after, "{capped:?}");
+        assert!(
+            capped <= policy.max_retry_after + MAX_RETRY_AFTER_SPREAD,
+            "{capped:?}"
+        );
+        let h = headers(&[("retry-after", "4")]);
+        let waits: Vec<Duration> = (0..50).map(|_| policy.delay(1, &h, now())).collect();
+        // Never earlier than asked, at most a quarter later, and spread out.
+        assert!(
+            waits.iter().all(|w| *w >= Duration::from_secs(4)),
+            "{waits:?}"
+        );
+        assert!(
+            waits.iter().all(|w| *w <= Duration::from_secs(5)),
+            "{waits:?}"
+        );
+        assert!(waits.iter().any(|w| *w != waits[0]), "{waits:?}");
     }
 
     #[test]

@@ -1,0 +1,57 @@
+//! What the service builds from a catalog, at start and on every reload.
+
+use std::sync::Arc;
+
+use tracing::info;
+
+use super::ServiceConfig;
+use crate::app::{self, AppError};
+use crate::build::BuildContext;
+use crate::catalog::Catalog;
+use crate::daemon::schedule::{self, CatalogSchedules, ScheduleError};
+use crate::store::Store;
+
+/// The catalog's schedules, with jitter salted by the host name so that hosts
+/// sharing a catalog spread out while one host's due times survive restarts.
+pub(super) fn schedules(catalog: &Catalog) -> Result<CatalogSchedules, ScheduleError> {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".into());
+    let schedules = CatalogSchedules::new(catalog, &host)?;
+    if schedules.uses_default() {
+        info!(
+            cron = schedule::DEFAULT_CRON,
+            "the catalog has no [schedule]; images without their own are checked daily at 06:00 UTC"
+        );
+    }
+    Ok(schedules)
+}
+
+pub(super) fn build_context(
+    config: &ServiceConfig,
+    store: &Store,
+    catalog: &Catalog,
+) -> Result<Arc<BuildContext>, AppError> {
+    let arm = app::arm_client(catalog, config.clock.clone(), config.arm_options.clone())?;
+    Ok(Arc::new(BuildContext {
+        arm,
+        store: store.clone(),
+        clock: config.clock.clone(),
+        azure: catalog.azure.clone(),
+        options: config.build_options.clone(),
+        holder: app::lease_holder(),
+        progress: None,
+    }))
+}
+
+/// An error with its causes, for one log field.
+pub(super) fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
