@@ -324,3 +324,38 @@ async fn simulate_serves_on_loopback_and_prints_how_to_use_it() {
         stderr(&refused)
     );
 }
+
+/// The README's first command tells the whole story on its own.
+#[tokio::test]
+async fn demo_tells_the_whole_story() {
+    let output = tokio::process::Command::new(BIN)
+        .arg("demo")
+        .env_remove("RUST_LOG")
+        .output()
+        .await
+        .unwrap();
+    let out = stdout(&output);
+    assert!(output.status.success(), "{out}\n{}", stderr(&output));
+    let first_check = out.find("check 1: 3 of 4 images stale").expect(&out);
+    let second_check = out
+        .find("check 2: 2 of 4 images stale")
+        .unwrap_or_else(|| panic!("only what became stale is rebuilt:\n{out}"));
+    assert!(first_check < second_check);
+    let second_round = &out[second_check..];
+    assert!(second_round.contains("ubuntu-2204: succeeded"), "{out}");
+    assert!(second_round.contains("windows-2022: failed"), "{out}");
+    assert!(second_round.contains("customization.log"), "{out}");
+    assert!(
+        out.contains("new base version 22.04.202411050 → 22.04.202412040"),
+        "{out}"
+    );
+    assert!(out.contains("ubuntu-2404    keep"), "{out}");
+    assert!(out.contains("== 5. history"), "{out}");
+    // It leaves nothing behind.
+    let workdir = out
+        .lines()
+        .find_map(|l| l.split("(working in ").nth(1))
+        .map(|rest| rest.trim_end_matches(')').to_owned())
+        .expect("the demo names its working folder");
+    assert!(!Path::new(&workdir).exists(), "{workdir} was left behind");
+}

@@ -10,6 +10,8 @@
 mod catchup;
 #[path = "daemon/disable.rs"]
 mod disable;
+#[path = "daemon/journal.rs"]
+mod journal;
 #[path = "daemon/limit.rs"]
 mod limit;
 #[path = "daemon/notify.rs"]

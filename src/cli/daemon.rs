@@ -12,8 +12,9 @@ use crate::clock;
 use crate::daemon::{self, Notifier, ServiceConfig, notify};
 use crate::store::{ImageState, Store};
 
-/// Polls Azure this often (milliseconds) instead of the production intervals
-/// and `Retry-After`: for the simulator and tests, where builds take seconds.
+/// Polls running builds and operations at most this often (milliseconds)
+/// instead of every 30 s and 10 s: for the simulator and tests, where builds
+/// take seconds. ARM's `Retry-After` is still honoured.
 pub const POLL_INTERVAL_ENV: &str = "IMAGE_REFRESH_POLL_INTERVAL_MS";
 
 /// The service, until SIGTERM or SIGINT.
@@ -46,7 +47,6 @@ fn polling() -> miette::Result<(ArmClientOptions, BuildOptions)> {
             .map_err(|_| miette!("{POLL_INTERVAL_ENV}={value} is not a number of milliseconds"))?;
         let interval = Duration::from_millis(ms.max(1));
         arm.lro_poll_interval = interval;
-        arm.retry.max_retry_after = interval;
         build.poll_interval = interval;
     }
     Ok((arm, build))

@@ -6,16 +6,23 @@ use std::process::ExitCode;
 use miette::{IntoDiagnostic, WrapErr};
 use tokio::sync::mpsc;
 
-use super::build::{DEFAULT_BUILD_CONCURRENCY, jobs_from_plan};
 use super::plan::print_plan;
 use super::progress::spawn_printer;
 use super::{Session, history, validate};
 use crate::azure::ArmClientOptions;
-use crate::build::{self, BuildOptions};
-use crate::catalog::{self, Catalog};
+use crate::build::BuildOptions;
+use crate::catalog::{self, Catalog, ScheduleSettings};
 use crate::clock;
+use crate::daemon::{
+    self,
+    schedule::{Alarm, CatalogSchedules, CronAlarm},
+};
 use crate::simulator::{Outcome, Phase, Scenario, SimConfig, SimHandle, Simulator};
 use crate::store::CheckTrigger;
+
+/// The demo's compressed schedule: every 10 seconds, in the catalog's timezone.
+const DEMO_CRON: &str = "*/10 * * * * *";
+const DEMO_TIMEZONE: chrono_tz::Tz = chrono_tz::Europe::Prague;
 
 /// The scenario the demo tells its story with.
 pub const DEMO_SCENARIO: &str = include_str!("../../config/scenarios/demo.toml");
@@ -52,8 +59,8 @@ pub async fn run() -> miette::Result<ExitCode> {
         ..BuildOptions::default()
     };
 
-    heading("2. check: every enabled image is new, so every one is stale");
-    round(&session, &options).await?;
+    heading("2. the first check at start-up: every enabled image is new, so every one is stale");
+    round(&session, &options, CheckTrigger::Startup).await?;
 
     heading("3. Azure publishes new Ubuntu 22.04 and Windows Server 2022 base images");
     sim.publish_version(
@@ -74,8 +81,9 @@ pub async fn run() -> miette::Result<ExitCode> {
     sim.set_build_outcome("*windows-2022*", Outcome::Failed, Some(Phase::Customizing));
     println!("published 22.04.202412040 and 20348.2966.241205; the next Windows build will fail");
 
-    heading("4. the next check rebuilds only what became stale");
-    round(&session, &options).await?;
+    heading("4. the next scheduled check rebuilds only what became stale");
+    wait_for_next_check(&session).await?;
+    round(&session, &options, CheckTrigger::Schedule).await?;
 
     heading("5. history");
     history::print_history(&session.store.history(None, 20).await.into_diagnostic()?);
@@ -93,18 +101,21 @@ fn heading(text: &str) {
     println!("\n== {text}");
 }
 
-/// One check cycle and its builds, shown as the plan table and live progress.
-async fn round(session: &Session, options: &BuildOptions) -> miette::Result<()> {
-    let plan = session.check(&session.catalog, CheckTrigger::Cli).await?;
-    print_plan(&plan);
-    let jobs = jobs_from_plan(&session.catalog, &plan, false);
+/// One cycle of the service (resume, check, build what is stale, disable
+/// what keeps failing), shown as the plan table and live progress.
+async fn round(
+    session: &Session,
+    options: &BuildOptions,
+    trigger: CheckTrigger,
+) -> miette::Result<()> {
     let (sender, receiver) = mpsc::unbounded_channel();
     let printer = spawn_printer(receiver);
     let ctx = session.build_context(options.clone(), Some(sender));
-    let results = build::run_jobs(ctx.clone(), jobs, DEFAULT_BUILD_CONCURRENCY).await;
+    let report = daemon::run_cycle(&ctx, &session.catalog, trigger, print_plan).await;
     drop(ctx);
     let _ = printer.await;
-    for result in results {
+    let report = report.into_diagnostic()?;
+    for result in report.results {
         match result {
             Ok(b) if b.state.is_success() => println!("{}: {}", b.image, b.state),
             Ok(b) => println!(
@@ -119,6 +130,29 @@ async fn round(session: &Session, options: &BuildOptions) -> miette::Result<()> 
     Ok(())
 }
 
+/// Sleeps until the schedule says the next check is due, on the daemon's own
+/// schedule and alarm (tokio-cron-scheduler).
+async fn wait_for_next_check(session: &Session) -> miette::Result<()> {
+    let schedules = CatalogSchedules::new(&session.catalog, "demo").into_diagnostic()?;
+    let now = session.clock.now();
+    let Some((due, images)) = schedules.next_due(now) else {
+        return Ok(());
+    };
+    let local = due.with_timezone(&DEMO_TIMEZONE);
+    println!(
+        "next check of {} images at {} ({}); waiting…",
+        images.len(),
+        local.format("%H:%M:%S %Z"),
+        DEMO_CRON
+    );
+    let alarm = CronAlarm::start(session.clock.clone())
+        .await
+        .into_diagnostic()?;
+    alarm.wait_until(due).await.into_diagnostic()?;
+    alarm.shutdown().await.into_diagnostic()?;
+    Ok(())
+}
+
 /// The enterprise example pointed at the simulator.
 fn demo_catalog(sim: &SimHandle, workdir: &std::path::Path) -> miette::Result<Catalog> {
     let mut catalog = catalog::parse(
@@ -128,5 +162,15 @@ fn demo_catalog(sim: &SimHandle, workdir: &std::path::Path) -> miette::Result<Ca
     .map_err(catalog::CatalogError::into_report)?;
     sim.point_catalog(&mut catalog, &workdir.join("client-secret"))
         .into_diagnostic()?;
+    // Twice a month is too slow to watch: every image follows one schedule
+    // that fires every few seconds.
+    catalog.schedule = Some(ScheduleSettings {
+        cron: DEMO_CRON.to_owned(),
+        timezone: DEMO_TIMEZONE,
+        jitter: None,
+    });
+    for image in &mut catalog.images {
+        image.schedule = None;
+    }
     Ok(catalog)
 }

@@ -125,7 +125,8 @@ pub(crate) fn status(state: &State, id: &str) -> Response {
     }
     let mut resp = wire::json(StatusCode::OK, &body);
     if op.status == OpStatus::InProgress {
-        wire::set_header(&mut resp, "retry-after", "5");
+        let wait = state.settings.operation_retry_after_secs.to_string();
+        wire::set_header(&mut resp, "retry-after", &wait);
     }
     resp
 }
@@ -145,7 +146,8 @@ pub(crate) fn result(state: &State, id: &str) -> Response {
                 op.api_version
             );
             wire::set_header(&mut resp, "location", &url);
-            wire::set_header(&mut resp, "retry-after", "5");
+            let wait = state.settings.operation_retry_after_secs.to_string();
+            wire::set_header(&mut resp, "retry-after", &wait);
             resp
         }
         OpStatus::Succeeded => StatusCode::NO_CONTENT.into_response(),

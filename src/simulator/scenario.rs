@@ -48,6 +48,8 @@ pub struct Settings {
     /// Service principal the Entra endpoint accepts.
     pub client_id: String,
     pub client_secret: String,
+    /// `Retry-After` on long-running operations still in progress.
+    pub operation_retry_after_secs: u64,
 }
 
 impl Default for Settings {
@@ -59,6 +61,7 @@ impl Default for Settings {
             token_lifetime_secs: 3600,
             client_id: "11111111-2222-4333-8444-555555555555".to_owned(),
             client_secret: "simulated-client-secret".to_owned(),
+            operation_retry_after_secs: 5,
         }
     }
 }
