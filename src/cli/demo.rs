@@ -145,11 +145,8 @@ async fn wait_for_next_check(session: &Session) -> miette::Result<()> {
         local.format("%H:%M:%S %Z"),
         DEMO_CRON
     );
-    let alarm = CronAlarm::start(session.clock.clone())
-        .await
-        .into_diagnostic()?;
+    let alarm = CronAlarm::new(session.clock.clone());
     alarm.wait_until(due).await.into_diagnostic()?;
-    alarm.shutdown().await.into_diagnostic()?;
     Ok(())
 }
 

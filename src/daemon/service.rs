@@ -23,7 +23,7 @@ use self::waits::{ring, tick, wait};
 use super::cycle;
 use super::notify::Notifier;
 use super::pool::{BuildPool, Finished};
-use super::schedule::{Alarm, AlarmError, CatalogSchedules, CronAlarm, ScheduleError};
+use super::schedule::{Alarm, CatalogSchedules, CronAlarm, ScheduleError};
 use super::signals::{Signal, Signals};
 use crate::app::{self, AppError};
 use crate::azure::ArmClientOptions;
@@ -31,7 +31,7 @@ use crate::build::{BuildContext, BuildError, BuildOptions};
 use crate::catalog::{self, Catalog};
 use crate::check::{CheckError, Plan};
 use crate::clock::SharedClock;
-use crate::store::{CheckTrigger, Store, StoreError};
+use crate::store::{CheckTrigger, DecisionKind, ImageStatus, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -43,8 +43,6 @@ pub enum DaemonError {
     Store(#[from] StoreError),
     #[error("read the catalog's schedules")]
     Schedule(#[from] ScheduleError),
-    #[error("start the schedule's alarm")]
-    Alarm(#[from] AlarmError),
 }
 
 /// What the service is started with besides the catalog.
@@ -69,7 +67,7 @@ pub async fn serve(
     let store = app::open_store(&config.database, Some(&catalog)).await?;
     // tokio-cron-scheduler, as the product chose, but only as a UTC alarm for
     // instants the schedule module computes (see daemon::schedule for why).
-    let alarm = Box::new(CronAlarm::start(config.clock.clone()).await?);
+    let alarm = Box::new(CronAlarm::new(config.clock.clone()));
     let mut service = Service::new(config, store, catalog, notifier, alarm)?;
     service.resume_unfinished().await?;
     service.notifier.ready(&service.status_line());
@@ -143,7 +141,7 @@ impl Service {
         let last_checks: BTreeMap<String, Option<DateTime<Utc>>> = match self.store.status().await {
             Ok(status) => status
                 .into_iter()
-                .map(|image| (image.state.name, image.state.last_check_at))
+                .map(|image| (image.state.name.clone(), last_check_for_catch_up(&image)))
                 .collect(),
             Err(error) => {
                 warn!(error = %chain(&error), "cannot read when images were last checked; checking everything now");
@@ -354,5 +352,23 @@ impl Service {
         self.pool.abandon().await;
         self.store.close().await;
         info!("stopped");
+    }
+}
+
+/// When an image was last checked, as far as catching up goes. The check is
+/// recorded before the builds it asks for, so a process that died in between
+/// leaves a stale decision with no build after it: that check does not count,
+/// and the image is checked (and built) now rather than at its next due time.
+fn last_check_for_catch_up(image: &ImageStatus) -> Option<DateTime<Utc>> {
+    let checked = image.state.last_check_at?;
+    let stale = image.last_decision.is_some_and(DecisionKind::is_stale);
+    let built_since = image
+        .last_build
+        .as_ref()
+        .is_some_and(|build| build.created_at >= checked);
+    if stale && !built_since {
+        None
+    } else {
+        Some(checked)
     }
 }

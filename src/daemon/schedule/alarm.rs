@@ -60,32 +60,44 @@ impl Alarm for TokioAlarm {
 /// tokio-cron-scheduler used as a plain UTC alarm: one one-shot job per wait.
 ///
 /// No cron expression and no timezone ever reach the library, so none of its pitfalls
-/// (fixed-offset DST drift, overlap, lost ticks) apply. It polls the wall clock every 500 ms
-/// and truncates delays to whole seconds, so a wake-up can come up to about a second early or
-/// late; early wake-ups re-arm.
+/// (fixed-offset DST drift, overlap, lost ticks) apply. Its ticker polls the wall clock twice
+/// a second, which over weeks of idling costs more CPU than the whole service otherwise uses
+/// (0.25 s per idle 10 minutes, see BENCHMARKS.md), so a scheduler runs only for the last
+/// [`ARM_AHEAD`] before an instant; until then the alarm sleeps on tokio's timer. The library
+/// truncates delays to whole seconds, so a wake-up can come about two seconds late; an early
+/// one re-arms.
 pub struct CronAlarm {
-    scheduler: JobScheduler,
     clock: SharedClock,
 }
 
+/// How long before an instant the tokio-cron-scheduler job is armed.
+pub const ARM_AHEAD: StdDuration = StdDuration::from_secs(30);
+
 impl CronAlarm {
-    pub async fn start(clock: SharedClock) -> Result<CronAlarm, AlarmError> {
+    pub fn new(clock: SharedClock) -> CronAlarm {
+        CronAlarm { clock }
+    }
+}
+
+/// A running scheduler, shut down when dropped: the service drops a wait whenever something
+/// else wakes it first, and a forgotten scheduler would tick forever.
+struct Ticker {
+    scheduler: Option<JobScheduler>,
+}
+
+impl Ticker {
+    async fn start() -> Result<Ticker, AlarmError> {
         let scheduler = JobScheduler::new().await.map_err(AlarmError::Start)?;
         scheduler.start().await.map_err(AlarmError::Start)?;
-        Ok(CronAlarm { scheduler, clock })
-    }
-
-    /// Stops the library's ticker. A wait still in progress would never return: drop its
-    /// future first.
-    pub async fn shutdown(&self) -> Result<(), AlarmError> {
-        self.scheduler
-            .clone()
-            .shutdown()
-            .await
-            .map_err(|_| AlarmError::ShutDown)
+        Ok(Ticker {
+            scheduler: Some(scheduler),
+        })
     }
 
     async fn ring_once_after(&self, left: StdDuration) -> Result<(), AlarmError> {
+        let Some(scheduler) = &self.scheduler else {
+            return Err(AlarmError::ShutDown);
+        };
         // The library floors both the delay and the current time to whole seconds, which can
         // make it fire up to two seconds early; the margin keeps it from ringing before `left`.
         let delay = StdDuration::from_secs(left.as_secs() + 2);
@@ -104,8 +116,27 @@ impl CronAlarm {
             },
         )
         .map_err(AlarmError::Arm)?;
-        self.scheduler.add(job).await.map_err(AlarmError::Arm)?;
+        scheduler.add(job).await.map_err(AlarmError::Arm)?;
         rung.await.map_err(|_| AlarmError::ShutDown)
+    }
+
+    async fn stop(mut self) {
+        if let Some(mut scheduler) = self.scheduler.take() {
+            // Shutting down only stops the ticker; a failure leaves nothing to undo.
+            let _ = scheduler.shutdown().await;
+        }
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        if let (Some(mut scheduler), Ok(runtime)) =
+            (self.scheduler.take(), tokio::runtime::Handle::try_current())
+        {
+            runtime.spawn(async move {
+                let _ = scheduler.shutdown().await;
+            });
+        }
     }
 }
 
@@ -119,7 +150,13 @@ impl Alarm for CronAlarm {
             if left.is_zero() {
                 return Ok(());
             }
-            self.ring_once_after(left.min(MAX_NAP)).await?;
+            if left > ARM_AHEAD {
+                tokio::time::sleep((left - ARM_AHEAD).min(MAX_NAP)).await;
+                continue;
+            }
+            let ticker = Ticker::start().await?;
+            ticker.ring_once_after(left).await?;
+            ticker.stop().await;
         }
     }
 }
