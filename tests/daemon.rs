@@ -22,6 +22,8 @@ mod overlap;
 mod reload;
 #[path = "daemon/restart.rs"]
 mod restart;
+#[path = "daemon/retry.rs"]
+mod retry;
 #[path = "daemon/unit_file.rs"]
 mod unit_file;
 

@@ -112,12 +112,15 @@ impl TokenCache {
         let AccessToken { token, expires_on } = match (fetched, cached) {
             (Ok(token), _) => token,
             (Err(e), Some(cached)) if cached.expires_on > now => {
-                tracing::warn!(scope, error = %e, expires_on = %cached.expires_on,
+                tracing::warn!(scope, error = %one_line(&e), expires_on = %cached.expires_on,
                     "token refresh failed; using the cached token until it expires");
                 return Ok(cached.token.clone());
             }
             (Err(e), _) => {
-                return Err(AzureError::Auth(format!("get a token for {scope}: {e}")));
+                return Err(AzureError::Auth(format!(
+                    "get a token for {scope}: {}",
+                    one_line(&e)
+                )));
             }
         };
         let expires_on =
@@ -134,6 +137,22 @@ impl TokenCache {
         );
         Ok(token)
     }
+}
+
+/// azure_identity's messages span lines ("…\nTo troubleshoot, visit …") and keep the
+/// endpoint's answer in their causes: one line with the causes, for one log line.
+fn one_line(error: &azure_core::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]

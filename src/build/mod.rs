@@ -2,6 +2,7 @@
 
 mod cleanup;
 mod follow;
+mod holder;
 mod machine;
 pub mod template;
 
@@ -135,11 +136,36 @@ impl BuildContext {
         }
     }
 
+    /// Takes the lease on `image`; a lease left by a process that died on
+    /// this host is taken over at once instead of after its ttl.
     async fn claim(&self, image: &str) -> Result<(), BuildError> {
-        self.store
-            .try_claim(image, &self.holder, self.now(), self.options.lease_ttl)
-            .await?;
-        Ok(())
+        let ttl = self.options.lease_ttl;
+        let held = match self
+            .store
+            .try_claim(image, &self.holder, self.now(), ttl)
+            .await
+        {
+            Err(ClaimError::HeldBy { holder, .. })
+                if holder::is_dead_on_this_host(&self.holder, &holder) =>
+            {
+                holder
+            }
+            claimed => return Ok(claimed.map(drop)?),
+        };
+        warn!(image, dead = %held, "taking over the lease of a process that died on this host");
+        match self
+            .store
+            .take_over(image, &held, &self.holder, self.now(), ttl)
+            .await
+        {
+            Ok(_) => Ok(()),
+            // Someone else took it over or it was released meanwhile: claim as usual.
+            Err(_) => Ok(self
+                .store
+                .try_claim(image, &self.holder, self.now(), ttl)
+                .await
+                .map(drop)?),
+        }
     }
 
     async fn renew_lease(&self, image: &str) -> Result<(), BuildError> {

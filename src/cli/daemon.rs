@@ -29,6 +29,7 @@ pub async fn run(global: &GlobalArgs) -> miette::Result<ExitCode> {
         arm_options,
         build_options,
         watchdog: notify::watchdog_from_env(),
+        check_retry: check_retry()?,
     };
     daemon::serve(config, catalog, Notifier::from_env())
         .await
@@ -37,15 +38,30 @@ pub async fn run(global: &GlobalArgs) -> miette::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A failed check is first retried after a minute, or after the poll interval
+/// when that is shortened for the simulator.
+fn check_retry() -> miette::Result<chrono::Duration> {
+    Ok(match poll_interval()? {
+        Some(interval) => chrono::Duration::from_std(interval).unwrap_or(daemon::CHECK_RETRY_FIRST),
+        None => daemon::CHECK_RETRY_FIRST,
+    })
+}
+
+fn poll_interval() -> miette::Result<Option<Duration>> {
+    let Ok(value) = std::env::var(POLL_INTERVAL_ENV) else {
+        return Ok(None);
+    };
+    let ms: u64 = value
+        .trim()
+        .parse()
+        .map_err(|_| miette!("{POLL_INTERVAL_ENV}={value} is not a number of milliseconds"))?;
+    Ok(Some(Duration::from_millis(ms.max(1))))
+}
+
 fn polling() -> miette::Result<(ArmClientOptions, BuildOptions)> {
     let mut arm = ArmClientOptions::default();
     let mut build = BuildOptions::default();
-    if let Ok(value) = std::env::var(POLL_INTERVAL_ENV) {
-        let ms: u64 = value
-            .trim()
-            .parse()
-            .map_err(|_| miette!("{POLL_INTERVAL_ENV}={value} is not a number of milliseconds"))?;
-        let interval = Duration::from_millis(ms.max(1));
+    if let Some(interval) = poll_interval()? {
         arm.lro_poll_interval = interval;
         build.poll_interval = interval;
     }

@@ -8,7 +8,7 @@ use tracing::warn;
 
 use crate::build::{self, BuildContext, BuildError, Job};
 use crate::catalog::{Catalog, ServiceSettings};
-use crate::check::{CheckError, CheckOptions, Plan, run_check};
+use crate::check::{CheckError, CheckOptions, Decision, Plan, run_check};
 use crate::store::{BuildRecord, CheckTrigger, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +77,13 @@ pub async fn check(
 
 /// One job per stale image in the plan (every buildable image with `force`).
 pub fn jobs_from_plan(catalog: &Catalog, plan: &Plan, force: bool) -> Vec<Job> {
+    // Otherwise an Azure outage (say, a failing token endpoint) leaves a check that
+    // "found nothing stale" and not a word in the log.
+    for entry in &plan.entries {
+        if let Decision::SourceUnavailable { error } = &entry.decision {
+            warn!(image = %entry.image, %error, "cannot tell whether the image is stale; the next check tries again");
+        }
+    }
     plan.entries
         .iter()
         .filter(|entry| entry.stale || force)

@@ -19,4 +19,4 @@ mod signals;
 
 pub use cycle::{CycleError, CycleReport, run_cycle};
 pub use notify::Notifier;
-pub use service::{DaemonError, ServiceConfig, serve};
+pub use service::{CHECK_RETRY_FIRST, DaemonError, ServiceConfig, serve};

@@ -29,7 +29,7 @@ use crate::app::{self, AppError};
 use crate::azure::ArmClientOptions;
 use crate::build::{BuildContext, BuildError, BuildOptions};
 use crate::catalog::{self, Catalog};
-use crate::check::{CheckError, Plan};
+use crate::check::{CheckError, Decision, Plan};
 use crate::clock::SharedClock;
 use crate::store::{CheckTrigger, DecisionKind, ImageStatus, Store, StoreError};
 
@@ -55,7 +55,12 @@ pub struct ServiceConfig {
     pub build_options: BuildOptions,
     /// How often to send `WATCHDOG=1`; `None` when systemd armed no watchdog.
     pub watchdog: Option<Duration>,
+    /// First wait before a failed check is tried again; it doubles up to 30 minutes.
+    pub check_retry: chrono::Duration,
 }
+
+/// The production [`ServiceConfig::check_retry`].
+pub const CHECK_RETRY_FIRST: chrono::Duration = chrono::Duration::minutes(1);
 
 /// Runs the service until SIGTERM or SIGINT.
 pub async fn serve(
@@ -96,7 +101,22 @@ struct Service {
     pending_trigger: CheckTrigger,
     /// Due instants up to here have been acted on.
     cursor: DateTime<Utc>,
+    /// Images whose last check could not finish, and when to try them again.
+    retry: Option<Retry>,
+    /// Retries already made in a row, for the backoff.
+    retry_attempts: u32,
 }
+
+/// A check that failed (Azure unreachable, disk full, …) is tried again soon,
+/// not only at the next scheduled time, which may be weeks away.
+struct Retry {
+    at: DateTime<Utc>,
+    images: BTreeSet<String>,
+    attempt: u32,
+}
+
+/// Longest wait between retries of a failed check.
+const RETRY_MAX: chrono::Duration = chrono::Duration::minutes(30);
 
 impl Service {
     fn new(
@@ -122,6 +142,8 @@ impl Service {
             pending: BTreeSet::new(),
             pending_trigger: CheckTrigger::Schedule,
             cursor,
+            retry: None,
+            retry_attempts: 0,
         })
     }
 
@@ -163,7 +185,12 @@ impl Service {
     async fn run(&mut self, signals: &mut Signals) {
         let mut watchdog = self.config.watchdog.map(tokio::time::interval);
         loop {
-            let next = self.schedules.next_due(self.cursor).map(|(at, _)| at);
+            let scheduled = self.schedules.next_due(self.cursor).map(|(at, _)| at);
+            let retry = self.retry.as_ref().map(|r| r.at);
+            let next = match (scheduled, retry) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             tokio::select! {
                 signal = signals.recv() => match signal {
                     Signal::Stop(name) => {
@@ -195,9 +222,55 @@ impl Service {
             due.extend(images);
             self.cursor = at;
         }
+        if self.retry.as_ref().is_some_and(|r| r.at <= now) {
+            // Taken, so that a due retry cannot ring again while its check runs;
+            // the attempt count stays for the next backoff.
+            if let Some(retry) = self.retry.take() {
+                info!(
+                    images = retry.images.len(),
+                    attempt = retry.attempt,
+                    "retrying the check that failed"
+                );
+                self.retry_attempts = retry.attempt + 1;
+                due.extend(retry.images);
+            }
+        }
         if !due.is_empty() {
             self.request_check(due, CheckTrigger::Schedule);
         }
+    }
+
+    /// Remembers images whose check failed, to try them again with backoff.
+    /// `checked` are the images the finished check covered: retries owed by
+    /// other images are kept.
+    fn schedule_retry(&mut self, checked: &Catalog, failed: BTreeSet<String>) {
+        let mut images = failed;
+        if let Some(retry) = &self.retry {
+            images.extend(
+                retry
+                    .images
+                    .iter()
+                    .filter(|name| checked.image(name).is_none())
+                    .cloned(),
+            );
+        }
+        if images.is_empty() {
+            self.retry = None;
+            self.retry_attempts = 0;
+            return;
+        }
+        let attempt = self
+            .retry
+            .as_ref()
+            .map_or(self.retry_attempts, |r| r.attempt.max(self.retry_attempts));
+        let wait = (self.config.check_retry * 2i32.saturating_pow(attempt.min(10))).min(RETRY_MAX);
+        let at = self.config.clock.now() + wait;
+        info!(images = images.len(), retry_at = %at, "the check is tried again at retry_at");
+        self.retry = Some(Retry {
+            at,
+            images,
+            attempt,
+        });
     }
 
     fn request_check(&mut self, images: impl IntoIterator<Item = String>, trigger: CheckTrigger) {
@@ -240,14 +313,23 @@ impl Service {
             Ok((subset, Ok(plan))) => {
                 let stale = plan.stale().count();
                 info!(check_id = %plan.check_id, images = plan.entries.len(), stale, "check done");
+                let unresolved = plan
+                    .entries
+                    .iter()
+                    .filter(|e| matches!(e.decision, Decision::SourceUnavailable { .. }))
+                    .map(|e| e.image.clone())
+                    .collect();
+                self.schedule_retry(&subset, unresolved);
                 for job in cycle::jobs_from_plan(&subset, &plan, false) {
                     if self.still_enabled(&job.image.name).await {
                         self.pool.start(&self.ctx, job);
                     }
                 }
             }
-            Ok((_, Err(error))) => {
-                error!(error = %chain(&error), "check failed; the next due check tries again")
+            Ok((subset, Err(error))) => {
+                error!(error = %chain(&error), "check failed");
+                let failed = subset.images.iter().map(|i| i.name.clone()).collect();
+                self.schedule_retry(&subset, failed);
             }
             Err(error) => error!(%error, "the check task ended abnormally"),
         }

@@ -38,6 +38,12 @@ pub(crate) fn normalize_audience(raw: &str) -> String {
     raw.trim_end_matches('/').to_ascii_lowercase()
 }
 
+impl Tokens {
+    pub(crate) fn all(&self) -> Vec<String> {
+        self.issued.keys().cloned().collect()
+    }
+}
+
 impl State {
     fn mint(&self, audience: &str) -> (String, DateTime<Utc>) {
         let token = random_token();

@@ -311,6 +311,11 @@ impl SimHandle {
         });
     }
 
+    /// Every access token handed out so far: tests assert none of them leaks.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        lock(&self.state.tokens).all()
+    }
+
     pub fn add_fault(&self, rule: FaultRule) {
         lock(&self.state.faults).add(rule);
     }

@@ -93,6 +93,42 @@ impl Store {
         result
     }
 
+    /// Takes the lease on `image` from `dead_holder`, a holder the caller knows
+    /// to be dead (a killed process cannot release its leases), without waiting
+    /// for it to expire. Only succeeds while `dead_holder` still holds it, so of
+    /// processes racing to take over, exactly one wins.
+    pub async fn take_over(
+        &self,
+        image: &str,
+        dead_holder: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> Result<Lease, ClaimError> {
+        const ACTION: &str = "take over the lease of a dead process";
+        let mut tx = self.begin_write(ACTION).await?;
+        let taken = sqlx::query(
+            "UPDATE image_leases SET holder = ?3, acquired_at = ?4, expires_at = ?5
+             WHERE image = ?1 AND holder = ?2
+             RETURNING *",
+        )
+        .bind(image)
+        .bind(dead_holder)
+        .bind(holder)
+        .bind(time_text(now))
+        .bind(time_text(now + ttl))
+        .try_map(|row: SqliteRow| lease_from_row(&row))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(StoreError::query(ACTION))?;
+        let result = match taken {
+            Some(lease) => Ok(lease),
+            None => Err(held_by(&mut tx, image, ACTION).await?),
+        };
+        tx.commit().await.map_err(StoreError::query(ACTION))?;
+        result
+    }
+
     /// Gives up the lease if `holder` holds it; returns whether it did.
     pub async fn release(&self, image: &str, holder: &str) -> Result<bool, StoreError> {
         let deleted = sqlx::query("DELETE FROM image_leases WHERE image = ?1 AND holder = ?2")

@@ -68,6 +68,19 @@ impl Store {
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
         let pool = SqlitePoolOptions::new()
+            .after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    // SQLite opens a file it may not write read-only instead of failing,
+                    // and such a connection stays read-only after the directory is writable
+                    // again. A write that changes nothing refuses it while the fault lasts.
+                    let version: i64 = sqlx::query_scalar("PRAGMA user_version")
+                        .fetch_one(&mut *conn)
+                        .await?;
+                    let same = format!("PRAGMA user_version = {version}");
+                    sqlx::Executor::execute(&mut *conn, same.as_str()).await?;
+                    Ok(())
+                })
+            })
             // A task cancelled while `BEGIN IMMEDIATE` runs hands its connection
             // back inside a transaction sqlx does not know about, holding the
             // write lock. Ending any such transaction on release keeps the pool
@@ -80,7 +93,10 @@ impl Store {
                             return Err(error);
                         }
                     }
-                    Ok(true)
+                    // A COMMIT that failed (a full disk, say) leaves sqlx counting a
+                    // transaction SQLite already rolled back; such a connection refuses
+                    // every later BEGIN, so it is closed rather than pooled.
+                    Ok(!sqlx::Connection::is_in_transaction(&*conn))
                 })
             })
             .connect_with(options)

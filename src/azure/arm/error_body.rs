@@ -18,6 +18,15 @@ pub(crate) struct ErrorDetail {
 }
 
 impl ErrorDetail {
+    fn says_something(&self) -> bool {
+        self.code.is_some()
+            || self
+                .message
+                .as_deref()
+                .is_some_and(|m| !m.trim().is_empty())
+            || !self.details.is_empty()
+    }
+
     /// `code` and a message that includes the details' messages, which is where ARM often
     /// puts the useful part ("InvalidTemplateDeployment" → which property was wrong).
     pub(crate) fn summary(&self) -> (String, String) {
@@ -37,9 +46,12 @@ impl ErrorDetail {
 /// Code and message from an error response body, falling back to the status and raw text
 /// when the body is not a CloudError (gateways and proxies answer with HTML or nothing).
 pub(crate) fn parse(status: u16, body: &[u8]) -> (String, String) {
+    // serde also reads a JSON array as a CloudError, and `{"error": {}}` says nothing: only
+    // a body that carries something replaces the raw text.
     if let Ok(CloudError {
         error: Some(detail),
     }) = serde_json::from_slice::<CloudError>(body)
+        && detail.says_something()
     {
         return detail.summary();
     }
@@ -77,5 +89,12 @@ mod tests {
         );
         assert_eq!(parse(500, b"").0, "HTTP500");
         assert_eq!(parse(404, br#"{"other":1}"#).0, "HTTP404");
+        // Shapes serde reads as an empty CloudError keep the raw text.
+        let array = br#"[{"name":"x"}]"#;
+        assert_eq!(
+            parse(400, array),
+            ("HTTP400".to_owned(), r#"[{"name":"x"}]"#.to_owned())
+        );
+        assert_eq!(parse(409, br#"{"error":{}}"#).1, r#"{"error":{}}"#);
     }
 }

@@ -1,6 +1,7 @@
 //! Azure Resource Manager over reqwest: authentication, retries, rate limiting, error bodies.
 
 mod error_body;
+mod outage;
 mod path;
 pub mod retry;
 pub mod throttle;
@@ -19,6 +20,7 @@ pub use throttle::{BucketConfig, RateLimits};
 
 use super::{AzureError, CloudEndpoints, TokenCache};
 use crate::clock::SharedClock;
+use outage::Outage;
 use throttle::Throttle;
 
 /// Tuning of an [`ArmClient`].
@@ -74,6 +76,7 @@ struct Inner {
     clock: SharedClock,
     options: ArmClientOptions,
     throttle: Throttle,
+    outage: Outage,
 }
 
 impl ArmClient {
@@ -95,6 +98,7 @@ impl ArmClient {
                 clock,
                 options,
                 throttle,
+                outage: Outage::default(),
             }),
         }
     }
@@ -227,7 +231,12 @@ impl ArmClient {
             attempt += 1;
             let last_attempt = attempt >= policy.max_attempts;
             match self.attempt(&method, &url, body, attempt).await {
-                Ok(response) => return Ok(response),
+                Ok(response) => {
+                    if self.inner.outage.answered() {
+                        tracing::info!(method = %method, path = url.path(), "Azure answers again");
+                    }
+                    return Ok(response);
+                }
                 // ARM checks the token before anything else, so even a POST is safe to repeat.
                 Err(Failure { error, .. })
                     if is_unauthorized(&error) && !reauthenticated && !last_attempt =>
@@ -241,14 +250,14 @@ impl ArmClient {
                     let Some(wait) = retry.filter(|_| !last_attempt) else {
                         return Err(error);
                     };
-                    tracing::warn!(
-                        method = %method,
-                        path = url.path(),
-                        attempt,
-                        wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-                        error = %error,
-                        "retrying ARM request"
-                    );
+                    let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+                    if self.inner.outage.failed() {
+                        tracing::warn!(method = %method, path = url.path(), attempt, wait_ms, error = %error,
+                            "Azure is failing requests; retrying quietly until it answers again");
+                    } else {
+                        tracing::debug!(method = %method, path = url.path(), attempt, wait_ms, error = %error,
+                            "retrying ARM request");
+                    }
                     tokio::time::sleep(wait).await;
                 }
             }

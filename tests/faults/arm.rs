@@ -1,0 +1,141 @@
+//! Azure misbehaving: each fault is held for an episode, then cleared. The service stays
+//! up, says what is wrong once, and afterwards builds the stale image exactly once.
+
+use image_refresh::simulator::{FaultKind, FaultRule};
+use image_refresh::store::BuildState;
+
+use super::episode;
+use super::world::{Daemon, World, complaints, eventually, one_good_build};
+
+/// The Azure client's one warning per outage.
+const OUTAGE: &str = "Azure is failing requests";
+/// What the service says when a whole check or build attempt gave up; once per attempt,
+/// and attempts come with the schedule (every two seconds here).
+const GAVE_UP: [&str; 3] = [
+    "check failed",
+    "build failed",
+    "cannot tell whether the image is stale",
+];
+
+/// Holds `kind` on every route once the build runs in AIB (so the service is following a
+/// run when Azure goes bad), then clears it. Returns the service's log.
+async fn mid_build(name: &str, kind: FaultKind) -> (World, String) {
+    let world = World::start(None).await;
+    let mut daemon = world.spawn(name, "image_refresh=debug");
+    eventually("the build to run in AIB", &daemon, || async {
+        world
+            .builds()
+            .await
+            .into_iter()
+            .find(|b| b.state == BuildState::Running)
+    })
+    .await;
+    world.sim.add_fault(FaultRule::always("*", kind));
+    tokio::time::sleep(episode()).await;
+    daemon.assert_running();
+    world.sim.clear_faults();
+    let log = finish(&world, &mut daemon).await;
+    (world, log)
+}
+
+async fn finish(world: &World, daemon: &mut Daemon) -> String {
+    one_good_build(world, daemon).await;
+    daemon.assert_running();
+    let log = daemon.log();
+    daemon.stop().await;
+    log
+}
+
+/// One warning names the problem; the rest are the attempts that gave up, and Azure's
+/// recovery is noticed.
+fn says_once(log: &str, words: &[&str]) {
+    let complaints = complaints(log);
+    let outage: Vec<&&str> = complaints.iter().filter(|l| l.contains(OUTAGE)).collect();
+    assert_eq!(outage.len(), 1, "one outage warning per episode:\n{log}");
+    assert!(
+        words.iter().any(|w| outage[0].contains(w)),
+        "the warning does not name the problem ({words:?}): {}",
+        outage[0]
+    );
+    let others: Vec<&&str> = complaints
+        .iter()
+        .filter(|l| !l.contains(OUTAGE) && !GAVE_UP.iter().any(|g| l.contains(g)))
+        .collect();
+    assert!(
+        others.is_empty(),
+        "repeated or unexpected complaints: {others:#?}"
+    );
+    assert!(log.contains("Azure answers again"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_storm_mid_build() {
+    let (world, log) = mid_build(
+        "throttled",
+        FaultKind::Throttle {
+            retry_after_secs: 1,
+        },
+    )
+    .await;
+    assert!(world.answered(429) > 0, "the storm never hit");
+    says_once(&log, &["429 SubscriptionRequestsThrottled"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_5xx_burst_mid_build() {
+    let (world, log) = mid_build("unavailable", FaultKind::Status { code: 503 }).await;
+    assert!(world.answered(503) > 0, "the burst never hit");
+    says_once(&log, &["503 ServiceUnavailable"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_connections_mid_build() {
+    let (_world, log) = mid_build("dropped", FaultKind::Drop).await;
+    says_once(&log, &["connection", "closed", "error sending request"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_answers_mid_build_are_not_an_error() {
+    let (_world, log) = mid_build("slow", FaultKind::Latency { ms: 700 }).await;
+    let complaints = complaints(&log);
+    assert!(complaints.is_empty(), "slow is not wrong: {complaints:#?}");
+}
+
+/// azure_identity retries the token endpoint by itself for up to a minute (azure_core's
+/// default policy), so this episode lasts until the service gives up and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_token_endpoint_at_start() {
+    let world = World::start(None).await;
+    world.sim.add_fault(FaultRule::always(
+        "token.entra",
+        FaultKind::Status { code: 500 },
+    ));
+    let mut daemon = world.spawn("token", "image_refresh=debug");
+    eventually("a line saying authentication failed", &daemon, || async {
+        let log = daemon.log();
+        complaints(&log)
+            .iter()
+            .any(|l| l.contains("authenticate with Azure"))
+            .then_some(())
+    })
+    .await;
+    daemon.assert_running();
+    assert!(
+        world.builds().await.is_empty(),
+        "nothing can be built without a token"
+    );
+    world.sim.clear_faults();
+    let log = finish(&world, &mut daemon).await;
+    let complaints = complaints(&log);
+    let auth: Vec<&&str> = complaints
+        .iter()
+        .filter(|l| l.contains("authenticate with Azure"))
+        .collect();
+    assert!(
+        auth.iter()
+            .all(|l| l.contains("ClientSecretCredential authentication failed")),
+        "the line names the credential that failed: {auth:#?}"
+    );
+    let others: Vec<&&str> = complaints.iter().filter(|l| !auth.contains(l)).collect();
+    assert!(others.is_empty(), "unexpected complaints: {others:#?}");
+}
