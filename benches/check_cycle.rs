@@ -7,6 +7,9 @@
 //! last run without latency shows what the cycle costs besides waiting on ARM
 //! (catalog-sized history reads and the one write transaction).
 
+#[path = "support/catalog.rs"]
+mod support;
+
 use std::time::{Duration, Instant};
 
 use image_refresh::app;
@@ -174,57 +177,8 @@ versions = ["22.04.202409110", "22.04.202410020", "22.04.2024110{i:02}"]
 }
 
 fn catalog(sim: &SimHandle, dir: &std::path::Path) -> Catalog {
-    let secret = dir.join("client-secret");
-    std::fs::write(&secret, sim.client_secret()).expect("the secret file is written");
-    let sub = sim.subscription_id();
-    let mut text = format!(
-        r#"
-[azure]
-subscription_id = "{sub}"
-resource_group = "rg-images"
-location = "westeurope"
-identity = "/subscriptions/{sub}/resourceGroups/rg-images/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-aib"
-cloud = "custom"
-resource_manager_url = "{base}"
-authority_host = "{base}"
-resource_manager_audience = "{audience}"
-
-[azure.credential]
-kind = "client_secret"
-tenant_id = "{tenant}"
-client_id = "{client}"
-secret_file = "{secret}"
-"#,
-        base = sim.base_url(),
-        audience = sim.arm_audience(),
-        tenant = sim.tenant_id(),
-        client = sim.client_id(),
-        secret = secret.display(),
-    );
-    for n in 0..IMAGES {
-        text.push_str(&format!(
-            r#"
-[[images]]
-name = "img-{n:04}"
-
-[[images.steps]]
-type = "shell"
-inline = ["echo {n}"]
-
-[images.source]
-type = "marketplace"
-publisher = "Canonical"
-offer = "0001-com-ubuntu-server-jammy"
-sku = "sku-{sku:02}"
-version = "latest"
-
-[[images.distribute]]
-type = "managed_image"
-image_id = "/subscriptions/{sub}/resourceGroups/rg-images/providers/Microsoft.Compute/images/img-{n:04}"
-"#,
-            sku = n % SKUS
-        ));
-    }
+    let text = support::catalog_text(sim, &dir.join("client-secret"), IMAGES, SKUS)
+        .expect("the secret file is written");
     match catalog::parse(&text, "bench.toml") {
         Ok(catalog) => catalog,
         Err(e) => panic!("the generated catalog is valid: {e:?}"),

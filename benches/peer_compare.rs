@@ -8,6 +8,9 @@
 //! for both and their ratios; the numbers are recorded in BENCHMARKS.md, not
 //! asserted. Exits non-zero only when the setup fails.
 
+#[path = "support/catalog.rs"]
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
@@ -315,57 +318,8 @@ versions = ["22.04.202409110", "22.04.202410020", "22.04.2024110{i:02}", "22.04.
 /// The catalog both sides read: a custom cloud on loopback and a service
 /// principal whose secret sits in a file, as in production.
 fn write_catalog(sim: &SimHandle, dir: &Path) -> anyhow::Result<PathBuf> {
-    let secret = dir.join("client-secret");
-    std::fs::write(&secret, sim.client_secret()).context("failed to write the secret file")?;
-    let sub = sim.subscription_id();
-    let mut text = format!(
-        r#"
-[azure]
-subscription_id = "{sub}"
-resource_group = "rg-images"
-location = "westeurope"
-identity = "/subscriptions/{sub}/resourceGroups/rg-images/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-aib"
-cloud = "custom"
-resource_manager_url = "{base}"
-authority_host = "{base}"
-resource_manager_audience = "{audience}"
-
-[azure.credential]
-kind = "client_secret"
-tenant_id = "{tenant}"
-client_id = "{client}"
-secret_file = "{secret}"
-"#,
-        base = sim.base_url(),
-        audience = sim.arm_audience(),
-        tenant = sim.tenant_id(),
-        client = sim.client_id(),
-        secret = secret.display(),
-    );
-    for n in 0..IMAGES {
-        text.push_str(&format!(
-            r#"
-[[images]]
-name = "img-{n:04}"
-
-[[images.steps]]
-type = "shell"
-inline = ["echo {n}"]
-
-[images.source]
-type = "marketplace"
-publisher = "Canonical"
-offer = "0001-com-ubuntu-server-jammy"
-sku = "sku-{sku:02}"
-version = "latest"
-
-[[images.distribute]]
-type = "managed_image"
-image_id = "/subscriptions/{sub}/resourceGroups/rg-images/providers/Microsoft.Compute/images/img-{n:04}"
-"#,
-            sku = n % SKUS
-        ));
-    }
+    let text = support::catalog_text(sim, &dir.join("client-secret"), IMAGES, SKUS)
+        .context("failed to write the secret file")?;
     let path = dir.join("catalog.toml");
     std::fs::write(&path, text).context("failed to write the catalog")?;
     Ok(path)
