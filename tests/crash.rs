@@ -24,6 +24,8 @@
 mod audit;
 #[path = "crash/phase.rs"]
 mod phase;
+#[path = "support/daemon.rs"]
+mod support;
 #[path = "crash/world.rs"]
 mod world;
 
@@ -97,7 +99,7 @@ async fn sigkill_at_random_moments_loses_nothing_and_runs_each_build_once() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    last.stop().await;
+    last.stop_cleanly().await;
     eprintln!(
         "finished in {:?}; kills left builds in: {tally:?}",
         started.elapsed()

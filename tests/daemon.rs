@@ -29,13 +29,17 @@ mod unit_file;
 
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use image_refresh::clock;
 use image_refresh::simulator::{Scenario, SimConfig, SimHandle, Simulator};
 use image_refresh::store::{BuildRecord, Store};
 use tempfile::TempDir;
+
+#[path = "support/daemon.rs"]
+mod support;
+pub use support::{Daemon, eventually};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_image-refresh");
 pub const IMAGE: &str = "ubuntu-golden";
@@ -173,10 +177,7 @@ image_id = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/r
         for (key, value) in env {
             command.env(key, value);
         }
-        Daemon {
-            child: command.spawn().unwrap(),
-            log,
-        }
+        Daemon::new(command.spawn().unwrap(), log, PATIENCE)
     }
 
     /// A one-shot command such as `status` or `enable`.
@@ -200,75 +201,6 @@ image_id = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/r
         let builds = store.history(None, 100).await.unwrap();
         store.close().await;
         builds
-    }
-}
-
-pub struct Daemon {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Daemon {
-    pub fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(status.success(), "kill -{name} failed");
-    }
-
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    pub fn is_running(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
-    }
-
-    /// SIGTERM, then the exit status.
-    pub async fn stop(mut self) -> ExitStatus {
-        self.signal("TERM");
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the service did not stop:\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        // A failed test must not leave the service running.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Polls `probe` until it returns `Some`, failing with `what` after [`PATIENCE`].
-pub async fn eventually<T, F, Fut>(what: &str, daemon: &Daemon, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        if let Some(found) = probe().await {
-            return found;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "gave up waiting: {what}\nservice log:\n{}",
-            daemon.log()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

@@ -12,6 +12,8 @@ mod arm;
 mod disk;
 #[path = "faults/secrets.rs"]
 mod secrets;
+#[path = "support/daemon.rs"]
+mod support;
 #[path = "faults/world.rs"]
 mod world;
 

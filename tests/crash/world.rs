@@ -2,7 +2,7 @@
 //! time, and the real `image-refresh run` binary, started and SIGKILLed.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use image_refresh::clock;
 use image_refresh::simulator::{FaultKind, FaultRule, Scenario, SimConfig, SimHandle, Simulator};
@@ -174,46 +174,11 @@ image_id = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/r
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
-        Daemon { child, log }
+        Daemon::new(child, log, STOP_PATIENCE)
     }
 }
 
-pub struct Daemon {
-    child: Child,
-    log: PathBuf,
-}
+pub use super::support::Daemon;
 
-impl Daemon {
-    /// SIGKILL (what `Child::kill` sends on Unix), then reaps the process.
-    pub fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// SIGTERM, then waits for a clean exit.
-    pub async fn stop(mut self) {
-        let id = self.child.id().to_string();
-        let sent = Command::new("kill").args(["-TERM", &id]).status().unwrap();
-        assert!(sent.success());
-        for _ in 0..600 {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "{status}\n{}", self.log());
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("the service did not stop on SIGTERM:\n{}", self.log());
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        // A failed test must not leave the service running.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+/// How long a SIGTERM'd service may take to stop.
+const STOP_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);

@@ -34,15 +34,15 @@ async fn mid_build(name: &str, kind: FaultKind) -> (World, String) {
     tokio::time::sleep(episode()).await;
     daemon.assert_running();
     world.sim.clear_faults();
-    let log = finish(&world, &mut daemon).await;
+    let log = finish(&world, daemon).await;
     (world, log)
 }
 
-async fn finish(world: &World, daemon: &mut Daemon) -> String {
-    one_good_build(world, daemon).await;
+async fn finish(world: &World, mut daemon: Daemon) -> String {
+    one_good_build(world, &daemon).await;
     daemon.assert_running();
     let log = daemon.log();
-    daemon.stop().await;
+    daemon.stop_cleanly().await;
     log
 }
 
@@ -125,7 +125,7 @@ async fn a_failing_token_endpoint_at_start() {
         "nothing can be built without a token"
     );
     world.sim.clear_faults();
-    let log = finish(&world, &mut daemon).await;
+    let log = finish(&world, daemon).await;
     let complaints = complaints(&log);
     let auth: Vec<&&str> = complaints
         .iter()

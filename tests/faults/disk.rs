@@ -129,7 +129,7 @@ async fn a_full_database_disk() {
     std::fs::remove_file(&filler_path).unwrap();
     one_good_build(&world, &daemon).await;
     daemon.assert_running();
-    daemon.stop().await;
+    daemon.stop_cleanly().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -153,5 +153,5 @@ async fn a_read_only_database_directory() {
     drop(immutable);
     one_good_build(&world, &daemon).await;
     daemon.assert_running();
-    daemon.stop().await;
+    daemon.stop_cleanly().await;
 }

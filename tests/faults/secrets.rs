@@ -75,7 +75,7 @@ async fn secrets_and_tokens_never_leak() {
     }
 
     // The service rebuilds once Azure publishes a newer base image.
-    let mut daemon = world.spawn("service", TRACE);
+    let daemon = world.spawn("service", TRACE);
     world.sim.publish_version(
         "westeurope",
         "Canonical",
@@ -94,7 +94,7 @@ async fn secrets_and_tokens_never_leak() {
     })
     .await;
     evidence.files(&world, "while the service runs");
-    daemon.stop().await;
+    daemon.stop_cleanly().await;
     evidence.files(&world, "after the service stopped");
 
     // A wrong secret: the failure says so without quoting either secret.

@@ -2,8 +2,8 @@
 //! log in a file: the harness the fault and secret suites share.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use image_refresh::clock;
 use image_refresh::simulator::{Scenario, SimConfig, SimHandle, Simulator};
@@ -153,7 +153,7 @@ image_id = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/r
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
-        Daemon { child, log }
+        Daemon::new(child, log, PATIENCE)
     }
 
     /// A one-shot command; its output.
@@ -178,77 +178,7 @@ image_id = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/r
     }
 }
 
-pub struct Daemon {
-    child: Child,
-    pub log: PathBuf,
-}
-
-impl Daemon {
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    pub fn assert_running(&mut self) {
-        let exited = self.child.try_wait().unwrap();
-        assert!(
-            exited.is_none(),
-            "the service exited ({exited:?}):\n{}",
-            self.log()
-        );
-    }
-
-    /// SIGTERM; asserts a clean exit.
-    pub async fn stop(&mut self) {
-        let pid = self.child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "{status}:\n{}", self.log());
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the service did not stop:\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Polls `probe` until it returns `Some`, failing with `what` after [`PATIENCE`].
-pub async fn eventually<T, F, Fut>(what: &str, daemon: &Daemon, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        if let Some(found) = probe().await {
-            return found;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "gave up waiting: {what}\nservice log:\n{}",
-            daemon.log()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+pub use super::support::{Daemon, eventually};
 
 /// Waits for the image's build to succeed, then asserts the history has exactly that one
 /// build, from one AIB run: nothing lost, nothing duplicated.
