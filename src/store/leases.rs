@@ -54,12 +54,7 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await
         .map_err(StoreError::query(ACTION))?;
-        let result = match claimed {
-            Some(lease) => Ok(lease),
-            None => Err(held_by(&mut tx, image, ACTION).await?),
-        };
-        tx.commit().await.map_err(StoreError::query(ACTION))?;
-        result
+        settle(tx, image, ACTION, claimed).await
     }
 
     /// Extends a lease `holder` still holds to `now + ttl`. Unlike
@@ -85,12 +80,7 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await
         .map_err(StoreError::query(ACTION))?;
-        let result = match renewed {
-            Some(lease) => Ok(lease),
-            None => Err(held_by(&mut tx, image, ACTION).await?),
-        };
-        tx.commit().await.map_err(StoreError::query(ACTION))?;
-        result
+        settle(tx, image, ACTION, renewed).await
     }
 
     /// Takes the lease on `image` from `dead_holder`, a holder the caller knows
@@ -121,12 +111,7 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await
         .map_err(StoreError::query(ACTION))?;
-        let result = match taken {
-            Some(lease) => Ok(lease),
-            None => Err(held_by(&mut tx, image, ACTION).await?),
-        };
-        tx.commit().await.map_err(StoreError::query(ACTION))?;
-        result
+        settle(tx, image, ACTION, taken).await
     }
 
     /// Gives up the lease if `holder` holds it; returns whether it did.
@@ -152,6 +137,21 @@ impl Store {
 }
 
 /// Why a claim or renewal on `image` failed, read in the same transaction.
+/// Commits a lease write: the lease it wrote, or who holds the image instead.
+async fn settle(
+    mut tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    image: &str,
+    action: &'static str,
+    written: Option<Lease>,
+) -> Result<Lease, ClaimError> {
+    let result = match written {
+        Some(lease) => Ok(lease),
+        None => Err(held_by(&mut tx, image, action).await?),
+    };
+    tx.commit().await.map_err(StoreError::query(action))?;
+    result
+}
+
 async fn held_by(
     tx: &mut sqlx::SqliteConnection,
     image: &str,
