@@ -11,5 +11,6 @@ pub mod check;
 pub mod cli;
 pub mod clock;
 pub mod daemon;
+pub mod report;
 pub mod simulator;
 pub mod store;

@@ -10,6 +10,8 @@
 mod arm;
 #[path = "faults/disk.rs"]
 mod disk;
+#[path = "support/disk.rs"]
+mod disk_faults;
 #[path = "faults/secrets.rs"]
 mod secrets;
 #[path = "support/daemon.rs"]

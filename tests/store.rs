@@ -159,9 +159,13 @@ async fn opening_something_that_is_not_a_database_names_the_file() {
     );
 }
 
+#[path = "support/disk.rs"]
+mod disk_faults;
+
 mod store {
     mod builds;
     mod checks;
+    mod disk;
     mod images;
     mod leases;
     mod shell;

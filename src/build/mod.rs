@@ -12,11 +12,12 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
-use tracing::{Instrument, info_span, warn};
+use tracing::{Instrument, debug, info_span, warn};
 
 use crate::azure::{ArmClient, AzureError};
 use crate::catalog::{AzureSettings, Catalog, Image};
 use crate::clock::SharedClock;
+use crate::report::chain;
 use crate::store::{
     BuildId, BuildRecord, BuildState, CheckId, ClaimError, DecisionKind, NewBuild, RunSubState,
     Store, StoreError,
@@ -180,8 +181,16 @@ impl BuildContext {
     }
 
     async fn release(&self, image: &str) {
-        if let Err(error) = self.store.release(image, &self.holder).await {
-            warn!(image, error = %error, "could not release the image lease; it expires by itself");
+        match self.store.release(image, &self.holder).await {
+            Ok(_) => {}
+            // Said once by whoever reports the disk fault (the service, or the command's
+            // error); this process takes its own leftover lease back with its next claim.
+            Err(error) if error.is_disk_fault() => {
+                debug!(image, error = %chain(&error), "could not release the image lease; it expires by itself");
+            }
+            Err(error) => {
+                warn!(image, error = %chain(&error), "could not release the image lease; it expires by itself");
+            }
         }
     }
 }

@@ -8,10 +8,11 @@ mod resolve;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tracing::warn;
+use tracing::{debug, warn};
 
 use crate::azure::ArmClient;
 use crate::catalog::{Catalog, Image};
+use crate::report::chain;
 use crate::store::{
     BuildRecord, CheckId, CheckTrigger, DecisionRecord, ResolvedVersionRecord, Store, StoreError,
 };
@@ -85,8 +86,15 @@ pub async fn run_check(
     match cycle(arm, store, catalog, now, check_id, options).await {
         Ok(plan) => Ok(plan),
         Err(error) => {
-            if let Err(record) = store.fail_check(check_id, now, &chain(&error)).await {
-                warn!(check = %check_id, error = %chain(&record), "could not record the failed check");
+            match store.fail_check(check_id, now, &chain(&error)).await {
+                Ok(()) => {}
+                // The check's own error has the same cause and is reported.
+                Err(record) if record.is_disk_fault() => {
+                    debug!(check = %check_id, error = %chain(&record), "could not record the failed check");
+                }
+                Err(record) => {
+                    warn!(check = %check_id, error = %chain(&record), "could not record the failed check");
+                }
             }
             Err(error)
         }
@@ -192,18 +200,6 @@ async fn plan_entry(
         source_version: source_version.ok(),
         recipe_hash,
     })
-}
-
-/// An error with its causes on one line, as history keeps it.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 fn past_build(build: &BuildRecord) -> PastBuild<'_> {

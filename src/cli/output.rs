@@ -27,17 +27,7 @@ pub fn print_json<T: Serialize + ?Sized>(value: &T) -> miette::Result<()> {
     Ok(())
 }
 
-/// An error and its causes on one line: "check failed: read history: disk I/O error".
-pub fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+pub use crate::report::chain;
 
 /// "3d 4h", "2h 5m", "40s": the age of a build at a glance.
 pub fn human_duration(duration: chrono::Duration) -> String {

@@ -9,6 +9,7 @@ use tracing::warn;
 use crate::build::{self, BuildContext, BuildError, Job};
 use crate::catalog::{Catalog, ServiceSettings};
 use crate::check::{CheckError, CheckOptions, Decision, Plan, run_check};
+use crate::report::chain;
 use crate::store::{BuildRecord, CheckTrigger, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -51,8 +52,12 @@ pub async fn run_cycle(
     results.extend(build::run_jobs(ctx.clone(), jobs, catalog.service.max_concurrent_builds).await);
     let mut disabled = Vec::new();
     for build in results.iter().flatten() {
-        if let Some(reason) = after_build(&ctx.store, &catalog.service, build).await {
-            disabled.push((build.image.clone(), reason));
+        match after_build(&ctx.store, &catalog.service, build).await {
+            Ok(Some(reason)) => disabled.push((build.image.clone(), reason)),
+            Ok(None) => {}
+            Err(error) => {
+                warn!(image = %build.image, error = %chain(&error), "could not apply the failure limit; the next failure tries again");
+            }
         }
     }
     Ok(CycleReport { results, disabled })
@@ -116,16 +121,12 @@ pub async fn after_build(
     store: &Store,
     service: &ServiceSettings,
     build: &BuildRecord,
-) -> Option<String> {
+) -> Result<Option<String>, StoreError> {
     let threshold = service.disable_after_failures;
     if threshold == 0 || !build.state.is_terminal() || build.state.is_success() {
-        return None;
+        return Ok(None);
     }
-    let result = disable_if_failing(store, threshold, build).await;
-    result.unwrap_or_else(|error| {
-        warn!(image = %build.image, %error, "could not apply the failure limit; the next failure tries again");
-        None
-    })
+    disable_if_failing(store, threshold, build).await
 }
 
 async fn disable_if_failing(

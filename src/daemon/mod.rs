@@ -7,9 +7,11 @@
 //! - [`cycle`]: resume → check → build → failure limit; `run --once` is one cycle.
 //! - [`pool`]: the builds the service follows, at most N at once.
 //! - [`service`]: the loop itself, with reload and shutdown.
+//! - [`health`]: a full or read-only disk under the history database, said once.
 //! - [`notify`], [`logging`]: how systemd hears from the service.
 
 pub mod cycle;
+mod health;
 pub mod logging;
 pub mod notify;
 pub mod pool;

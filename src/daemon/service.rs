@@ -18,9 +18,10 @@ use chrono::{DateTime, Utc};
 use tokio::task::{JoinError, JoinHandle};
 use tracing::{error, info, warn};
 
-use self::setup::{build_context, chain, schedules};
+use self::setup::{build_context, schedules};
 use self::waits::{ring, tick, wait};
 use super::cycle;
+use super::health::{DatabaseHealth, Said};
 use super::notify::Notifier;
 use super::pool::{BuildPool, Finished};
 use super::schedule::{Alarm, CatalogSchedules, CronAlarm, ScheduleError};
@@ -31,7 +32,8 @@ use crate::build::{BuildContext, BuildError, BuildOptions};
 use crate::catalog::{self, Catalog};
 use crate::check::{CheckError, Decision, Plan};
 use crate::clock::SharedClock;
-use crate::store::{CheckTrigger, DecisionKind, ImageStatus, Store, StoreError};
+use crate::report::chain;
+use crate::store::{CheckTrigger, ClaimError, DecisionKind, ImageStatus, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -105,6 +107,11 @@ struct Service {
     retry: Option<Retry>,
     /// Retries already made in a row, for the backoff.
     retry_attempts: u32,
+    /// When to look again for builds this process stopped following (the
+    /// database failed under them, say); their AIB runs go on meanwhile.
+    resume_at: Option<DateTime<Utc>>,
+    resume_attempts: u32,
+    health: DatabaseHealth,
 }
 
 /// A check that failed (Azure unreachable, disk full, …) is tried again soon,
@@ -129,6 +136,7 @@ impl Service {
         let schedules = schedules(&catalog)?;
         let ctx = build_context(&config, &store, &catalog)?;
         let cursor = config.clock.now();
+        let health = DatabaseHealth::new(store.path().to_owned());
         Ok(Service {
             pool: BuildPool::new(catalog.service.max_concurrent_builds),
             alarm,
@@ -144,6 +152,9 @@ impl Service {
             cursor,
             retry: None,
             retry_attempts: 0,
+            resume_at: None,
+            resume_attempts: 0,
+            health,
         })
     }
 
@@ -166,7 +177,9 @@ impl Service {
                 .map(|image| (image.state.name.clone(), last_check_for_catch_up(&image)))
                 .collect(),
             Err(error) => {
-                warn!(error = %chain(&error), "cannot read when images were last checked; checking everything now");
+                if self.failed("read when images were last checked", &error) {
+                    warn!(error = %chain(&error), "cannot read when images were last checked; checking everything now");
+                }
                 BTreeMap::new()
             }
         };
@@ -187,10 +200,10 @@ impl Service {
         loop {
             let scheduled = self.schedules.next_due(self.cursor).map(|(at, _)| at);
             let retry = self.retry.as_ref().map(|r| r.at);
-            let next = match (scheduled, retry) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let next = [scheduled, retry, self.resume_at]
+                .into_iter()
+                .flatten()
+                .min();
             tokio::select! {
                 signal = signals.recv() => match signal {
                     Signal::Stop(name) => {
@@ -210,10 +223,16 @@ impl Service {
     async fn fire_due(&mut self) {
         // Builds whose resume failed earlier (say, a crashed process's lease
         // had not expired yet) are picked up again with every due check.
-        if let Err(error) = self.resume_unfinished().await {
-            warn!(error = %chain(&error), "cannot look for unfinished builds; trying again at the next check");
-        }
         let now = self.config.clock.now();
+        if self.resume_at.is_some_and(|at| at <= now) {
+            self.resume_at = None;
+        }
+        if let Err(error) = self.resume_unfinished().await {
+            if self.failed("look for unfinished builds", &error) {
+                warn!(error = %chain(&error), "cannot look for unfinished builds; trying again later");
+            }
+            self.resume_later();
+        }
         let mut due = BTreeSet::new();
         while let Some((at, images)) = self.schedules.next_due(self.cursor) {
             if at > now {
@@ -263,14 +282,40 @@ impl Service {
             .retry
             .as_ref()
             .map_or(self.retry_attempts, |r| r.attempt.max(self.retry_attempts));
-        let wait = (self.config.check_retry * 2i32.saturating_pow(attempt.min(10))).min(RETRY_MAX);
-        let at = self.config.clock.now() + wait;
+        let at = self.config.clock.now() + self.backoff(attempt);
         info!(images = images.len(), retry_at = %at, "the check is tried again at retry_at");
         self.retry = Some(Retry {
             at,
             images,
             attempt,
         });
+    }
+
+    /// Looks for unfinished builds again after a backoff, unless that is already due.
+    fn resume_later(&mut self) {
+        if self.resume_at.is_some() {
+            return;
+        }
+        let at = self.config.clock.now() + self.backoff(self.resume_attempts);
+        self.resume_attempts += 1;
+        info!(resume_at = %at, "builds this service stopped following are resumed at resume_at");
+        self.resume_at = Some(at);
+    }
+
+    fn backoff(&self, attempt: u32) -> chrono::Duration {
+        (self.config.check_retry * 2i32.saturating_pow(attempt.min(10))).min(RETRY_MAX)
+    }
+
+    /// Hands a failure to the database's health, which says a disk fault once;
+    /// true when the caller should report it itself.
+    fn failed(&mut self, doing: &str, error: &(dyn std::error::Error + 'static)) -> bool {
+        let now = self.config.clock.now();
+        self.health.failed(doing, error, now) == Said::NotDisk
+    }
+
+    fn wrote(&mut self) {
+        let now = self.config.clock.now();
+        self.health.wrote(now);
     }
 
     fn request_check(&mut self, images: impl IntoIterator<Item = String>, trigger: CheckTrigger) {
@@ -311,23 +356,30 @@ impl Service {
         self.check = None;
         match checked {
             Ok((subset, Ok(plan))) => {
+                self.wrote();
                 let stale = plan.stale().count();
                 info!(check_id = %plan.check_id, images = plan.entries.len(), stale, "check done");
-                let unresolved = plan
+                let mut again: BTreeSet<String> = plan
                     .entries
                     .iter()
                     .filter(|e| matches!(e.decision, Decision::SourceUnavailable { .. }))
                     .map(|e| e.image.clone())
                     .collect();
-                self.schedule_retry(&subset, unresolved);
                 for job in cycle::jobs_from_plan(&subset, &plan, false) {
-                    if self.still_enabled(&job.image.name).await {
-                        self.pool.start(&self.ctx, job);
+                    match self.still_enabled(&job.image.name).await {
+                        Some(true) => self.pool.start(&self.ctx, job),
+                        Some(false) => {}
+                        None => {
+                            again.insert(job.image.name.clone());
+                        }
                     }
                 }
+                self.schedule_retry(&subset, again);
             }
             Ok((subset, Err(error))) => {
-                error!(error = %chain(&error), "check failed");
+                if self.failed("check", &error) {
+                    error!(error = %chain(&error), "check failed");
+                }
                 let failed = subset.images.iter().map(|i| i.name.clone()).collect();
                 self.schedule_retry(&subset, failed);
             }
@@ -340,13 +392,16 @@ impl Service {
     }
 
     /// Whether the image is still enabled: a build that ended while the check
-    /// ran may have disabled it after the check decided.
-    async fn still_enabled(&self, image: &str) -> bool {
+    /// ran may have disabled it after the check decided. `None` when that
+    /// cannot be read; the image is then checked again later.
+    async fn still_enabled(&mut self, image: &str) -> Option<bool> {
         match self.store.image_state(image).await {
-            Ok(state) => state.is_none_or(|state| state.enabled),
+            Ok(state) => Some(state.is_none_or(|state| state.enabled)),
             Err(error) => {
-                warn!(image, error = %chain(&error), "cannot read whether the image is enabled; not building it now");
-                false
+                if self.failed(&format!("read whether {image} is enabled"), &error) {
+                    warn!(image, error = %chain(&error), "cannot read whether the image is enabled; not building it now");
+                }
+                None
             }
         }
     }
@@ -354,9 +409,13 @@ impl Service {
     async fn finished(&mut self, (image, result): Finished) {
         match result {
             Ok(build) if build.state.is_success() => {
+                self.wrote();
+                self.resume_attempts = 0;
                 info!(image, build_id = %build.id, state = %build.state, "build finished");
             }
             Ok(build) => {
+                self.wrote();
+                self.resume_attempts = 0;
                 warn!(
                     image,
                     build_id = %build.id,
@@ -364,10 +423,24 @@ impl Service {
                     message = build.error_message.as_deref().unwrap_or("no message from AIB"),
                     "build did not succeed"
                 );
-                cycle::after_build(&self.store, &self.catalog.service, &build).await;
+                if let Err(error) =
+                    cycle::after_build(&self.store, &self.catalog.service, &build).await
+                    && self.failed(&format!("apply the failure limit to {image}"), &error)
+                {
+                    warn!(image, error = %chain(&error), "could not apply the failure limit; the next failure tries again");
+                }
             }
-            Err(BuildError::Claim(claim)) => info!(image, reason = %claim, "not building"),
-            Err(error) => error!(image, error = %chain(&error), "build failed"),
+            Err(BuildError::Claim(claim)) if !matches!(claim, ClaimError::Store(_)) => {
+                info!(image, reason = %claim, "not building")
+            }
+            // The build is left unfinished in the history, so looking for
+            // unfinished builds again picks it up where it stopped.
+            Err(error) => {
+                if self.failed(&format!("build {image}"), &error) {
+                    error!(image, error = %chain(&error), "build failed");
+                }
+                self.resume_later();
+            }
         }
         self.update_status();
     }

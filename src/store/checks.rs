@@ -65,14 +65,21 @@ impl Store {
         started_at: DateTime<Utc>,
         trigger: CheckTrigger,
     ) -> Result<CheckId, StoreError> {
+        const ACTION: &str = "record the start of a check";
+        // In a transaction of its own although it is one statement: sqlx stops
+        // reading a `RETURNING` statement after its first row, and SQLite then
+        // commits an autocommit statement when it is reset, where a failed commit
+        // (a full disk) goes unseen. The id came back, yet the row was never kept.
+        let mut tx = self.begin_write(ACTION).await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO check_cycles (started_at, trigger) VALUES (?1, ?2) RETURNING id",
         )
         .bind(time_text(started_at))
         .bind(trigger.as_str())
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await
-        .map_err(StoreError::query("record the start of a check"))?;
+        .map_err(StoreError::query(ACTION))?;
+        tx.commit().await.map_err(StoreError::query(ACTION))?;
         Ok(CheckId(id))
     }
 

@@ -13,6 +13,7 @@ mod builds;
 mod checks;
 mod columns;
 mod error;
+mod fault;
 mod ids;
 mod images;
 mod leases;
@@ -21,12 +22,13 @@ mod vocab;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Executor, SqlitePool};
 
 pub use builds::{BuildRecord, BuildTransition, EventRecord, NewBuild};
 pub use checks::{CheckRecord, DecisionRecord, ResolvedVersionRecord, SourceKey};
 pub use error::{ClaimError, StoreError, UnknownValue};
+pub use fault::{DiskFault, DiskTrouble};
 pub use ids::{BuildId, CheckId};
 pub use images::{BuildSummary, ImageState, ImageStatus};
 pub use leases::Lease;
@@ -68,16 +70,26 @@ impl Store {
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
         let pool = SqlitePoolOptions::new()
+            // SQLite opens a file it may not write read-only instead of failing, and
+            // such a connection stays read-only after the fault clears. A write that
+            // changes nothing finds it out; the connection is then made query-only, which
+            // marks it to be closed when released (it still serves reads meanwhile).
+            // Failing here instead would make sqlx retry the connection silently until
+            // the pool timed out, and every caller would read "pool timed out" instead
+            // of "read-only".
             .after_connect(|conn, _meta| {
                 Box::pin(async move {
-                    // SQLite opens a file it may not write read-only instead of failing,
-                    // and such a connection stays read-only after the directory is writable
-                    // again. A write that changes nothing refuses it while the fault lasts.
                     let version: i64 = sqlx::query_scalar("PRAGMA user_version")
                         .fetch_one(&mut *conn)
                         .await?;
                     let same = format!("PRAGMA user_version = {version}");
-                    sqlx::Executor::execute(&mut *conn, same.as_str()).await?;
+                    // Anything but read-only (a full disk) leaves a sound connection:
+                    // the write that needs it fails and says why.
+                    if let Err(error) = conn.execute(same.as_str()).await
+                        && DiskFault::of_query(&error) == Some(DiskFault::ReadOnly)
+                    {
+                        conn.execute("PRAGMA query_only = ON").await?;
+                    }
                     Ok(())
                 })
             })
@@ -87,7 +99,7 @@ impl Store {
             // usable after a cancelled or timed-out task.
             .after_release(|conn, _meta| {
                 Box::pin(async move {
-                    if let Err(error) = sqlx::Executor::execute(&mut *conn, "ROLLBACK").await {
+                    if let Err(error) = conn.execute("ROLLBACK").await {
                         let idle = error.to_string().contains("no transaction is active");
                         if !idle {
                             return Err(error);
@@ -95,8 +107,12 @@ impl Store {
                     }
                     // A COMMIT that failed (a full disk, say) leaves sqlx counting a
                     // transaction SQLite already rolled back; such a connection refuses
-                    // every later BEGIN, so it is closed rather than pooled.
-                    Ok(!sqlx::Connection::is_in_transaction(&*conn))
+                    // every later BEGIN, so it is closed rather than pooled. So is one
+                    // opened read-only while the directory was.
+                    let read_only: bool = sqlx::query_scalar("PRAGMA query_only")
+                        .fetch_one(&mut *conn)
+                        .await?;
+                    Ok(!read_only && !sqlx::Connection::is_in_transaction(&*conn))
                 })
             })
             .connect_with(options)

@@ -8,72 +8,13 @@
 //! (no root, no tmpfs, a file system without the immutable flag) the test says so and
 //! passes without having checked anything.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
-use image_refresh::store::BuildState;
+use image_refresh::store::{BuildState, Store};
 
+use super::disk_faults::{Filler, Immutable, Tmpfs};
 use super::episode;
 use super::world::{World, complaints, eventually, one_good_build};
-
-fn run(program: &str, args: &[&str]) -> bool {
-    Command::new(program)
-        .args(args)
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// A tmpfs mounted on a directory for the length of a test.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(at: &Path, size: &str) -> Option<Tmpfs> {
-        let at_str = at.to_str()?;
-        run(
-            "mount",
-            &[
-                "-t",
-                "tmpfs",
-                "-o",
-                &format!("size={size}"),
-                "tmpfs",
-                at_str,
-            ],
-        )
-        .then(|| Tmpfs(at.to_owned()))
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        run("umount", &["-l", &self.0.display().to_string()]);
-    }
-}
-
-/// Files made immutable for the length of a test.
-struct Immutable(Vec<PathBuf>);
-
-impl Immutable {
-    fn set(paths: &[PathBuf]) -> Option<Immutable> {
-        let mut set = Immutable(Vec::new());
-        for path in paths {
-            if !run("chattr", &["+i", &path.display().to_string()]) {
-                return None;
-            }
-            set.0.push(path.clone());
-        }
-        Some(set)
-    }
-}
-
-impl Drop for Immutable {
-    fn drop(&mut self) {
-        for path in &self.0 {
-            run("chattr", &["-i", &path.display().to_string()]);
-        }
-    }
-}
 
 /// Starts the service and waits for its build to run in AIB.
 async fn running_build(world: &World, name: &str) -> super::world::Daemon {
@@ -89,20 +30,63 @@ async fn running_build(world: &World, name: &str) -> super::world::Daemon {
     daemon
 }
 
-/// The service said what was wrong at least once, and only as attempts that gave up.
-fn says(log: &str, words: &[&str]) {
+/// During the fault the service said what was wrong in exactly one line, naming the
+/// cause with one of `words`, however many checks and build steps failed meanwhile.
+fn said_once(log: &str, words: &[&str]) {
     let complaints = complaints(log);
-    eprintln!(
-        "{} complaint lines:\n{}",
+    assert_eq!(
         complaints.len(),
+        1,
+        "one line for the whole fault, not one per failed attempt:\n{}",
         complaints.join("\n")
     );
+    let line = complaints[0];
     assert!(
-        complaints
-            .iter()
-            .any(|l| words.iter().any(|w| l.contains(w))),
-        "no warning names the problem ({words:?}):\n{log}"
+        line.contains("the history database cannot be written")
+            && words.iter().any(|w| line.contains(w)),
+        "the line names neither the database nor the cause ({words:?}): {line}"
     );
+    let attempts = log
+        .lines()
+        .filter(|l| l.contains("still cannot be written"))
+        .count();
+    assert!(
+        attempts > 0,
+        "nothing was tried during the fault, so nothing shows that the tries were quiet:\n{log}"
+    );
+}
+
+/// After the fault the service said once that it is over, and complained no more.
+fn said_recovered(log: &str) {
+    let recovered = log
+        .lines()
+        .filter(|l| l.contains("the history database can be written again"))
+        .count();
+    assert_eq!(recovered, 1, "one line says the fault is over:\n{log}");
+    let complaints = complaints(log);
+    assert_eq!(
+        complaints.len(),
+        1,
+        "complaints after recovery:\n{}",
+        complaints.join("\n")
+    );
+}
+
+/// Nothing read back damaged at any time, and the file is sound at the end.
+async fn intact(world: &World, log: &str) {
+    let damage = ["(code: 11)", "(code: 26)", "(code: 522)", "malformed"];
+    let damaged: Vec<&str> = log
+        .lines()
+        .filter(|l| damage.iter().any(|d| l.contains(d)))
+        .collect();
+    assert!(damaged.is_empty(), "damaged reads:\n{}", damaged.join("\n"));
+    let store = Store::open(&world.database).await.unwrap();
+    let integrity: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    store.close().await;
+    assert_eq!(integrity, "ok");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -115,21 +99,18 @@ async fn a_full_database_disk() {
     let world = World::start(Some(data.path())).await;
     let mut daemon = running_build(&world, "full").await;
 
-    let filler_path = data.path().join("filler");
-    let mut filler = std::fs::File::create(&filler_path).unwrap();
-    let chunk = vec![0u8; 64 * 1024];
-    while filler.write_all(&chunk).is_ok() {}
-    let _ = filler.write_all(&[0u8; 512]);
-    let _ = filler.sync_all();
+    let filler = Filler::fill(data.path());
     tokio::time::sleep(episode()).await;
     daemon.assert_running();
-    says(&daemon.log(), &["full"]);
+    said_once(&daemon.log(), &["the disk is full"]);
 
     drop(filler);
-    std::fs::remove_file(&filler_path).unwrap();
     one_good_build(&world, &daemon).await;
     daemon.assert_running();
+    said_recovered(&daemon.log());
+    let log = daemon.log();
     daemon.stop_cleanly().await;
+    intact(&world, &log).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -145,13 +126,16 @@ async fn a_read_only_database_directory() {
     };
     tokio::time::sleep(episode()).await;
     daemon.assert_running();
-    says(
+    said_once(
         &daemon.log(),
-        &["readonly", "read-only", "not permitted", "disk I/O error"],
+        &["read-only (writing it: Operation not permitted"],
     );
 
     drop(immutable);
     one_good_build(&world, &daemon).await;
     daemon.assert_running();
+    said_recovered(&daemon.log());
+    let log = daemon.log();
     daemon.stop_cleanly().await;
+    intact(&world, &log).await;
 }

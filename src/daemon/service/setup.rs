@@ -43,15 +43,3 @@ pub(super) fn build_context(
         progress: None,
     }))
 }
-
-/// An error with its causes, for one log field.
-pub(super) fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
