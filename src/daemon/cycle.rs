@@ -2,9 +2,10 @@
 //! what is stale, and stop rebuilding images that keep failing. `run --once`
 //! runs exactly this; the service runs the same steps spread over its loop.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use tracing::warn;
+use tracing::{debug, warn};
 
 use crate::build::{self, BuildContext, BuildError, Job};
 use crate::catalog::{Catalog, ServiceSettings};
@@ -82,13 +83,7 @@ pub async fn check(
 
 /// One job per stale image in the plan (every buildable image with `force`).
 pub fn jobs_from_plan(catalog: &Catalog, plan: &Plan, force: bool) -> Vec<Job> {
-    // Otherwise an Azure outage (say, a failing token endpoint) leaves a check that
-    // "found nothing stale" and not a word in the log.
-    for entry in &plan.entries {
-        if let Decision::SourceUnavailable { error } = &entry.decision {
-            warn!(image = %entry.image, %error, "cannot tell whether the image is stale; the next check tries again");
-        }
-    }
+    warn_unresolved(plan);
     plan.entries
         .iter()
         .filter(|entry| entry.stale || force)
@@ -112,6 +107,36 @@ pub fn jobs_from_plan(catalog: &Catalog, plan: &Plan, force: bool) -> Vec<Job> {
             })
         })
         .collect()
+}
+
+/// Otherwise an Azure outage (say, a failing token endpoint) leaves a check that
+/// "found nothing stale" and not a word in the log. One line per check, not per
+/// image: in an outage a catalog of a thousand images would bury everything else.
+fn warn_unresolved(plan: &Plan) {
+    let mut unresolved = plan
+        .entries
+        .iter()
+        .filter_map(|entry| match &entry.decision {
+            Decision::SourceUnavailable { error } => Some((&entry.image, error)),
+            _ => None,
+        });
+    let Some((first_image, first_error)) = unresolved.next() else {
+        return;
+    };
+    let mut images = 1;
+    let mut errors = BTreeSet::from([first_error]);
+    for (image, error) in unresolved {
+        debug!(image = %image, %error, "cannot tell whether the image is stale");
+        images += 1;
+        errors.insert(error);
+    }
+    warn!(
+        images,
+        first = %first_image,
+        error = %first_error,
+        distinct_errors = errors.len(),
+        "cannot tell whether {images} image(s) are stale; the next check tries again"
+    );
 }
 
 /// Disables automatic rebuilds of an image whose failed build completes a run

@@ -14,7 +14,7 @@ const OUTAGE: &str = "Azure is failing requests";
 const GAVE_UP: [&str; 3] = [
     "check failed",
     "build failed",
-    "cannot tell whether the image is stale",
+    "image(s) are stale; the next check tries again",
 ];
 
 /// Holds `kind` on every route once the build runs in AIB (so the service is following a
@@ -138,4 +138,46 @@ async fn a_failing_token_endpoint_at_start() {
     );
     let others: Vec<&&str> = complaints.iter().filter(|l| !auth.contains(l)).collect();
     assert!(others.is_empty(), "unexpected complaints: {others:#?}");
+}
+
+/// In an outage no image's source can be read; that is one line per check, not one per
+/// image, or a large catalog buries everything else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_is_one_line_per_check_not_one_per_image() {
+    let world = World::start(None).await;
+    let twins: String = ["ubuntu-twin-a", "ubuntu-twin-b"]
+        .iter()
+        .map(|name| {
+            format!(
+                "[[images]]\nname = \"{name}\"\nrecipes = [\"patch\"]\n\
+                 [images.source]\ntype = \"marketplace\"\npublisher = \"Canonical\"\n\
+                 offer = \"0001-com-ubuntu-server-jammy\"\nsku = \"22_04-lts-gen2\"\n\
+                 version = \"latest\"\n[[images.distribute]]\ntype = \"managed_image\"\n\
+                 image_id = \"/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-image-builder/providers/Microsoft.Compute/images/{name}\"\n"
+            )
+        })
+        .collect();
+    // Only the start-up check runs during the test.
+    world.write_catalog(&format!("[schedule]\ncron = \"0 0 0 1 1 *\"\n\n{twins}"));
+    world.sim.add_fault(FaultRule::always(
+        "marketplace.list",
+        FaultKind::Status { code: 503 },
+    ));
+    let daemon = world.spawn("outage", "image_refresh=info");
+    let log = eventually("the start-up check to end", &daemon, || async {
+        let log = daemon.log();
+        log.contains("check done").then_some(log)
+    })
+    .await;
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("are stale; the next check tries again"))
+        .collect();
+    assert_eq!(lines.len(), 1, "one line for the check:\n{log}");
+    assert!(
+        lines[0].contains("cannot tell whether 3 image(s) are stale") && lines[0].contains("503"),
+        "the line counts the images and says why: {}",
+        lines[0]
+    );
+    assert!(world.builds().await.is_empty(), "nothing was built blind");
 }
