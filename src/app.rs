@@ -110,12 +110,17 @@ pub async fn open_store(path: &Path, catalog: Option<&Catalog>) -> Result<Store,
 
 /// Names this process in image leases.
 pub fn lease_holder() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "localhost".into());
     format!(
-        "{host}:{}:{}",
+        "{}:{}:{}",
+        host_name(),
         std::process::id(),
         uuid::Uuid::new_v4().simple()
     )
+}
+
+/// This machine's name, for leases and schedule jitter.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".into())
 }

@@ -14,10 +14,7 @@ use crate::store::Store;
 /// The catalog's schedules, with jitter salted by the host name so that hosts
 /// sharing a catalog spread out while one host's due times survive restarts.
 pub(super) fn schedules(catalog: &Catalog) -> Result<CatalogSchedules, ScheduleError> {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "localhost".into());
-    let schedules = CatalogSchedules::new(catalog, &host)?;
+    let schedules = CatalogSchedules::new(catalog, &app::host_name())?;
     if schedules.uses_default() {
         info!(
             cron = schedule::DEFAULT_CRON,
