@@ -12,6 +12,8 @@ mod crash;
 mod lease;
 #[path = "build/lifecycle.rs"]
 mod lifecycle;
+#[path = "build/prune.rs"]
+mod prune;
 #[path = "build/recovery.rs"]
 mod recovery;
 #[path = "build/template.rs"]

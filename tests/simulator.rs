@@ -613,7 +613,8 @@ fn gallery_template() -> Value {
                 "type": "SharedImage", "runOutputName": "ubuntu-gallery",
                 "galleryImageId": "/subscriptions/sub-1/resourceGroups/rg/providers/Microsoft.Compute/galleries/gal/images/ubuntu",
                 "targetRegions": [{"name": "westeurope", "replicaCount": 2}, {"name": "northeurope"}],
-                "excludeFromLatest": true
+                "excludeFromLatest": true,
+                "artifactTags": {"team": "platform"}
             }, {
                 "type": "ManagedImage", "runOutputName": "ubuntu-managed", "location": "westeurope",
                 "imageId": "/subscriptions/sub-1/resourceGroups/rg/providers/Microsoft.Compute/images/ubuntu-img"
@@ -924,11 +925,16 @@ async fn a_run_moves_through_the_sub_states_and_leaves_its_artifacts() {
         .unwrap();
     let example =
         fixture("compute/GalleryRP-2024-03-03/galleryExamples/GalleryImageVersion_Get.json");
+    // A gallery image version is a tracked resource: `tags` is in the spec, not the example.
     assert_shape(
         &version,
         &example["responses"]["200"]["body"],
-        &["type", "excludeFromLatest"],
+        &["type", "excludeFromLatest", "tags"],
         "",
+    );
+    assert_eq!(
+        version["tags"]["team"], "platform",
+        "AIB tags what it makes with the distributor's artifactTags"
     );
     assert_eq!(
         version["properties"]["publishingProfile"]["excludeFromLatest"],
@@ -955,7 +961,7 @@ async fn a_run_moves_through_the_sub_states_and_leaves_its_artifacts() {
     assert_shape(
         &listed,
         &example["responses"]["200"]["body"],
-        &["type", "excludeFromLatest"],
+        &["type", "excludeFromLatest", "tags"],
         "",
     );
     assert_eq!(listed["value"].as_array().unwrap().len(), 2);

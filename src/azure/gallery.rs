@@ -1,5 +1,7 @@
 //! Azure Compute Gallery image versions: list, pick the one "latest" means, get, delete.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
@@ -21,6 +23,25 @@ pub struct GalleryImageRef {
 }
 
 impl GalleryImageRef {
+    /// Splits `/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.Compute/galleries/{g}/images/{i}`.
+    /// The catalog validated the shape; ARM treats the segment names case-insensitively.
+    pub fn from_id(id: &str) -> Option<GalleryImageRef> {
+        let parts: Vec<&str> = id.trim_matches('/').split('/').collect();
+        let named: BTreeMap<String, &str> = parts
+            .chunks(2)
+            .filter_map(|pair| match pair {
+                [name, value] => Some((name.to_ascii_lowercase(), *value)),
+                _ => None,
+            })
+            .collect();
+        Some(GalleryImageRef {
+            subscription_id: (*named.get("subscriptions")?).to_owned(),
+            resource_group: (*named.get("resourcegroups")?).to_owned(),
+            gallery: (*named.get("galleries")?).to_owned(),
+            image: (*named.get("images")?).to_owned(),
+        })
+    }
+
     fn versions_path(&self) -> ResourcePath {
         ResourcePath::resource_group(&self.subscription_id, &self.resource_group)
             .join("providers")
@@ -44,12 +65,15 @@ pub struct GalleryImageVersion {
     /// Target regions whose own `excludeFromLatest` is true.
     pub excluded_regions: Vec<String>,
     pub published_date: Option<DateTime<Utc>>,
+    /// AIB tags what it makes with the template's `artifactTags`.
+    pub tags: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
 struct VersionBody {
     name: String,
     id: Option<String>,
+    tags: Option<BTreeMap<String, String>>,
     #[serde(default)]
     properties: VersionProperties,
 }
@@ -97,6 +121,7 @@ fn parse_version(image: &GalleryImageRef, item: Value) -> Result<GalleryImageVer
             .map(|r| r.name)
             .collect(),
         published_date: profile.published_date,
+        tags: body.tags.unwrap_or_default(),
     })
 }
 
@@ -192,6 +217,7 @@ mod tests {
             exclude_from_latest: excluded,
             excluded_regions: regions.iter().map(|r| (*r).to_owned()).collect(),
             published_date: None,
+            tags: BTreeMap::new(),
         }
     }
 
@@ -249,5 +275,22 @@ mod tests {
             v.published_date.unwrap().to_rfc3339(),
             "2018-01-01T00:00:00+00:00"
         );
+    }
+
+    #[test]
+    fn gallery_ids_split_case_insensitively() {
+        let image = GalleryImageRef::from_id(
+            "/subscriptions/0000/resourceGroups/rg-images/providers/Microsoft.Compute/galleries/golden/images/ubuntu",
+        )
+        .unwrap();
+        assert_eq!(image.resource_group, "rg-images");
+        assert_eq!(image.gallery, "golden");
+        assert_eq!(image.image, "ubuntu");
+        let lower = GalleryImageRef::from_id(
+            "/subscriptions/0000/resourcegroups/rg/providers/microsoft.compute/galleries/g/images/i",
+        )
+        .unwrap();
+        assert_eq!(lower.resource_group, "rg");
+        assert!(GalleryImageRef::from_id("/subscriptions/0000/resourceGroups/rg").is_none());
     }
 }

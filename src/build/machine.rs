@@ -67,6 +67,13 @@ pub async fn drive(
     }
     ctx.progress(Progress::from_record(&build));
     if build.cleanup == Cleanup::Pending {
+        // Before the clean-up, which is the build's last record; a process that dies
+        // in between prunes again when it resumes, and deleting is idempotent.
+        if build.state == BuildState::Succeeded
+            && let Some(image) = image
+        {
+            super::prune::prune(ctx, image, &build).await?;
+        }
         ctx.renew_lease(&build.image).await?;
         build = super::cleanup::clean_up(ctx, &template, build).await?;
     }

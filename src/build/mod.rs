@@ -4,6 +4,7 @@ mod cleanup;
 mod follow;
 mod holder;
 mod machine;
+mod prune;
 pub mod template;
 
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! Resolve what Azure offers now: each unique source asked once per check,
 //! concurrently, however many images share it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use tokio::sync::Semaphore;
@@ -158,10 +158,11 @@ async fn resolve_one(
             Ok(latest.version.as_str().to_owned())
         }
         SourceKey::Gallery { image_id } => {
-            let image = gallery_ref(image_id).ok_or_else(|| AzureError::UnexpectedBody {
-                what: format!("gallery image id {image_id}"),
-                detail: "not a gallery image definition id".into(),
-            })?;
+            let image =
+                GalleryImageRef::from_id(image_id).ok_or_else(|| AzureError::UnexpectedBody {
+                    what: format!("gallery image id {image_id}"),
+                    detail: "not a gallery image definition id".into(),
+                })?;
             let versions = gallery::list_versions(arm, &image).await?;
             gallery::newest_for_latest(&versions, None)
                 .map(|v| v.name.clone())
@@ -171,25 +172,6 @@ async fn resolve_one(
                 })
         }
     }
-}
-
-/// Splits `/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.Compute/galleries/{g}/images/{i}`.
-/// The catalog validated the shape; ARM treats the segment names case-insensitively.
-fn gallery_ref(id: &str) -> Option<GalleryImageRef> {
-    let parts: Vec<&str> = id.trim_matches('/').split('/').collect();
-    let named: BTreeMap<String, &str> = parts
-        .chunks(2)
-        .filter_map(|pair| match pair {
-            [name, value] => Some((name.to_ascii_lowercase(), *value)),
-            _ => None,
-        })
-        .collect();
-    Some(GalleryImageRef {
-        subscription_id: (*named.get("subscriptions")?).to_owned(),
-        resource_group: (*named.get("resourcegroups")?).to_owned(),
-        gallery: (*named.get("galleries")?).to_owned(),
-        image: (*named.get("images")?).to_owned(),
-    })
 }
 
 /// The resolution for one image, from the cycle's lookups.
@@ -210,7 +192,7 @@ pub fn resolution_for(image: &Image, resolved: &Resolved) -> Resolution {
 
 #[cfg(test)]
 mod tests {
-    use super::{SourceKey, folded, gallery_ref};
+    use super::{SourceKey, folded};
 
     #[test]
     fn spellings_of_one_source_fold_together_and_others_do_not() {
@@ -233,22 +215,5 @@ mod tests {
         };
         assert_eq!(folded(&sku("Server")), folded(&sku("server")));
         assert_ne!(folded(&sku("server")), folded(&sku("server-gen1")));
-    }
-
-    #[test]
-    fn gallery_ids_split_case_insensitively() {
-        let image = gallery_ref(
-            "/subscriptions/0000/resourceGroups/rg-images/providers/Microsoft.Compute/galleries/golden/images/ubuntu",
-        )
-        .unwrap();
-        assert_eq!(image.resource_group, "rg-images");
-        assert_eq!(image.gallery, "golden");
-        assert_eq!(image.image, "ubuntu");
-        let lower = gallery_ref(
-            "/subscriptions/0000/resourcegroups/rg/providers/microsoft.compute/galleries/g/images/i",
-        )
-        .unwrap();
-        assert_eq!(lower.resource_group, "rg");
-        assert!(gallery_ref("/subscriptions/0000/resourceGroups/rg").is_none());
     }
 }

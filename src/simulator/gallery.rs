@@ -3,6 +3,8 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
@@ -39,6 +41,8 @@ pub(crate) struct GalleryVersion {
     pub end_of_life: Option<String>,
     pub published: DateTime<Utc>,
     pub source_id: String,
+    /// The distributor's `artifactTags`, as AIB puts them on what it made.
+    pub tags: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -97,6 +101,7 @@ pub(crate) fn seed(state: &State, world: &mut World, def: &GalleryImageDef) {
                 end_of_life: def.end_of_life_date.clone(),
                 published: state.now(),
                 source_id: String::new(),
+                tags: BTreeMap::new(),
             },
         );
     }
@@ -169,6 +174,7 @@ fn version_body(v: &GalleryVersion) -> Value {
         "name": v.name,
         "type": "Microsoft.Compute/galleries/images/versions",
         "location": v.location,
+        "tags": v.tags,
         "properties": {
             "publishingProfile": profile,
             "storageProfile": {

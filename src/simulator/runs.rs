@@ -355,6 +355,12 @@ fn gallery_version(
             end_of_life: None,
             published: state.now(),
             source_id: String::new(),
+            tags: d["artifactTags"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                .collect(),
         },
     );
     Ok(id)

@@ -226,6 +226,33 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Logs something done for a build that does not change it, such as an old
+    /// gallery image version deleted after it succeeded.
+    pub async fn note_event(
+        &self,
+        id: BuildId,
+        at: DateTime<Utc>,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        const ACTION: &str = "record an event of a build";
+        let mut tx = self.begin_write(ACTION).await?;
+        let mut record = sqlx::query("SELECT * FROM builds WHERE id = ?1")
+            .bind(id.to_string())
+            .try_map(|row: SqliteRow| build_from_row(&row))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(StoreError::query(ACTION))?
+            .ok_or(StoreError::BuildNotFound(id))?;
+        // The event is stamped when it happened; the build row itself is unchanged.
+        record.updated_at = at;
+        append_event(&mut tx, &record, detail)
+            .await
+            .map_err(StoreError::query(ACTION))?;
+        tx.commit().await.map_err(StoreError::query(ACTION))
+    }
+}
+
 /// Logs the row as it is now; `at` is the row's `updated_at`.
 async fn append_event(
     tx: &mut sqlx::SqliteConnection,

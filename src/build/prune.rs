@@ -1,0 +1,145 @@
+//! After a successful build, keeps each gallery image definition with `versions_to_keep`
+//! to its newest versions.
+//!
+//! Only versions this image's builds made (AIB tags them with the template's
+//! `artifactTags`) are ever deleted: a version someone published by hand counts towards
+//! the newest ones but is left alone. Pruning is best effort: a version Azure will not
+//! delete now is tried again after the next successful build.
+
+use tracing::{info, warn};
+
+use crate::azure::gallery::{self, GalleryImageRef, GalleryImageVersion};
+use crate::azure::version::ImageVersion;
+use crate::catalog::{Distribute, Image};
+use crate::report::chain;
+use crate::store::BuildRecord;
+
+use super::template::TAG_IMAGE;
+use super::{BuildContext, BuildError};
+
+/// Deletes the versions [`doomed`] names in every gallery target that sets a limit.
+/// Only the lease and the history can fail it; Azure's refusals are logged.
+pub(super) async fn prune(
+    ctx: &BuildContext,
+    image: &Image,
+    build: &BuildRecord,
+) -> Result<(), BuildError> {
+    for target in &image.distribute {
+        let Distribute::Gallery(target) = target else {
+            continue;
+        };
+        let (Some(keep), Some(gallery)) = (
+            target.versions_to_keep,
+            GalleryImageRef::from_id(&target.image_id),
+        ) else {
+            continue;
+        };
+        let versions = match gallery::list_versions(&ctx.arm, &gallery).await {
+            Ok(versions) => versions,
+            Err(error) => {
+                warn!(gallery_image = %gallery.image, error = %chain(&error),
+                    "cannot list the gallery image's versions to prune them; the next successful build tries again");
+                continue;
+            }
+        };
+        for version in doomed(&versions, keep, &image.name) {
+            ctx.renew_lease(&build.image).await?;
+            let deadline = ctx.deadline_for_arm();
+            match gallery::delete_version(&ctx.arm, &gallery, &version.name, deadline).await {
+                Ok(()) => {
+                    info!(gallery_image = %gallery.image, version = %version.name, keep,
+                        "deleted an old gallery image version");
+                    let detail = format!(
+                        "deleted gallery image version {}/{} (versions_to_keep = {keep})",
+                        gallery.image, version.name
+                    );
+                    ctx.store.note_event(build.id, ctx.now(), &detail).await?;
+                }
+                Err(error) => {
+                    warn!(gallery_image = %gallery.image, version = %version.name, error = %chain(&error),
+                        "could not delete an old gallery image version; the next successful build tries again");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The versions beyond the newest `keep` (by version number) that `image`'s builds made
+/// and that are not being created or changed right now. A name that is not a version
+/// number cannot be ordered, so it is neither counted nor deleted.
+fn doomed<'a>(
+    versions: &'a [GalleryImageVersion],
+    keep: u32,
+    image: &str,
+) -> Vec<&'a GalleryImageVersion> {
+    let mut ordered: Vec<(ImageVersion, &GalleryImageVersion)> = versions
+        .iter()
+        .filter_map(|v| ImageVersion::parse(&v.name).ok().map(|parsed| (parsed, v)))
+        .collect();
+    ordered.sort_by(|(a, _), (b, _)| b.cmp(a));
+    let keep = usize::try_from(keep).unwrap_or(usize::MAX);
+    ordered
+        .into_iter()
+        .skip(keep)
+        .map(|(_, v)| v)
+        .filter(|v| {
+            v.tags
+                .get(TAG_IMAGE)
+                .is_some_and(|made_for| made_for == image)
+        })
+        .filter(|v| {
+            v.provisioning_state.as_deref().is_none_or(|state| {
+                state.eq_ignore_ascii_case("succeeded") || state.eq_ignore_ascii_case("failed")
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn version(name: &str, made_for: Option<&str>, state: &str) -> GalleryImageVersion {
+        GalleryImageVersion {
+            name: name.to_owned(),
+            id: None,
+            provisioning_state: Some(state.to_owned()),
+            exclude_from_latest: false,
+            excluded_regions: Vec::new(),
+            published_date: None,
+            tags: made_for
+                .map(|image| BTreeMap::from([(TAG_IMAGE.to_owned(), image.to_owned())]))
+                .unwrap_or_default(),
+        }
+    }
+
+    fn names(doomed: Vec<&GalleryImageVersion>) -> Vec<&str> {
+        doomed.into_iter().map(|v| v.name.as_str()).collect()
+    }
+
+    #[test]
+    fn keeps_the_newest_by_number_and_deletes_only_its_own() {
+        let versions = vec![
+            version("1.0.9", Some("web"), "Succeeded"),
+            version("1.0.10", Some("web"), "Succeeded"),
+            version("1.0.2", None, "Succeeded"),
+            version("1.0.3", Some("api"), "Succeeded"),
+            version("1.0.4", Some("web"), "Failed"),
+            version("1.0.5", Some("web"), "Creating"),
+            version("1.0.1", Some("web"), "Succeeded"),
+            version("nightly", Some("web"), "Succeeded"),
+        ];
+        // Newest two: 1.0.10 and 1.0.9 (numerically, not as text).
+        assert_eq!(names(doomed(&versions, 2, "web")), ["1.0.4", "1.0.1"]);
+        assert_eq!(
+            names(doomed(&versions, 6, "web")),
+            ["1.0.1"],
+            "versions made by others count towards the newest"
+        );
+        assert!(doomed(&versions, 7, "web").is_empty());
+        assert!(doomed(&versions[..2], 2, "web").is_empty());
+    }
+}
