@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use tokio::task::{JoinError, JoinHandle};
 use tracing::{error, info, warn};
 
-use self::setup::{build_context, schedules};
+use self::setup::{build_context, changed_images, schedules};
 use self::waits::{ring, tick, wait};
 use super::cycle;
 use super::health::{DatabaseHealth, Said};
@@ -451,12 +451,24 @@ impl Service {
         self.notifier.reloading();
         info!(catalog = %self.config.catalog_path.display(), "reloading the catalog");
         match catalog::load(&self.config.catalog_path) {
-            Ok(catalog) => match self.install(catalog).await {
-                Ok(()) => info!(images = self.catalog.images.len(), "catalog reloaded"),
-                Err(error) => {
-                    error!(error = %chain(&error), "cannot use the new catalog; keeping the old one")
+            Ok(catalog) => {
+                let changed = changed_images(&self.catalog, &catalog);
+                match self.install(catalog).await {
+                    Ok(()) => {
+                        info!(
+                            images = self.catalog.images.len(),
+                            changed = changed.len(),
+                            "catalog reloaded"
+                        );
+                        if !changed.is_empty() {
+                            self.request_check(changed, CheckTrigger::Reload);
+                        }
+                    }
+                    Err(error) => {
+                        error!(error = %chain(&error), "cannot use the new catalog; keeping the old one")
+                    }
                 }
-            },
+            }
             Err(error) => error!("the catalog does not validate; keeping the old one:\n{error}"),
         }
         self.notifier.ready(&self.status_line());

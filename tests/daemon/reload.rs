@@ -1,5 +1,7 @@
 //! SIGHUP reads the catalog again; one that does not validate changes nothing.
 
+use image_refresh::store::{BuildState, CheckTrigger};
+
 use super::{IMAGE, NotifySocket, World, eventually};
 
 /// Checks every second, so a reload's effect on scheduling shows quickly.
@@ -54,6 +56,54 @@ async fn sighup_with_a_broken_catalog_keeps_the_old_one() {
     .await;
     assert!(second.enabled);
     assert!(daemon.log().contains("catalog reloaded"));
+    store.close().await;
+    assert!(daemon.stop().await.success());
+}
+
+/// A reload that adds an image checks and builds it at once, not at its next due time,
+/// and leaves the images it did not change to their schedule.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_checks_an_added_image_at_once() {
+    // Due once a year: only the start-up catch-up and the reload can check anything.
+    const YEARLY: &str = "[schedule]\ncron = \"0 0 6 1 1 *\"";
+    let world = World::start(0).await;
+    world.write_catalog(YEARLY, &[IMAGE]);
+    let mut daemon = world.spawn("reload-added", &[]);
+    eventually("the first image's build", &daemon, || async {
+        world
+            .builds()
+            .await
+            .into_iter()
+            .find(|b| b.image == IMAGE && b.state == BuildState::Succeeded)
+    })
+    .await;
+
+    world.write_catalog(YEARLY, &[IMAGE, "ubuntu-second"]);
+    daemon.signal("HUP");
+    let built = eventually("the added image's build", &daemon, || async {
+        world
+            .builds()
+            .await
+            .into_iter()
+            .find(|b| b.image == "ubuntu-second" && b.state == BuildState::Succeeded)
+    })
+    .await;
+    let store = world.store().await;
+    let check = store.last_check().await.unwrap().unwrap();
+    assert_eq!(check.trigger, CheckTrigger::Reload);
+    assert_eq!(built.check_id, Some(check.id));
+    let decided: Vec<String> = store
+        .decisions(check.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.image)
+        .collect();
+    assert_eq!(
+        decided,
+        ["ubuntu-second"],
+        "the unchanged image keeps its schedule"
+    );
     store.close().await;
     assert!(daemon.stop().await.success());
 }

@@ -1,5 +1,6 @@
 //! What the service builds from a catalog, at start and on every reload.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use tracing::info;
@@ -39,4 +40,56 @@ pub(super) fn build_context(
         holder: app::lease_holder(),
         progress: None,
     }))
+}
+
+/// Images a reload added, or whose staleness depends on something the reload changed
+/// (source, recipes and steps, maximum age, enabled): they are checked at once rather
+/// than at their next due time, which may be weeks away.
+pub(super) fn changed_images(old: &Catalog, new: &Catalog) -> BTreeSet<String> {
+    new.images
+        .iter()
+        .filter(|image| {
+            old.image(&image.name).is_none_or(|before| {
+                before.source != image.source
+                    || before.recipe_hash != image.recipe_hash
+                    || before.max_age != image.max_age
+                    || before.enabled != image.enabled
+            })
+        })
+        .map(|image| image.name.clone())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog;
+
+    #[test]
+    fn a_reload_checks_new_images_and_those_whose_staleness_inputs_changed() {
+        let old = catalog::parse(catalog::EXAMPLE_ENTERPRISE, "old.toml").unwrap();
+        assert!(changed_images(&old, &old.clone()).is_empty());
+
+        let mut new = old.clone();
+        let mut added = new.images[0].clone();
+        added.name = "added".into();
+        new.images.push(added);
+        new.images[1].recipe_hash = catalog::parse(catalog::CLASSIC, "c.toml").unwrap().images[0]
+            .recipe_hash
+            .clone();
+        new.images[2].vm_size = "Standard_D8s_v5".into();
+        new.images[3].max_age = Some(
+            old.images[3]
+                .max_age
+                .map_or(chrono::Duration::days(1), |age| {
+                    age + chrono::Duration::days(1)
+                }),
+        );
+        let expected: BTreeSet<String> = [1, 3]
+            .iter()
+            .map(|&i| new.images[i].name.clone())
+            .chain(["added".to_owned()])
+            .collect();
+        assert_eq!(changed_images(&old, &new), expected);
+    }
 }
