@@ -25,9 +25,12 @@ pub(super) async fn clean_up(
             Ok(None) => Ok(Cleanup::Done),
             Err(error) => Err(error),
         },
-        Some(_) => image_templates::delete(&ctx.arm, template, ctx.deadline_for_arm())
-            .await
-            .map(|()| Cleanup::Done),
+        Some(_) => {
+            let delete = image_templates::delete(&ctx.arm, template, ctx.deadline_for_arm());
+            ctx.holding_lease(&build.image, delete)
+                .await?
+                .map(|()| Cleanup::Done)
+        }
     };
     match outcome {
         Ok(outcome) => Ok(ctx.store.set_cleanup(build.id, outcome, ctx.now()).await?),

@@ -179,8 +179,15 @@ async fn create_template(
         build_id: &build_id,
     });
     // Same name, same body: a PUT repeated after a crash is a no-op in AIB.
-    let status = image_templates::put(&ctx.arm, template, &body, ctx.deadline_for_arm()).await?;
-    let status = wait_provisioned(ctx, template, status).await?;
+    let put = image_templates::put(&ctx.arm, template, &body, ctx.deadline_for_arm());
+    let status = ctx
+        .holding_lease(&build.image, put)
+        .await
+        .map_err(StepError::Interrupted)??;
+    let status = ctx
+        .holding_lease(&build.image, wait_provisioned(ctx, template, status))
+        .await
+        .map_err(StepError::Interrupted)??;
     if status.provisioning_state == Some(ProvisioningState::Failed) {
         let error = status
             .provisioning_error

@@ -181,6 +181,30 @@ impl BuildContext {
         Ok(())
     }
 
+    /// Runs `work`, one Azure call that may wait long (a template PUT or DELETE
+    /// waits for AIB's operation, a DELETE for the staging resource group: minutes,
+    /// up to `arm_operation_timeout`), renewing the lease first and then every third
+    /// of its ttl, so that no other process takes the build over while it waits.
+    async fn holding_lease<T>(
+        &self,
+        image: &str,
+        work: impl Future<Output = T>,
+    ) -> Result<T, BuildError> {
+        let every = (self.options.lease_ttl / 3)
+            .to_std()
+            .unwrap_or_default()
+            .max(std::time::Duration::from_secs(1));
+        self.renew_lease(image).await?;
+        let mut renewals = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                done = &mut work => return Ok(done),
+                _ = renewals.tick() => self.renew_lease(image).await?,
+            }
+        }
+    }
+
     async fn release(&self, image: &str) {
         match self.store.release(image, &self.holder).await {
             Ok(_) => {}

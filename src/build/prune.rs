@@ -43,9 +43,9 @@ pub(super) async fn prune(
             }
         };
         for version in doomed(&versions, keep, &image.name) {
-            ctx.renew_lease(&build.image).await?;
             let deadline = ctx.deadline_for_arm();
-            match gallery::delete_version(&ctx.arm, &gallery, &version.name, deadline).await {
+            let delete = gallery::delete_version(&ctx.arm, &gallery, &version.name, deadline);
+            match ctx.holding_lease(&build.image, delete).await? {
                 Ok(()) => {
                     info!(gallery_image = %gallery.image, version = %version.name, keep,
                         "deleted an old gallery image version");

@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
-use image_refresh::build::{self, BuildError};
-use image_refresh::store::{BuildState, ClaimError};
+use image_refresh::build::{self, BuildError, BuildOptions};
+use image_refresh::simulator::{FaultKind, FaultRule};
+use image_refresh::store::{BuildState, ClaimError, Cleanup};
 
 use crate::{Harness, IMAGE, only_build, options, with_progress};
 
@@ -109,4 +110,45 @@ async fn a_build_longer_than_the_lease_keeps_it_by_renewing() {
     let record = task.await.unwrap().unwrap();
     assert_eq!(record.state, BuildState::Succeeded);
     assert_eq!(h.journal("template.run").len(), 1);
+}
+
+/// A template DELETE can take many minutes while AIB deletes its staging resource group;
+/// one that outlasts the lease's ttl still keeps the lease, so no other process takes
+/// the build over meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_azure_wait_keeps_the_lease() {
+    let h = Harness::start("").await;
+    let short = BuildOptions {
+        lease_ttl: chrono::Duration::seconds(3),
+        ..options()
+    };
+    let (ctx, mut progress) = with_progress(h.process("slow", short).await);
+    h.sim.add_fault(FaultRule::always(
+        "template.delete",
+        FaultKind::Latency { ms: 5_000 },
+    ));
+    let ctx = Arc::new(ctx);
+    let task = {
+        let (ctx, job) = (ctx.clone(), h.job());
+        tokio::spawn(async move { build::run_job(&ctx, &job).await })
+    };
+    while let Some(p) = progress.recv().await {
+        if p.state == BuildState::Succeeded {
+            break;
+        }
+    }
+    // The DELETE is under way and answers after 5 s; the ttl has passed by now.
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    let other = h.process("other", options()).await;
+    let claim = other
+        .store
+        .try_claim(IMAGE, "other", h.clock.now(), chrono::Duration::minutes(10))
+        .await;
+    assert!(
+        matches!(&claim, Err(ClaimError::HeldBy { holder, .. }) if holder == "slow"),
+        "the waiting holder must still hold the image: {claim:?}"
+    );
+    let record = task.await.unwrap().unwrap();
+    assert_eq!(record.cleanup, Cleanup::Done);
+    assert_eq!(h.accepted("template.delete"), 1);
 }
