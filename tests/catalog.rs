@@ -288,6 +288,67 @@ fn malformed_resource_ids() {
     assert!(hint.contains("`version`"), "{hint}");
 }
 
+/// `subnet_id` keeps the build VM in the company's network; `container_instance_subnet_id`
+/// (isolated builds) needs it, in the same virtual network.
+#[test]
+fn build_network_subnets() {
+    let subnet = |vnet: &str, name: &str| {
+        format!(
+            "/subscriptions/{SUB}/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/{vnet}/subnets/{name}"
+        )
+    };
+    let with = |lines: &str| format!("{}{lines}{IMAGE}", azure());
+
+    let both = with(&format!(
+        "subnet_id = \"{}\"\ncontainer_instance_subnet_id = \"{}\"\n",
+        subnet("vnet-build", "snet-vm"),
+        subnet("VNET-Build", "snet-aci")
+    ));
+    let network = parse(&both).unwrap().azure.network.unwrap();
+    assert_eq!(network.subnet_id, subnet("vnet-build", "snet-vm"));
+    assert_eq!(
+        network.container_instance_subnet_id,
+        Some(subnet("VNET-Build", "snet-aci"))
+    );
+    assert_eq!(parse(&with("")).unwrap().azure.network, None);
+
+    let hint = single_problem(
+        &with(&format!(
+            "subnet_id = \"{}\"\n",
+            subnet("vnet-build", "snet-vm").replace("/subnets/snet-vm", "")
+        )),
+        6,
+        13,
+        "malformed subnet resource ID",
+    );
+    assert!(
+        hint.contains("virtualNetworks/<vnet>/subnets/<subnet>"),
+        "{hint}"
+    );
+
+    let hint = single_problem(
+        &with(&format!(
+            "container_instance_subnet_id = \"{}\"\n",
+            subnet("vnet-build", "snet-aci")
+        )),
+        6,
+        32,
+        "`container_instance_subnet_id` without `subnet_id`",
+    );
+    assert!(hint.contains("set `subnet_id`"), "{hint}");
+
+    single_problem(
+        &with(&format!(
+            "subnet_id = \"{}\"\ncontainer_instance_subnet_id = \"{}\"\n",
+            subnet("vnet-build", "snet-vm"),
+            subnet("vnet-other", "snet-aci")
+        )),
+        7,
+        32,
+        "in another virtual network",
+    );
+}
+
 #[test]
 fn bad_checksum() {
     let source = format!(

@@ -86,10 +86,15 @@ pub fn render(input: TemplateInput<'_>) -> Value {
                 .collect(),
         ),
     );
-    properties.insert(
-        "vmProfile".into(),
-        json!({ "vmSize": image.vm_size, "osDiskSizeGB": image.os_disk_size_gb }),
-    );
+    let mut vm_profile = json!({ "vmSize": image.vm_size, "osDiskSizeGB": image.os_disk_size_gb });
+    if let Some(network) = &azure.network {
+        let mut vnet = json!({ "subnetId": network.subnet_id });
+        if let Some(instances) = &network.container_instance_subnet_id {
+            vnet["containerInstanceSubnetId"] = json!(instances);
+        }
+        vm_profile["vnetConfig"] = vnet;
+    }
+    properties.insert("vmProfile".into(), vm_profile);
     properties.insert(
         "buildTimeoutInMinutes".into(),
         json!(image.build_timeout_minutes),

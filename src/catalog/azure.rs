@@ -16,10 +16,21 @@ pub struct AzureSettings {
     pub identity: String,
     /// Resource ID of a resource group AIB builds in; AIB creates its own when absent.
     pub staging_resource_group: Option<String>,
+    /// Where the build VM runs, for builds that must stay in the company's network
+    /// (`vmProfile.vnetConfig`); AIB uses a network of its own when absent.
+    pub network: Option<BuildNetwork>,
     pub cloud: Cloud,
     pub endpoints: CloudEndpoints,
     /// Keep the template of a failed build for inspection instead of deleting it.
     pub keep_failed_templates: bool,
+}
+
+/// A pre-existing subnet for the build VM and, for isolated builds, a second subnet of the
+/// same virtual network for the Azure Container Instance that reaches it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BuildNetwork {
+    pub subnet_id: String,
+    pub container_instance_subnet_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -8,7 +8,7 @@ use std::str::FromStr;
 use chrono::Duration;
 use chrono_tz::Tz;
 
-use super::azure::{AzureSettings, Cloud, CloudEndpoints};
+use super::azure::{AzureSettings, BuildNetwork, Cloud, CloudEndpoints};
 use super::error::Problems;
 use super::model::{Defaults, ScheduleSettings, StoreSettings};
 use super::raw::{Int, RawAzure, RawDefaults, RawSchedule, RawStore, S, Str};
@@ -83,6 +83,8 @@ pub(super) fn check_azure(p: &mut Problems, raw: &S<RawAzure>) -> Option<AzureSe
         .as_ref()
         .map(|id| resource_id(p, id, IdKind::ResourceGroup).ok_or(()));
 
+    let network = build_network(p, azure);
+
     let cloud = match &azure.cloud {
         None => Some(Cloud::Public),
         Some(name) => Cloud::from_name(name.get_ref()).or_else(|| {
@@ -102,10 +104,60 @@ pub(super) fn check_azure(p: &mut Problems, raw: &S<RawAzure>) -> Option<AzureSe
         location: location?,
         identity: identity?,
         staging_resource_group: staging_resource_group.transpose().ok()?,
+        network: network.ok()?,
         cloud: cloud?,
         endpoints: endpoints?,
         keep_failed_templates: azure.keep_failed_templates.unwrap_or(false),
     })
+}
+
+/// `subnet_id` and `container_instance_subnet_id`: the second needs the first, in the
+/// same virtual network, as AIB requires.
+fn build_network(p: &mut Problems, azure: &RawAzure) -> Result<Option<BuildNetwork>, ()> {
+    let subnet = azure
+        .subnet_id
+        .as_ref()
+        .map(|id| resource_id(p, id, IdKind::Subnet).ok_or(()))
+        .transpose();
+    let instances = azure
+        .container_instance_subnet_id
+        .as_ref()
+        .map(|id| {
+            resource_id(p, id, IdKind::Subnet)
+                .ok_or(())
+                .map(|ok| (id, ok))
+        })
+        .transpose();
+    let (subnet, instances) = (subnet?, instances?);
+    let Some(subnet_id) = subnet else {
+        if let Some((field, _)) = instances {
+            p.hint(
+                field.span(),
+                "`container_instance_subnet_id` without `subnet_id`",
+                "isolated builds need both: set `subnet_id` to the build VM's subnet in the same virtual network",
+            );
+            return Err(());
+        }
+        return Ok(None);
+    };
+    let vnet = |id: &str| {
+        let lower = id.to_ascii_lowercase();
+        lower[..lower.rfind("/subnets/").unwrap_or(lower.len())].to_owned()
+    };
+    if let Some((field, other)) = &instances
+        && vnet(other) != vnet(&subnet_id)
+    {
+        p.hint(
+            field.span(),
+            "`container_instance_subnet_id` is in another virtual network than `subnet_id`",
+            "AIB requires both subnets in one virtual network",
+        );
+        return Err(());
+    }
+    Ok(Some(BuildNetwork {
+        subnet_id,
+        container_instance_subnet_id: instances.map(|(_, id)| id),
+    }))
 }
 
 fn endpoints(

@@ -43,7 +43,9 @@ mod values;
 
 use std::path::Path;
 
-pub use azure::{AzureSettings, Cloud, CloudEndpoints, CredentialSettings, SecretSource};
+pub use azure::{
+    AzureSettings, BuildNetwork, Cloud, CloudEndpoints, CredentialSettings, SecretSource,
+};
 pub use distribute::{
     Distribute, GalleryTarget, ManagedImageTarget, StorageAccountType, TargetRegion,
 };

@@ -41,6 +41,8 @@ pub(super) struct RawAzure {
     pub location: Str,
     pub identity: Str,
     pub staging_resource_group: Str,
+    pub subnet_id: Str,
+    pub container_instance_subnet_id: Str,
     pub cloud: Str,
     pub resource_manager_url: Str,
     pub authority_host: Str,

@@ -9,6 +9,7 @@ pub(super) enum IdKind {
     UserAssignedIdentity,
     GalleryImage,
     ManagedImage,
+    Subnet,
 }
 
 impl IdKind {
@@ -31,6 +32,14 @@ impl IdKind {
                 "<definition>",
             ],
             IdKind::ManagedImage => &["providers", "Microsoft.Compute", "images", "<name>"],
+            IdKind::Subnet => &[
+                "providers",
+                "Microsoft.Network",
+                "virtualNetworks",
+                "<vnet>",
+                "subnets",
+                "<subnet>",
+            ],
         }
     }
 
@@ -40,6 +49,7 @@ impl IdKind {
             IdKind::UserAssignedIdentity => "user-assigned identity",
             IdKind::GalleryImage => "gallery image definition",
             IdKind::ManagedImage => "managed image",
+            IdKind::Subnet => "subnet",
         }
     }
 

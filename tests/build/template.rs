@@ -9,13 +9,16 @@ use serde_json::Value;
 
 const BUILD_ID: &str = "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
 
-/// Sources and targets the example catalogs do not use, with their documented keys.
+/// Sources, targets and settings the example catalogs do not use, with their documented
+/// keys: here builds run isolated in the company's own network.
 const OTHER_KINDS: &str = r#"
 [azure]
 subscription_id = "00000000-0000-0000-0000-000000000000"
 resource_group = "rg-image-builder"
 location = "westeurope"
 identity = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-image-builder/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-aib-builder"
+subnet_id = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/vnet-build/subnets/snet-vm"
+container_instance_subnet_id = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/vnet-build/subnets/snet-aci"
 
 [[images]]
 name = "from-gallery"
@@ -88,6 +91,14 @@ fn every_rendered_body_validates_against_the_official_schema() {
     }
     // classic 1, enterprise 4, other kinds 2.
     assert_eq!(rendered, 7);
+    let isolated = catalogs()
+        .iter()
+        .filter(|(_, catalog)| catalog.azure.network.is_some())
+        .count();
+    assert_eq!(
+        isolated, 1,
+        "one catalog sends vnetConfig through the schema"
+    );
 }
 
 #[test]
@@ -136,6 +147,19 @@ fn the_source_is_pinned_and_artifacts_carry_the_build_tags() {
             let profile = &body["properties"]["vmProfile"];
             assert_eq!(profile["vmSize"], image.vm_size.as_str());
             assert_eq!(profile["osDiskSizeGB"], image.os_disk_size_gb);
+            match &catalog.azure.network {
+                Some(network) => {
+                    assert_eq!(
+                        profile["vnetConfig"]["subnetId"],
+                        network.subnet_id.as_str()
+                    );
+                    assert_eq!(
+                        profile["vnetConfig"]["containerInstanceSubnetId"],
+                        network.container_instance_subnet_id.as_deref().unwrap()
+                    );
+                }
+                None => assert!(profile.get("vnetConfig").is_none(), "{name}: {profile}"),
+            }
             assert_eq!(
                 body["properties"]["buildTimeoutInMinutes"],
                 image.build_timeout_minutes

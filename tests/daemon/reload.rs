@@ -68,7 +68,7 @@ async fn sighup_checks_an_added_image_at_once() {
     const YEARLY: &str = "[schedule]\ncron = \"0 0 6 1 1 *\"";
     let world = World::start(0).await;
     world.write_catalog(YEARLY, &[IMAGE]);
-    let mut daemon = world.spawn("reload-added", &[]);
+    let daemon = world.spawn("reload-added", &[]);
     eventually("the first image's build", &daemon, || async {
         world
             .builds()
