@@ -12,10 +12,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use image_refresh::clock;
-use image_refresh::simulator::{Scenario, SimConfig, SimHandle, Simulator};
+use image_refresh::simulator::SimHandle;
 use image_refresh::store::Store;
 
-const BIN: &str = env!("CARGO_BIN_EXE_image-refresh");
+#[path = "../tests/support/world.rs"]
+mod setup;
+
 const WAVE: usize = 20;
 const LIMIT: usize = 10;
 
@@ -47,10 +49,7 @@ fn main() {
         .build()
         .expect("a tokio runtime");
     runtime.block_on(async {
-        let scenario = Scenario::from_toml(SCENARIO).expect("scenario");
-        let sim = Simulator::start(SimConfig::new(clock::system(), scenario))
-            .await
-            .expect("simulator");
+        let sim = setup::simulator(clock::system(), SCENARIO).await;
         let dir = tempfile::tempdir().expect("temp dir");
         let ticks = clock_ticks();
 
@@ -104,32 +103,8 @@ fn main() {
 }
 
 fn write_catalog(sim: &SimHandle, dir: &Path, extra: &str, images: usize) {
-    let secret = dir.join("client-secret");
-    std::fs::write(&secret, sim.client_secret()).expect("secret");
-    let mut text = format!(
-        r#"[azure]
-subscription_id = "00000000-0000-0000-0000-000000000000"
-resource_group = "rg-image-builder"
-location = "westeurope"
-identity = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-image-builder/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-aib-builder"
-cloud = "custom"
-resource_manager_url = "{}"
-authority_host = "{}"
-resource_manager_audience = "{}"
-[azure.credential]
-kind = "client_secret"
-tenant_id = "{}"
-client_id = "{}"
-secret_file = "{}"
-{extra}
-"#,
-        sim.base_url(),
-        sim.authority_host(),
-        sim.arm_audience(),
-        sim.tenant_id(),
-        sim.client_id(),
-        secret.display()
-    );
+    let secret = setup::secret_file(sim, dir);
+    let mut text = format!("{}{extra}\n", setup::azure(sim, &secret));
     for n in 0..images {
         text.push_str(&format!(
             r#"
@@ -158,11 +133,7 @@ fn start(dir: &Path, name: &str) -> (Child, Duration) {
         .set_read_timeout(Some(Duration::from_secs(120)))
         .expect("socket timeout");
     let started = Instant::now();
-    let mut child = Command::new(BIN)
-        .arg("--config")
-        .arg(dir.join("image-refresh.toml"))
-        .arg("--database")
-        .arg(dir.join("history.db"))
+    let mut child = setup::binary(&dir.join("image-refresh.toml"), &dir.join("history.db"))
         .arg("run")
         .env("NOTIFY_SOCKET", &socket_path)
         .env("IMAGE_REFRESH_POLL_INTERVAL_MS", "100")

@@ -16,6 +16,8 @@ mod lifecycle;
 mod prune;
 #[path = "build/recovery.rs"]
 mod recovery;
+#[path = "support/world.rs"]
+mod setup;
 #[path = "build/template.rs"]
 mod template;
 
@@ -30,10 +32,12 @@ use image_refresh::azure::arm::RetryPolicy;
 use image_refresh::build::{BuildContext, BuildOptions, Job, Progress};
 use image_refresh::catalog::{self, Catalog};
 use image_refresh::clock::{Clock, SharedClock};
-use image_refresh::simulator::{JournalEntry, Scenario, SimConfig, SimHandle, Simulator};
+use image_refresh::simulator::{JournalEntry, SimHandle};
 use image_refresh::store::{BuildId, BuildRecord, BuildState, EventRecord, Store};
 use tempfile::TempDir;
 use tokio::sync::mpsc;
+
+use self::setup::IMAGE;
 
 /// Wall time that runs from a fixed start at real speed, plus whatever the
 /// test skipped ahead.
@@ -56,28 +60,6 @@ impl Clock for TestClock {
     }
 }
 
-/// The marketplace of the classic catalog; builds take about a second.
-const SCENARIO: &str = r#"
-[settings]
-subscription_id = "00000000-0000-0000-0000-000000000000"
-
-[build]
-provision_secs = 0
-queued_secs = 0
-building_secs = 0
-customizing_secs = 1
-validating_secs = 0
-distributing_secs = 0
-
-[[marketplace]]
-location = "westeurope"
-publisher = "Canonical"
-offer = "0001-com-ubuntu-server-jammy"
-sku = "22_04-lts-gen2"
-versions = ["22.04.202410020", "22.04.202411050"]
-"#;
-
-const IMAGE: &str = "ubuntu-golden";
 const SOURCE_VERSION: &str = "22.04.202411050";
 
 struct Harness {
@@ -89,16 +71,16 @@ struct Harness {
 }
 
 impl Harness {
-    /// The classic catalog pointed at a fresh simulator; `extra` is appended
-    /// to the scenario (build rules, faults).
+    /// The classic catalog pointed at a fresh simulator whose builds take
+    /// about a second; `extra` is appended to the scenario (build rules,
+    /// faults).
     async fn start(extra: &str) -> Harness {
-        Harness::with_scenario(&format!("{SCENARIO}{extra}")).await
+        Harness::with_scenario(&format!("{}{extra}", setup::scenario("", 0, 1))).await
     }
 
     /// Runs finish as soon as they start.
     async fn instant() -> Harness {
-        Harness::with_scenario(&SCENARIO.replace("customizing_secs = 1", "customizing_secs = 0"))
-            .await
+        Harness::with_scenario(&setup::scenario("", 0, 0)).await
     }
 
     async fn with_scenario(scenario: &str) -> Harness {
@@ -108,10 +90,7 @@ impl Harness {
             skipped: Mutex::new(chrono::Duration::zero()),
         });
         let clock: SharedClock = time.clone();
-        let scenario = Scenario::from_toml(scenario).unwrap();
-        let sim = Simulator::start(SimConfig::new(clock.clone(), scenario))
-            .await
-            .unwrap();
+        let sim = setup::simulator(clock.clone(), scenario).await;
         let dir = TempDir::new().unwrap();
         let mut catalog = catalog::parse(catalog::CLASSIC, "image-refresh.toml").unwrap();
         sim.point_catalog(&mut catalog, &dir.path().join("client-secret"))

@@ -9,6 +9,8 @@ mod check {
     mod gallery;
     mod reasons;
 }
+#[path = "support/world.rs"]
+mod setup;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,7 +24,7 @@ use image_refresh::azure::arm::RetryPolicy;
 use image_refresh::catalog::{self, Catalog};
 use image_refresh::check::{CheckOptions, Plan, PlanEntry, run_check};
 use image_refresh::clock::{Clock, ManualClock, SharedClock};
-use image_refresh::simulator::{Scenario, SimConfig, SimHandle, Simulator};
+use image_refresh::simulator::SimHandle;
 use image_refresh::store::{
     BuildRecord, BuildState, BuildTransition, CheckTrigger, DecisionKind, NewBuild, Store,
 };
@@ -50,19 +52,22 @@ pub struct World {
     pub sim: SimHandle,
     pub dir: TempDir,
     pub clock: Arc<ManualClock>,
+    secret_file: PathBuf,
 }
 
 impl World {
     pub async fn start(scenario: &str) -> World {
         let clock = Arc::new(ManualClock::new(t0()));
         let shared: SharedClock = clock.clone();
-        let scenario = Scenario::from_toml(scenario).unwrap();
-        let sim = Simulator::start(SimConfig::new(shared, scenario))
-            .await
-            .unwrap();
+        let sim = setup::simulator(shared, scenario).await;
         let dir = TempDir::new().unwrap();
-        std::fs::write(dir.path().join("client-secret"), sim.client_secret()).unwrap();
-        World { sim, dir, clock }
+        let secret_file = setup::secret_file(&sim, dir.path());
+        World {
+            sim,
+            dir,
+            clock,
+            secret_file,
+        }
     }
 
     pub fn database(&self) -> PathBuf {
@@ -85,22 +90,8 @@ subscription_id = "{sub}"
 resource_group = "{RG}"
 location = "{LOCATION}"
 identity = "/subscriptions/{sub}/resourceGroups/{RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-aib"
-cloud = "custom"
-resource_manager_url = "{arm_url}"
-authority_host = "{base}"
-resource_manager_audience = "{audience}"
-
-[azure.credential]
-kind = "client_secret"
-tenant_id = "{tenant}"
-client_id = "{client}"
-secret_file = "{secret}"
-"#,
-            base = self.sim.base_url(),
-            audience = self.sim.arm_audience(),
-            tenant = self.sim.tenant_id(),
-            client = self.sim.client_id(),
-            secret = self.dir.path().join("client-secret").display(),
+{endpoints}"#,
+            endpoints = setup::endpoints_with_arm(&self.sim, arm_url, &self.secret_file),
         )
     }
 

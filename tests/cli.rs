@@ -6,9 +6,11 @@ use std::process::Output;
 
 use image_refresh::catalog;
 use image_refresh::clock;
-use image_refresh::simulator::{Scenario, SimConfig, SimHandle, Simulator};
+use image_refresh::simulator::SimHandle;
 
-const BIN: &str = env!("CARGO_BIN_EXE_image-refresh");
+#[path = "support/world.rs"]
+mod setup;
+use setup::BIN;
 
 /// A simulator with builds that take a few seconds, and a catalog file that
 /// points the classic example at it.
@@ -19,46 +21,12 @@ struct World {
     database: PathBuf,
 }
 
-const SCENARIO: &str = r#"
-[settings]
-subscription_id = "00000000-0000-0000-0000-000000000000"
-
-[build]
-provision_secs = 0
-queued_secs = 1
-building_secs = 0
-customizing_secs = 1
-validating_secs = 0
-distributing_secs = 0
-
-[[marketplace]]
-location = "westeurope"
-publisher = "Canonical"
-offer = "0001-com-ubuntu-server-jammy"
-sku = "22_04-lts-gen2"
-versions = ["22.04.202410020", "22.04.202411050"]
-"#;
-
 impl World {
     async fn start() -> World {
-        let scenario = Scenario::from_toml(SCENARIO).unwrap();
-        let sim = Simulator::start(SimConfig::new(clock::system(), scenario))
-            .await
-            .unwrap();
+        let sim = setup::simulator(clock::system(), &setup::scenario("", 1, 1)).await;
         let dir = tempfile::tempdir().unwrap();
-        let secret = dir.path().join("client-secret");
-        std::fs::write(&secret, sim.client_secret()).unwrap();
-        let endpoints = format!(
-            "cloud = \"custom\"\nresource_manager_url = \"{url}\"\nauthority_host = \"{url}\"\n\
-             resource_manager_audience = \"{audience}\"\n\n\
-             [azure.credential]\nkind = \"client_secret\"\ntenant_id = \"{tenant}\"\n\
-             client_id = \"{client}\"\nsecret_file = \"{secret}\"\n\n[defaults]",
-            url = sim.base_url(),
-            audience = sim.arm_audience(),
-            tenant = sim.tenant_id(),
-            client = sim.client_id(),
-            secret = secret.display(),
-        );
+        let secret = setup::secret_file(&sim, dir.path());
+        let endpoints = format!("{}\n[defaults]", setup::endpoints(&sim, &secret));
         let text = catalog::CLASSIC.replacen("[defaults]", &endpoints, 1);
         let config = dir.path().join("image-refresh.toml");
         std::fs::write(&config, text).unwrap();
@@ -77,11 +45,7 @@ impl World {
 }
 
 async fn run_with(config: &Path, database: &Path, args: &[&str]) -> Output {
-    tokio::process::Command::new(BIN)
-        .arg("--config")
-        .arg(config)
-        .arg("--database")
-        .arg(database)
+    tokio::process::Command::from(setup::binary(config, database))
         .args(args)
         .env_remove("RUST_LOG")
         .output()

@@ -24,6 +24,8 @@
 mod audit;
 #[path = "crash/phase.rs"]
 mod phase;
+#[path = "support/world.rs"]
+mod setup;
 #[path = "support/daemon.rs"]
 mod support;
 #[path = "crash/world.rs"]

@@ -29,48 +29,23 @@ mod unit_file;
 
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use image_refresh::clock;
-use image_refresh::simulator::{Scenario, SimConfig, SimHandle, Simulator};
+use image_refresh::simulator::SimHandle;
 use image_refresh::store::{BuildRecord, Store};
 use tempfile::TempDir;
 
+#[path = "support/world.rs"]
+mod setup;
 #[path = "support/daemon.rs"]
 mod support;
+pub use setup::{BIN, IMAGE};
 pub use support::{Daemon, eventually};
-
-pub const BIN: &str = env!("CARGO_BIN_EXE_image-refresh");
-pub const IMAGE: &str = "ubuntu-golden";
 
 /// Bound on any wait; generous because two cores are shared by many builds.
 const PATIENCE: Duration = Duration::from_secs(60);
-
-/// The classic catalog's marketplace; `customizing_secs` sets how long a build runs.
-fn scenario(customizing_secs: u64) -> String {
-    format!(
-        r#"
-[settings]
-subscription_id = "00000000-0000-0000-0000-000000000000"
-
-[build]
-provision_secs = 0
-queued_secs = 0
-building_secs = 0
-customizing_secs = {customizing_secs}
-validating_secs = 0
-distributing_secs = 0
-
-[[marketplace]]
-location = "westeurope"
-publisher = "Canonical"
-offer = "0001-com-ubuntu-server-jammy"
-sku = "22_04-lts-gen2"
-versions = ["22.04.202410020", "22.04.202411050"]
-"#
-    )
-}
 
 /// A simulator, a catalog pointing at it and a database path in a temp dir.
 pub struct World {
@@ -78,17 +53,17 @@ pub struct World {
     pub dir: TempDir,
     pub catalog: PathBuf,
     pub database: PathBuf,
+    secret_file: PathBuf,
 }
 
 impl World {
+    /// `customizing_secs` sets how long a build runs.
     pub async fn start(customizing_secs: u64) -> World {
-        let scenario = Scenario::from_toml(&scenario(customizing_secs)).unwrap();
-        let sim = Simulator::start(SimConfig::new(clock::system(), scenario))
-            .await
-            .unwrap();
+        let scenario = setup::scenario("", 0, customizing_secs);
+        let sim = setup::simulator(clock::system(), &scenario).await;
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("client-secret"), sim.client_secret()).unwrap();
         let world = World {
+            secret_file: setup::secret_file(&sim, dir.path()),
             catalog: dir.path().join("image-refresh.toml"),
             database: dir.path().join("history.db"),
             sim,
@@ -100,78 +75,17 @@ impl World {
 
     /// Writes the catalog: `extra` goes before the images (e.g. `[schedule]`).
     pub fn write_catalog(&self, extra: &str, images: &[&str]) {
-        let sim = &self.sim;
-        let secret = self.dir.path().join("client-secret");
-        let mut text = format!(
-            r#"
-[azure]
-subscription_id = "00000000-0000-0000-0000-000000000000"
-resource_group = "rg-image-builder"
-location = "westeurope"
-identity = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-image-builder/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-aib-builder"
-cloud = "custom"
-resource_manager_url = "{arm}"
-authority_host = "{authority}"
-resource_manager_audience = "{audience}"
-
-[azure.credential]
-kind = "client_secret"
-tenant_id = "{tenant}"
-client_id = "{client}"
-secret_file = "{secret}"
-
-{extra}
-
-[recipes.patch]
-[[recipes.patch.steps]]
-type = "shell"
-name = "patch"
-inline = ["sudo apt update"]
-"#,
-            arm = sim.base_url(),
-            authority = sim.authority_host(),
-            audience = sim.arm_audience(),
-            tenant = sim.tenant_id(),
-            client = sim.client_id(),
-            secret = secret.display(),
-        );
-        for image in images {
-            text.push_str(&format!(
-                r#"
-[[images]]
-name = "{image}"
-recipes = ["patch"]
-[images.source]
-type = "marketplace"
-publisher = "Canonical"
-offer = "0001-com-ubuntu-server-jammy"
-sku = "22_04-lts-gen2"
-version = "latest"
-[[images.distribute]]
-type = "managed_image"
-image_id = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-image-builder/providers/Microsoft.Compute/images/{image}"
-"#
-            ));
-        }
+        let text = setup::catalog(&self.sim, &self.secret_file, extra, images);
         std::fs::write(&self.catalog, text).unwrap();
     }
 
     /// `image-refresh run` in the background, with its log in `name.log`.
     pub fn spawn(&self, name: &str, env: &[(&str, String)]) -> Daemon {
         let log = self.dir.path().join(format!("{name}.log"));
-        let mut command = Command::new(BIN);
+        let mut command = setup::service(&self.catalog, &self.database, 100);
         command
-            .arg("--config")
-            .arg(&self.catalog)
-            .arg("--database")
-            .arg(&self.database)
             .arg("run")
-            .env("IMAGE_REFRESH_POLL_INTERVAL_MS", "100")
             .env("RUST_LOG", "image_refresh=debug")
-            .env_remove("NOTIFY_SOCKET")
-            .env_remove("WATCHDOG_USEC")
-            .env_remove("JOURNAL_STREAM")
-            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap());
         for (key, value) in env {
@@ -182,11 +96,7 @@ image_id = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/r
 
     /// A one-shot command such as `status` or `enable`.
     pub fn command(&self, args: &[&str]) -> std::process::Output {
-        Command::new(BIN)
-            .arg("--config")
-            .arg(&self.catalog)
-            .arg("--database")
-            .arg(&self.database)
+        setup::binary(&self.catalog, &self.database)
             .args(args)
             .output()
             .unwrap()

@@ -14,6 +14,8 @@ mod disk;
 mod disk_faults;
 #[path = "faults/secrets.rs"]
 mod secrets;
+#[path = "support/world.rs"]
+mod setup;
 #[path = "support/daemon.rs"]
 mod support;
 #[path = "faults/world.rs"]

@@ -6,6 +6,9 @@ use std::path::Path;
 
 use image_refresh::simulator::SimHandle;
 
+#[path = "../../tests/support/world.rs"]
+mod setup;
+
 /// Writes the secret file at `secret` and returns the catalog text.
 pub fn catalog_text(
     sim: &SimHandle,
@@ -22,22 +25,8 @@ subscription_id = "{sub}"
 resource_group = "rg-images"
 location = "westeurope"
 identity = "/subscriptions/{sub}/resourceGroups/rg-images/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-aib"
-cloud = "custom"
-resource_manager_url = "{base}"
-authority_host = "{base}"
-resource_manager_audience = "{audience}"
-
-[azure.credential]
-kind = "client_secret"
-tenant_id = "{tenant}"
-client_id = "{client}"
-secret_file = "{secret}"
-"#,
-        base = sim.base_url(),
-        audience = sim.arm_audience(),
-        tenant = sim.tenant_id(),
-        client = sim.client_id(),
-        secret = secret.display(),
+{endpoints}"#,
+        endpoints = setup::endpoints(sim, secret),
     );
     for n in 0..images {
         text.push_str(&format!(

@@ -2,40 +2,20 @@
 //! time, and the real `image-refresh run` binary, started and SIGKILLed.
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use image_refresh::clock;
-use image_refresh::simulator::{FaultKind, FaultRule, Scenario, SimConfig, SimHandle, Simulator};
+use image_refresh::simulator::{FaultKind, FaultRule, SimHandle};
 use tempfile::TempDir;
 
-const BIN: &str = env!("CARGO_BIN_EXE_image-refresh");
+use super::setup;
 
 /// Images that become stale together: each round adds this many to the catalog.
 pub const ROUND_SIZE: usize = 3;
 
-/// One-second AIB runs and no `Retry-After` wait, so a round of builds takes
-/// a couple of seconds; the schedule is yearly, so every check the service
-/// makes is its start-up catch-up of images it never checked.
-const SCENARIO: &str = r#"
-[settings]
-subscription_id = "00000000-0000-0000-0000-000000000000"
-operation_retry_after_secs = 0
-
-[build]
-provision_secs = 0
-queued_secs = 0
-building_secs = 0
-customizing_secs = 1
-validating_secs = 0
-distributing_secs = 0
-
-[[marketplace]]
-location = "westeurope"
-publisher = "Canonical"
-offer = "0001-com-ubuntu-server-jammy"
-sku = "22_04-lts-gen2"
-versions = ["22.04.202410020", "22.04.202411050"]
-"#;
+/// With one-second AIB runs and no `Retry-After` wait, a round of builds
+/// takes a couple of seconds.
+const SETTINGS: &str = "operation_retry_after_secs = 0";
 
 /// Latency that holds each Azure call of a build open long enough for a kill
 /// to land while it is in flight.
@@ -54,23 +34,19 @@ pub struct World {
     pub database: PathBuf,
     /// Every image ever put in the catalog, in order.
     pub images: Vec<String>,
+    secret_file: PathBuf,
     spawned: usize,
 }
 
 impl World {
     pub async fn start() -> World {
-        let sim = Simulator::start(SimConfig::new(
-            clock::system(),
-            Scenario::from_toml(SCENARIO).unwrap(),
-        ))
-        .await
-        .unwrap();
+        let sim = setup::simulator(clock::system(), &setup::scenario(SETTINGS, 0, 1)).await;
         for (route, ms) in LATENCY {
             sim.add_fault(FaultRule::always(route, FaultKind::Latency { ms: *ms }));
         }
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("client-secret"), sim.client_secret()).unwrap();
         World {
+            secret_file: setup::secret_file(&sim, dir.path()),
             catalog: dir.path().join("image-refresh.toml"),
             database: dir.path().join("history.db"),
             sim,
@@ -95,62 +71,12 @@ impl World {
     }
 
     fn write_catalog(&self) {
-        let sim = &self.sim;
-        let mut text = format!(
-            r#"
-[azure]
-subscription_id = "00000000-0000-0000-0000-000000000000"
-resource_group = "rg-image-builder"
-location = "westeurope"
-identity = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-image-builder/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-aib-builder"
-cloud = "custom"
-resource_manager_url = "{arm}"
-authority_host = "{authority}"
-resource_manager_audience = "{audience}"
-
-[azure.credential]
-kind = "client_secret"
-tenant_id = "{tenant}"
-client_id = "{client}"
-secret_file = "{secret}"
-
-[schedule]
-cron = "0 0 1 1 *"
-
-[service]
-max_concurrent_builds = {ROUND_SIZE}
-
-[recipes.patch]
-[[recipes.patch.steps]]
-type = "shell"
-name = "patch"
-inline = ["sudo apt update"]
-"#,
-            arm = sim.base_url(),
-            authority = sim.authority_host(),
-            audience = sim.arm_audience(),
-            tenant = sim.tenant_id(),
-            client = sim.client_id(),
-            secret = self.dir.path().join("client-secret").display(),
+        // Yearly, so that every check the service makes is its start-up
+        // catch-up of images it never checked.
+        let extra = format!(
+            "[schedule]\ncron = \"0 0 1 1 *\"\n\n[service]\nmax_concurrent_builds = {ROUND_SIZE}"
         );
-        for image in &self.images {
-            text.push_str(&format!(
-                r#"
-[[images]]
-name = "{image}"
-recipes = ["patch"]
-[images.source]
-type = "marketplace"
-publisher = "Canonical"
-offer = "0001-com-ubuntu-server-jammy"
-sku = "22_04-lts-gen2"
-version = "latest"
-[[images.distribute]]
-type = "managed_image"
-image_id = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-image-builder/providers/Microsoft.Compute/images/{image}"
-"#
-            ));
-        }
+        let text = setup::catalog(&self.sim, &self.secret_file, &extra, &self.images);
         std::fs::write(&self.catalog, text).unwrap();
     }
 
@@ -158,18 +84,9 @@ image_id = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/r
     pub fn spawn(&mut self) -> Daemon {
         self.spawned += 1;
         let log = self.dir.path().join(format!("daemon-{}.log", self.spawned));
-        let child = Command::new(BIN)
-            .arg("--config")
-            .arg(&self.catalog)
-            .arg("--database")
-            .arg(&self.database)
+        let child = setup::service(&self.catalog, &self.database, 20)
             .arg("run")
-            .env("IMAGE_REFRESH_POLL_INTERVAL_MS", "20")
             .env("RUST_LOG", "image_refresh=debug")
-            .env_remove("NOTIFY_SOCKET")
-            .env_remove("WATCHDOG_USEC")
-            .env_remove("JOURNAL_STREAM")
-            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()

@@ -2,47 +2,22 @@
 //! log in a file: the harness the fault and secret suites share.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use image_refresh::clock;
-use image_refresh::simulator::{Scenario, SimConfig, SimHandle, Simulator};
+use image_refresh::simulator::SimHandle;
 use image_refresh::store::{BuildRecord, BuildState, Store};
 use tempfile::TempDir;
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_image-refresh");
-pub const IMAGE: &str = "ubuntu-golden";
+use super::setup;
+pub use super::setup::IMAGE;
+
 /// A client secret that appears nowhere unless leaked.
 pub const SECRET: &str = "Zq8~leak-canary-5f0c9e1d7b2a4c6e";
 
 /// Bound on any wait; generous because two cores are shared by many builds.
 const PATIENCE: Duration = Duration::from_secs(90);
-
-fn scenario() -> String {
-    format!(
-        r#"
-[settings]
-subscription_id = "00000000-0000-0000-0000-000000000000"
-client_secret = "{SECRET}"
-token_lifetime_secs = 3600
-
-[build]
-provision_secs = 0
-queued_secs = 0
-building_secs = 0
-customizing_secs = 1
-validating_secs = 0
-distributing_secs = 0
-
-[[marketplace]]
-location = "westeurope"
-publisher = "Canonical"
-offer = "0001-com-ubuntu-server-jammy"
-sku = "22_04-lts-gen2"
-versions = ["22.04.202410020", "22.04.202411050"]
-"#
-    )
-}
 
 /// A simulator, a catalog pointing at it, and a database directory.
 pub struct World {
@@ -56,10 +31,8 @@ pub struct World {
 impl World {
     /// `data` is the database directory (inside `dir` when `None`).
     pub async fn start(data: Option<&Path>) -> World {
-        let scenario = Scenario::from_toml(&scenario()).unwrap();
-        let sim = Simulator::start(SimConfig::new(clock::system(), scenario))
-            .await
-            .unwrap();
+        let settings = format!("client_secret = \"{SECRET}\"\ntoken_lifetime_secs = 3600");
+        let sim = setup::simulator(clock::system(), &setup::scenario(&settings, 0, 1)).await;
         let dir = tempfile::tempdir().unwrap();
         let secret_file = dir.path().join("client-secret");
         std::fs::write(&secret_file, SECRET).unwrap();
@@ -77,69 +50,13 @@ impl World {
     }
 
     pub fn write_catalog(&self, extra: &str) {
-        let sim = &self.sim;
-        let text = format!(
-            r#"
-[azure]
-subscription_id = "00000000-0000-0000-0000-000000000000"
-resource_group = "rg-image-builder"
-location = "westeurope"
-identity = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-image-builder/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-aib-builder"
-cloud = "custom"
-resource_manager_url = "{arm}"
-authority_host = "{authority}"
-resource_manager_audience = "{audience}"
-
-[azure.credential]
-kind = "client_secret"
-tenant_id = "{tenant}"
-client_id = "{client}"
-secret_file = "{secret}"
-
-{extra}
-
-[recipes.patch]
-[[recipes.patch.steps]]
-type = "shell"
-name = "patch"
-inline = ["sudo apt update"]
-
-[[images]]
-name = "{IMAGE}"
-recipes = ["patch"]
-[images.source]
-type = "marketplace"
-publisher = "Canonical"
-offer = "0001-com-ubuntu-server-jammy"
-sku = "22_04-lts-gen2"
-version = "latest"
-[[images.distribute]]
-type = "managed_image"
-image_id = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-image-builder/providers/Microsoft.Compute/images/{IMAGE}"
-"#,
-            arm = sim.base_url(),
-            authority = sim.authority_host(),
-            audience = sim.arm_audience(),
-            tenant = sim.tenant_id(),
-            client = sim.client_id(),
-            secret = self.secret_file.display(),
-        );
+        let text = setup::catalog(&self.sim, &self.secret_file, extra, &[IMAGE]);
         std::fs::write(&self.catalog, text).unwrap();
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(BIN);
-        command
-            .arg("--config")
-            .arg(&self.catalog)
-            .arg("--database")
-            .arg(&self.database)
-            .args(args)
-            .env("IMAGE_REFRESH_POLL_INTERVAL_MS", "100")
-            .env_remove("NOTIFY_SOCKET")
-            .env_remove("WATCHDOG_USEC")
-            .env_remove("JOURNAL_STREAM")
-            .stdin(Stdio::null());
+        let mut command = setup::service(&self.catalog, &self.database, 100);
+        command.args(args);
         command
     }
 
