@@ -323,3 +323,95 @@ async fn demo_tells_the_whole_story() {
         .expect("the demo names its working folder");
     assert!(!Path::new(&workdir).exists(), "{workdir} was left behind");
 }
+
+/// A token the simulator minted for ARM, as `az login` would have cached one.
+async fn minted_token(sim: &SimHandle) -> String {
+    let body = format!(
+        "grant_type=client_credentials&client_id={}&client_secret={}&scope={}/.default",
+        sim.client_id(),
+        sim.client_secret(),
+        sim.arm_audience()
+    );
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(format!(
+            "{}/{}/oauth2/v2.0/token",
+            sim.authority_host(),
+            sim.tenant_id()
+        ))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["access_token"].as_str().unwrap().to_owned()
+}
+
+/// `kind = "azure_cli"` signs in as the operator's `az login` does: image-refresh asks the
+/// `az` on PATH for a token with ARM's scope and calls ARM with what it prints.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_azure_cli_credential_asks_az_for_an_arm_token() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let world = World::start().await;
+    let token = minted_token(&world.sim).await;
+    let bin = world.dir.path().join("fake-az");
+    std::fs::create_dir(&bin).unwrap();
+    let asked = world.dir.path().join("az-was-asked");
+    let expires_on = chrono::Utc::now().timestamp() + 3600;
+    let az = bin.join("az");
+    std::fs::write(
+        &az,
+        format!(
+            "#!/bin/sh\necho \"$@\" > '{asked}'\n\
+             printf '%s' '{{\"accessToken\": \"{token}\", \"expires_on\": {expires_on}, \"tokenType\": \"Bearer\"}}'\n",
+            asked = asked.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let text = std::fs::read_to_string(&world.config).unwrap();
+    let start = text.find("[azure.credential]").unwrap();
+    let end = start + text[start..].find("\n\n").unwrap();
+    let cli = format!(
+        "{}[azure.credential]\nkind = \"azure_cli\"{}",
+        &text[..start],
+        &text[end..]
+    );
+    let config = world.dir.path().join("cli.toml");
+    std::fs::write(&config, cli).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let check = tokio::process::Command::from(setup::binary(&config, &world.database))
+        .arg("check")
+        .env("PATH", path)
+        .env_remove("RUST_LOG")
+        .output()
+        .await
+        .unwrap();
+
+    assert_eq!(
+        check.status.code(),
+        Some(3),
+        "stale → exit 3: {}",
+        stderr(&check)
+    );
+    let args = std::fs::read_to_string(&asked).unwrap();
+    assert!(
+        args.starts_with("account get-access-token")
+            && args.contains(&format!("--scope {}/.default", world.sim.arm_audience())),
+        "az was asked: {args}"
+    );
+    assert_eq!(
+        world.sim.count("token.entra"),
+        1,
+        "only the test minted a token; image-refresh used az's"
+    );
+    assert!(world.sim.count("marketplace.list") > 0);
+}
