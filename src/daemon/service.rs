@@ -6,6 +6,7 @@
 //! always answers signals and the watchdog at once. One check runs at a time:
 //! images that fall due meanwhile are checked right after it.
 
+mod retry;
 mod setup;
 mod waits;
 
@@ -18,6 +19,7 @@ use chrono::{DateTime, Utc};
 use tokio::task::{JoinError, JoinHandle};
 use tracing::{error, info, warn};
 
+use self::retry::Retries;
 use self::setup::{build_context, changed_images, schedules};
 use self::waits::{ring, tick, wait};
 use super::cycle;
@@ -103,27 +105,10 @@ struct Service {
     pending_trigger: CheckTrigger,
     /// Due instants up to here have been acted on.
     cursor: DateTime<Utc>,
-    /// Images whose last check could not finish, and when to try them again.
-    retry: Option<Retry>,
-    /// Retries already made in a row, for the backoff.
-    retry_attempts: u32,
-    /// When to look again for builds this process stopped following (the
-    /// database failed under them, say); their AIB runs go on meanwhile.
-    resume_at: Option<DateTime<Utc>>,
-    resume_attempts: u32,
+    /// Failed checks and builds let go of, to try again with backoff.
+    retries: Retries,
     health: DatabaseHealth,
 }
-
-/// A check that failed (Azure unreachable, disk full, …) is tried again soon,
-/// not only at the next scheduled time, which may be weeks away.
-struct Retry {
-    at: DateTime<Utc>,
-    images: BTreeSet<String>,
-    attempt: u32,
-}
-
-/// Longest wait between retries of a failed check.
-const RETRY_MAX: chrono::Duration = chrono::Duration::minutes(30);
 
 impl Service {
     fn new(
@@ -137,6 +122,7 @@ impl Service {
         let ctx = build_context(&config, &store, &catalog)?;
         let cursor = config.clock.now();
         let health = DatabaseHealth::new(store.path().to_owned());
+        let retries = Retries::new(config.check_retry);
         Ok(Service {
             pool: BuildPool::new(catalog.service.max_concurrent_builds),
             alarm,
@@ -150,10 +136,7 @@ impl Service {
             pending: BTreeSet::new(),
             pending_trigger: CheckTrigger::Schedule,
             cursor,
-            retry: None,
-            retry_attempts: 0,
-            resume_at: None,
-            resume_attempts: 0,
+            retries,
             health,
         })
     }
@@ -199,11 +182,7 @@ impl Service {
         let mut watchdog = self.config.watchdog.map(tokio::time::interval);
         loop {
             let scheduled = self.schedules.next_due(self.cursor).map(|(at, _)| at);
-            let retry = self.retry.as_ref().map(|r| r.at);
-            let next = [scheduled, retry, self.resume_at]
-                .into_iter()
-                .flatten()
-                .min();
+            let next = [scheduled, self.retries.next()].into_iter().flatten().min();
             tokio::select! {
                 signal = signals.recv() => match signal {
                     Signal::Stop(name) => {
@@ -224,9 +203,7 @@ impl Service {
         // Builds whose resume failed earlier (say, a crashed process's lease
         // had not expired yet) are picked up again with every due check.
         let now = self.config.clock.now();
-        if self.resume_at.is_some_and(|at| at <= now) {
-            self.resume_at = None;
-        }
+        self.retries.take_due_resume(now);
         if let Err(error) = self.resume_unfinished().await {
             if self.failed("look for unfinished builds", &error) {
                 warn!(error = %chain(&error), "cannot look for unfinished builds; trying again later");
@@ -241,19 +218,7 @@ impl Service {
             due.extend(images);
             self.cursor = at;
         }
-        if self.retry.as_ref().is_some_and(|r| r.at <= now) {
-            // Taken, so that a due retry cannot ring again while its check runs;
-            // the attempt count stays for the next backoff.
-            if let Some(retry) = self.retry.take() {
-                info!(
-                    images = retry.images.len(),
-                    attempt = retry.attempt,
-                    "retrying the check that failed"
-                );
-                self.retry_attempts = retry.attempt + 1;
-                due.extend(retry.images);
-            }
-        }
+        due.extend(self.retries.take_due_checks(now));
         if !due.is_empty() {
             self.request_check(due, CheckTrigger::Schedule);
         }
@@ -263,47 +228,14 @@ impl Service {
     /// `checked` are the images the finished check covered: retries owed by
     /// other images are kept.
     fn schedule_retry(&mut self, checked: &Catalog, failed: BTreeSet<String>) {
-        let mut images = failed;
-        if let Some(retry) = &self.retry {
-            images.extend(
-                retry
-                    .images
-                    .iter()
-                    .filter(|name| checked.image(name).is_none())
-                    .cloned(),
-            );
-        }
-        if images.is_empty() {
-            self.retry = None;
-            self.retry_attempts = 0;
-            return;
-        }
-        let attempt = self
-            .retry
-            .as_ref()
-            .map_or(self.retry_attempts, |r| r.attempt.max(self.retry_attempts));
-        let at = self.config.clock.now() + self.backoff(attempt);
-        info!(images = images.len(), retry_at = %at, "the check is tried again at retry_at");
-        self.retry = Some(Retry {
-            at,
-            images,
-            attempt,
-        });
+        let now = self.config.clock.now();
+        self.retries
+            .check_ended(|name| checked.image(name).is_some(), failed, now);
     }
 
-    /// Looks for unfinished builds again after a backoff, unless that is already due.
     fn resume_later(&mut self) {
-        if self.resume_at.is_some() {
-            return;
-        }
-        let at = self.config.clock.now() + self.backoff(self.resume_attempts);
-        self.resume_attempts += 1;
-        info!(resume_at = %at, "builds this service stopped following are resumed at resume_at");
-        self.resume_at = Some(at);
-    }
-
-    fn backoff(&self, attempt: u32) -> chrono::Duration {
-        (self.config.check_retry * 2i32.saturating_pow(attempt.min(10))).min(RETRY_MAX)
+        let now = self.config.clock.now();
+        self.retries.resume_later(now);
     }
 
     /// Hands a failure to the database's health, which says a disk fault once;
@@ -410,12 +342,12 @@ impl Service {
         match result {
             Ok(build) if build.state.is_success() => {
                 self.wrote();
-                self.resume_attempts = 0;
+                self.retries.build_recorded();
                 info!(image, build_id = %build.id, state = %build.state, "build finished");
             }
             Ok(build) => {
                 self.wrote();
-                self.resume_attempts = 0;
+                self.retries.build_recorded();
                 warn!(
                     image,
                     build_id = %build.id,
