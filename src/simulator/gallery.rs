@@ -169,12 +169,11 @@ fn version_body(v: &GalleryVersion) -> Value {
     if let Some(eol) = &v.end_of_life {
         profile["endOfLifeDate"] = json!(eol);
     }
-    json!({
+    let mut body = json!({
         "id": v.id,
         "name": v.name,
         "type": "Microsoft.Compute/galleries/images/versions",
         "location": v.location,
-        "tags": v.tags,
         "properties": {
             "publishingProfile": profile,
             "storageProfile": {
@@ -184,7 +183,12 @@ fn version_body(v: &GalleryVersion) -> Value {
             "safetyProfile": {"allowDeletionOfReplicatedLocations": false},
             "provisioningState": "Succeeded"
         }
-    })
+    });
+    // ARM leaves `tags` out of a resource that has none.
+    if !v.tags.is_empty() {
+        body["tags"] = json!(v.tags);
+    }
+    body
 }
 
 pub(crate) fn version_list(state: &State, p: &GalleryImagePath) -> Response {
