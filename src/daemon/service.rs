@@ -365,13 +365,18 @@ impl Service {
             Err(BuildError::Claim(claim)) if !matches!(claim, ClaimError::Store(_)) => {
                 info!(image, reason = %claim, "not building")
             }
-            // The build is left unfinished in the history, so looking for
-            // unfinished builds again picks it up where it stopped.
+            // Not a failed build: nothing is final. A build left unfinished in
+            // the history is resumed where it stopped; a job that never got as
+            // far as its first record is found stale again by the re-check (which
+            // decides "in progress" for the other kind, so nothing is doubled).
             Err(error) => {
                 if self.failed(&format!("build {image}"), &error) {
-                    error!(image, error = %chain(&error), "build failed");
+                    warn!(image, error = %chain(&error),
+                        "build interrupted; trying again later (an AIB run already started goes on)");
                 }
-                self.resume_later();
+                let now = self.config.clock.now();
+                self.retries.resume_later(now);
+                self.retries.check_again(image, now);
             }
         }
         self.update_status();

@@ -13,7 +13,7 @@ const OUTAGE: &str = "Azure is failing requests";
 /// and attempts come with the schedule (every two seconds here).
 const GAVE_UP: [&str; 3] = [
     "check failed",
-    "build failed",
+    "build interrupted; trying again later",
     "image(s) are stale; the next check tries again",
 ];
 

@@ -102,6 +102,17 @@ impl Retries {
         });
     }
 
+    /// Owes a check of `image`: with the retry already owed, if there is one, so as not
+    /// to put that one off.
+    pub fn check_again(&mut self, image: String, now: DateTime<Utc>) {
+        match &mut self.check {
+            Some(retry) => {
+                retry.images.insert(image);
+            }
+            None => self.check_ended(|_| false, BTreeSet::from([image]), now),
+        }
+    }
+
     /// Owes a look for unfinished builds after a backoff, unless one is owed already.
     pub fn resume_later(&mut self, now: DateTime<Utc>) {
         if self.resume_at.is_some() {
@@ -169,6 +180,21 @@ mod tests {
         retries.check_ended(|_| true, images(&["a", "b"]), at(0));
         retries.check_ended(|name| name == "c", BTreeSet::new(), at(0));
         assert_eq!(retries.take_due_checks(at(5)), images(&["a", "b"]));
+    }
+
+    #[test]
+    fn an_interrupted_build_joins_the_check_retry_already_owed() {
+        let mut retries = Retries::new(Duration::minutes(1));
+        retries.check_ended(|_| true, images(&["a"]), at(0));
+        retries.check_again("b".to_owned(), at(0) + Duration::seconds(50));
+        assert_eq!(retries.next(), Some(at(1)), "not put off");
+        assert_eq!(retries.take_due_checks(at(1)), images(&["a", "b"]));
+        retries.check_again("c".to_owned(), at(1));
+        assert_eq!(
+            retries.take_due_checks(at(3)),
+            images(&["c"]),
+            "backed off once more"
+        );
     }
 
     #[test]
