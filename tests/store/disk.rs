@@ -32,8 +32,9 @@ async fn writer(store: Store, image: String, stop: Arc<AtomicBool>) -> (Vec<Stri
                 damaged.push(text);
             } else {
                 assert!(
-                    error.is_disk_fault() || matches!(error, StoreError::Query { .. }),
-                    "{error}"
+                    error.is_disk_fault(),
+                    "only the disk may fail a write: {}",
+                    image_refresh::report::chain(&error)
                 );
             }
         }
