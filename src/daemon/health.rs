@@ -3,7 +3,8 @@
 //! A full or read-only disk fails every check, every build step and every retry of them
 //! until someone fixes it; a line apiece would bury the one that says what is wrong. The
 //! first failure warns, with the cause; later ones are debug lines, but for a reminder
-//! every [`REMIND_EVERY`] while the fault lasts. The first successful write says so.
+//! every [`REMIND_EVERY`] while the fault lasts. The first successful write says so (on
+//! a full disk, the first one once there is room again).
 
 use std::error::Error;
 use std::path::PathBuf;
@@ -12,7 +13,7 @@ use chrono::{DateTime, Duration, Utc};
 use tracing::{debug, info, warn};
 
 use crate::report::chain;
-use crate::store::{DiskFault, DiskTrouble};
+use crate::store::{DiskFault, DiskTrouble, FULL_DISK_HEADROOM, free_bytes};
 
 /// How often a fault that lasts is said again.
 pub const REMIND_EVERY: Duration = Duration::minutes(15);
@@ -100,8 +101,24 @@ impl DatabaseHealth {
         }
     }
 
-    /// Records that a write went through; true when that ends a fault.
+    /// Records that a write went through; true when that ends a fault. On a full
+    /// disk small writes can go through while larger ones still fail, so a full disk
+    /// ends only once it has room again.
     pub fn wrote(&mut self, now: DateTime<Utc>) -> bool {
+        let Some(down) = &self.down else {
+            return false;
+        };
+        if down.trouble.fault == DiskFault::Full
+            && let Some(free) = free_bytes(&self.database)
+            && free < FULL_DISK_HEADROOM
+        {
+            debug!(
+                database = %self.database.display(),
+                free_bytes = free,
+                "a write went through, but the disk is still nearly full"
+            );
+            return false;
+        }
         let Some(down) = self.down.take() else {
             return false;
         };

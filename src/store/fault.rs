@@ -93,6 +93,21 @@ impl StoreError {
     }
 }
 
+/// Free space below which a full disk still counts as full although a write went
+/// through: SQLite reuses room in its write-ahead log, so small writes can succeed on a
+/// full disk. This is room for that log to reach its checkpoint size (1,000 pages).
+pub const FULL_DISK_HEADROOM: u64 = 4 * 1024 * 1024;
+
+/// The space left for the database's directory to grow into, as the OS reports it.
+pub fn free_bytes(database: &Path) -> Option<u64> {
+    let dir = database
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let stats = rustix::fs::statvfs(dir).ok()?;
+    Some(stats.f_bavail.saturating_mul(stats.f_frsize))
+}
+
 /// A disk fault as an operator should read it: what SQLite said, sharpened by what the
 /// OS says when asked whether the database may be written. SQLite reports a file made
 /// immutable as a bare "disk I/O error"; the OS says "Operation not permitted".
@@ -101,6 +116,8 @@ pub struct DiskTrouble {
     pub fault: DiskFault,
     /// The OS's refusal to let the database be written, when it refuses.
     pub os_says: Option<String>,
+    /// Free space on a full disk.
+    pub free_bytes: Option<u64>,
 }
 
 impl DiskTrouble {
@@ -121,16 +138,23 @@ impl DiskTrouble {
         DiskTrouble {
             fault,
             os_says: refusal.map(|error| error.to_string()),
+            free_bytes: (fault == DiskFault::Full)
+                .then(|| free_bytes(database))
+                .flatten(),
         }
     }
 }
 
 impl fmt::Display for DiskTrouble {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.os_says {
-            Some(os) => write!(f, "{} (writing it: {os})", self.fault),
-            None => write!(f, "{}", self.fault),
+        write!(f, "{}", self.fault)?;
+        if let Some(free) = self.free_bytes {
+            write!(f, " ({free} bytes free)")?;
         }
+        if let Some(os) = &self.os_says {
+            write!(f, " (writing it: {os})")?;
+        }
+        Ok(())
     }
 }
 
@@ -215,13 +239,18 @@ mod tests {
         let present = dir.path().join("here.db");
         std::fs::write(&present, b"").unwrap();
         let trouble = DiskTrouble::diagnose(&present, DiskFault::Full);
-        assert_eq!(
-            trouble,
-            DiskTrouble {
-                fault: DiskFault::Full,
-                os_says: None
-            }
+        let free = free_bytes(&present).unwrap();
+        assert_eq!(trouble.fault, DiskFault::Full);
+        assert_eq!(trouble.os_says, None);
+        // The free space moves with whatever else writes to this disk meanwhile.
+        assert!(
+            trouble
+                .free_bytes
+                .is_some_and(|bytes| bytes.abs_diff(free) < free / 10 + 1_000_000)
         );
-        assert_eq!(trouble.to_string(), "the disk is full");
+        assert!(
+            trouble.to_string().starts_with("the disk is full ("),
+            "{trouble}"
+        );
     }
 }

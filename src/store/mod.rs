@@ -28,7 +28,7 @@ use sqlx::{Executor, SqlitePool};
 pub use builds::{BuildRecord, BuildTransition, EventRecord, NewBuild};
 pub use checks::{CheckRecord, DecisionRecord, ResolvedVersionRecord, SourceKey};
 pub use error::{ClaimError, StoreError, UnknownValue};
-pub use fault::{DiskFault, DiskTrouble};
+pub use fault::{DiskFault, DiskTrouble, FULL_DISK_HEADROOM, free_bytes};
 pub use ids::{BuildId, CheckId};
 pub use images::{BuildSummary, ImageState, ImageStatus};
 pub use leases::Lease;
