@@ -2,10 +2,9 @@
 //! up, says what is wrong once, and afterwards builds the stale image exactly once.
 
 use image_refresh::simulator::{FaultKind, FaultRule};
-use image_refresh::store::BuildState;
 
 use super::episode;
-use super::world::{Daemon, World, complaints, eventually, one_good_build};
+use super::world::{Daemon, World, complaints, eventually, one_good_build, running_build};
 
 /// The Azure client's one warning per outage.
 const OUTAGE: &str = "Azure is failing requests";
@@ -21,15 +20,7 @@ const GAVE_UP: [&str; 3] = [
 /// run when Azure goes bad), then clears it. Returns the service's log.
 async fn mid_build(name: &str, kind: FaultKind) -> (World, String) {
     let world = World::start(None).await;
-    let mut daemon = world.spawn(name, "image_refresh=debug");
-    eventually("the build to run in AIB", &daemon, || async {
-        world
-            .builds()
-            .await
-            .into_iter()
-            .find(|b| b.state == BuildState::Running)
-    })
-    .await;
+    let mut daemon = running_build(&world, name).await;
     world.sim.add_fault(FaultRule::always("*", kind));
     tokio::time::sleep(episode()).await;
     daemon.assert_running();

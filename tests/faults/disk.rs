@@ -10,25 +10,11 @@
 
 use std::path::PathBuf;
 
-use image_refresh::store::{BuildState, Store};
+use image_refresh::store::Store;
 
 use super::disk_faults::{Filler, Immutable, Tmpfs};
 use super::episode;
-use super::world::{World, complaints, eventually, one_good_build};
-
-/// Starts the service and waits for its build to run in AIB.
-async fn running_build(world: &World, name: &str) -> super::world::Daemon {
-    let daemon = world.spawn(name, "image_refresh=debug");
-    eventually("the build to run in AIB", &daemon, || async {
-        world
-            .builds()
-            .await
-            .into_iter()
-            .find(|b| b.state == BuildState::Running)
-    })
-    .await;
-    daemon
-}
+use super::world::{Daemon, World, complaints, eventually, one_good_build, running_build};
 
 /// During the fault the service said what was wrong in exactly one line, naming the
 /// cause with one of `words`, however many checks and build steps failed meanwhile.
@@ -60,41 +46,33 @@ fn said_once(log: &str, words: &[&str]) {
     );
 }
 
-/// Waits for the service to notice by itself that the fault is over. The build may
-/// have ended during the fault (on a full disk some writes go through), so its end
-/// says nothing about recovery.
-async fn recovered(daemon: &super::world::Daemon) {
+/// Once the fault is cleared: the service notices by itself and says so once, builds
+/// the image exactly once, complains no more, stops cleanly, and nothing it read was
+/// damaged; the file is sound.
+async fn recovers(world: &World, mut daemon: Daemon) {
+    const RECOVERED: &str = "the history database can be written again";
+    // The build may have ended during the fault (on a full disk some writes go
+    // through), so its end says nothing about recovery: wait for the line.
     eventually(
         "the service to say the database can be written again",
-        daemon,
-        || async {
-            daemon
-                .log()
-                .contains("the history database can be written again")
-                .then_some(())
-        },
+        &daemon,
+        || async { daemon.log().contains(RECOVERED).then_some(()) },
     )
     .await;
-}
-
-/// After the fault the service said once that it is over, and complained no more.
-fn said_recovered(log: &str) {
-    let recovered = log
-        .lines()
-        .filter(|l| l.contains("the history database can be written again"))
-        .count();
+    one_good_build(world, &daemon).await;
+    daemon.assert_running();
+    let log = daemon.log();
+    let recovered = log.lines().filter(|l| l.contains(RECOVERED)).count();
     assert_eq!(recovered, 1, "one line says the fault is over:\n{log}");
-    let complaints = complaints(log);
+    let complaints = complaints(&log);
     assert_eq!(
         complaints.len(),
         1,
         "complaints after recovery:\n{}",
         complaints.join("\n")
     );
-}
+    daemon.stop_cleanly().await;
 
-/// Nothing read back damaged at any time, and the file is sound at the end.
-async fn intact(world: &World, log: &str) {
     let damage = ["(code: 11)", "(code: 26)", "(code: 522)", "malformed"];
     let damaged: Vec<&str> = log
         .lines()
@@ -126,13 +104,7 @@ async fn a_full_database_disk() {
     said_once(&daemon.log(), &["the disk is full ("]);
 
     drop(filler);
-    recovered(&daemon).await;
-    one_good_build(&world, &daemon).await;
-    daemon.assert_running();
-    said_recovered(&daemon.log());
-    let log = daemon.log();
-    daemon.stop_cleanly().await;
-    intact(&world, &log).await;
+    recovers(&world, daemon).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -154,11 +126,5 @@ async fn a_read_only_database_directory() {
     );
 
     drop(immutable);
-    recovered(&daemon).await;
-    one_good_build(&world, &daemon).await;
-    daemon.assert_running();
-    said_recovered(&daemon.log());
-    let log = daemon.log();
-    daemon.stop_cleanly().await;
-    intact(&world, &log).await;
+    recovers(&world, daemon).await;
 }

@@ -97,6 +97,21 @@ impl World {
 
 pub use super::support::{Daemon, eventually};
 
+/// Starts the service and waits until it follows its build's run in AIB, the moment
+/// the faults are made.
+pub async fn running_build(world: &World, name: &str) -> Daemon {
+    let daemon = world.spawn(name, "image_refresh=debug");
+    eventually("the build to run in AIB", &daemon, || async {
+        world
+            .builds()
+            .await
+            .into_iter()
+            .find(|b| b.state == BuildState::Running)
+    })
+    .await;
+    daemon
+}
+
 /// Waits for the image's build to succeed, then asserts the history has exactly that one
 /// build, from one AIB run: nothing lost, nothing duplicated.
 pub async fn one_good_build(world: &World, daemon: &Daemon) -> BuildRecord {
