@@ -105,7 +105,7 @@ impl DatabaseHealth {
     /// disk small writes can go through while larger ones still fail, so a full disk
     /// ends only once it has room again.
     pub fn wrote(&mut self, now: DateTime<Utc>) -> bool {
-        let Some(down) = &self.down else {
+        let Some(down) = self.down.take() else {
             return false;
         };
         if down.trouble.fault == DiskFault::Full
@@ -117,11 +117,9 @@ impl DatabaseHealth {
                 free_bytes = free,
                 "a write went through, but the disk is still nearly full"
             );
+            self.down = Some(down);
             return false;
         }
-        let Some(down) = self.down.take() else {
-            return false;
-        };
         info!(
             database = %self.database.display(),
             was = %down.trouble.fault,

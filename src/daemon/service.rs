@@ -339,15 +339,16 @@ impl Service {
     }
 
     async fn finished(&mut self, (image, result): Finished) {
+        if result.is_ok() {
+            // The build's final state is in the history.
+            self.wrote();
+            self.retries.build_recorded();
+        }
         match result {
             Ok(build) if build.state.is_success() => {
-                self.wrote();
-                self.retries.build_recorded();
                 info!(image, build_id = %build.id, state = %build.state, "build finished");
             }
             Ok(build) => {
-                self.wrote();
-                self.retries.build_recorded();
                 warn!(
                     image,
                     build_id = %build.id,
@@ -374,8 +375,8 @@ impl Service {
                     warn!(image, error = %chain(&error),
                         "build interrupted; trying again later (an AIB run already started goes on)");
                 }
+                self.resume_later();
                 let now = self.config.clock.now();
-                self.retries.resume_later(now);
                 self.retries.check_again(image, now);
             }
         }
