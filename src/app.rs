@@ -1,16 +1,23 @@
-//! Wiring: turn a catalog into the process's Azure client and history store.
+//! The one wiring seam: catalog, history store, ARM client and clock, opened
+//! once per process and handed to the pipeline.
 //!
-//! The CLI commands and the daemon all start here, so they share one code path
+//! Every command and the service start here, so they share one code path
 //! whether they talk to Azure or to the simulator (which only differs by URL).
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
 
 use crate::azure::{
     self, ArmClient, ArmClientOptions, AzureError, CloudEndpoints, CredentialConfig, HttpTimeouts,
 };
 use crate::catalog::{Catalog, CredentialSettings, SecretSource};
 use crate::clock::SharedClock;
+use crate::build::{BuildContext, BuildOptions, Progress};
+use crate::events::Events;
+use crate::pipeline::Pipeline;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +26,113 @@ pub enum AppError {
     Azure(#[from] AzureError),
     #[error("open the history database")]
     Store(#[from] StoreError),
+    #[error("{POLL_INTERVAL_ENV}={0:?} is not a number of milliseconds")]
+    PollInterval(String),
+}
+
+/// Polls running builds and operations at most this often (milliseconds)
+/// instead of every 30 s and 10 s: for the simulator and tests, where builds
+/// take seconds. ARM's `Retry-After` is still honoured.
+pub const POLL_INTERVAL_ENV: &str = "IMAGE_REFRESH_POLL_INTERVAL_MS";
+
+/// How often this process polls Azure, the same for every command.
+#[derive(Debug, Clone, Default)]
+pub struct Tuning {
+    pub arm: ArmClientOptions,
+    pub build: BuildOptions,
+    /// [`POLL_INTERVAL_ENV`] when set.
+    pub poll_interval: Option<Duration>,
+}
+
+impl Tuning {
+    /// The defaults, shortened by [`POLL_INTERVAL_ENV`] when it is set.
+    pub fn from_env() -> Result<Tuning, AppError> {
+        let mut tuning = Tuning::default();
+        if let Ok(value) = std::env::var(POLL_INTERVAL_ENV) {
+            let ms: u64 = value
+                .trim()
+                .parse()
+                .map_err(|_| AppError::PollInterval(value.clone()))?;
+            tuning = tuning.polling_every(Duration::from_millis(ms.max(1)));
+        }
+        Ok(tuning)
+    }
+
+    /// Polls operations and running builds every `interval`.
+    pub fn polling_every(mut self, interval: Duration) -> Tuning {
+        self.arm.lro_poll_interval = interval;
+        self.build.poll_interval = interval;
+        self.poll_interval = Some(interval);
+        self
+    }
+}
+
+/// What a command or the service works with.
+pub struct App {
+    pub catalog: Catalog,
+    pub store: Store,
+    pub arm: ArmClient,
+    pub clock: SharedClock,
+    pub tuning: Tuning,
+}
+
+impl App {
+    /// Opens the store at `database` (recording the catalog's images) and the
+    /// ARM client for the catalog's cloud and credential.
+    pub async fn open(
+        catalog: Catalog,
+        database: &Path,
+        clock: SharedClock,
+        tuning: Tuning,
+    ) -> Result<App, AppError> {
+        let store = Store::open(database).await?;
+        App::with_store(catalog, store, clock, tuning).await
+    }
+
+    /// The same, on a store that is already open: a reload keeps its store.
+    pub async fn with_store(
+        catalog: Catalog,
+        store: Store,
+        clock: SharedClock,
+        tuning: Tuning,
+    ) -> Result<App, AppError> {
+        store
+            .ensure_images(catalog.images.iter().map(|i| i.name.as_str()))
+            .await?;
+        let arm = arm_client(&catalog, clock.clone(), tuning.arm.clone())?;
+        Ok(App {
+            catalog,
+            store,
+            arm,
+            clock,
+            tuning,
+        })
+    }
+
+    /// The pipeline over this catalog, with `progress` receiving every build's
+    /// moves (the CLI's live lines).
+    pub fn pipeline(&self, progress: Option<mpsc::UnboundedSender<Progress>>) -> Pipeline {
+        self.pipeline_with(self.tuning.build.clone(), progress)
+    }
+
+    /// [`App::pipeline`] with other build options (`build` without `--wait`).
+    pub fn pipeline_with(
+        &self,
+        options: BuildOptions,
+        progress: Option<mpsc::UnboundedSender<Progress>>,
+    ) -> Pipeline {
+        Pipeline::new(BuildContext {
+            arm: self.arm.clone(),
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+            azure: self.catalog.azure.clone(),
+            service: self.catalog.service,
+            options,
+            events: Events::default(),
+            holder: lease_holder(),
+            progress,
+        })
+    }
 }
 
 /// The endpoints the catalog names. `AZURE_AUTHORITY_HOST`, as in every Azure

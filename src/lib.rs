@@ -1,7 +1,9 @@
 //! image-refresh keeps golden VM images patched.
 //!
 //! The modules follow the data flow:
-//! catalog → check → plan → build → history (store).
+//! catalog → check → plan → build → history (store), run as one
+//! [`pipeline`] wired up by [`app`]; [`model`] holds the words they share and
+//! [`daemon`] is the service loop that runs the pipeline on [`schedule`].
 
 pub mod app;
 pub mod azure;
@@ -11,6 +13,12 @@ pub mod check;
 pub mod cli;
 pub mod clock;
 pub mod daemon;
+pub mod events;
+pub mod logging;
+pub mod model;
+pub mod pipeline;
+pub mod plan;
 pub mod report;
+pub mod schedule;
 pub mod simulator;
 pub mod store;

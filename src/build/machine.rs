@@ -13,7 +13,8 @@ use tracing::{info, warn};
 use crate::azure::AzureError;
 use crate::azure::image_templates::{self, ImageTemplateStatus, ProvisioningState, TemplateRef};
 use crate::catalog::Image;
-use crate::store::{BuildRecord, BuildState, BuildTransition, Cleanup, RunSubState};
+use crate::store::{BuildRecord, BuildTransition};
+use crate::model::{BuildState, Cleanup, RunSubState};
 
 use super::follow::follow_run;
 use super::template::{self, TemplateInput};
@@ -47,7 +48,7 @@ pub async fn drive(
         ctx.renew_lease(&build.image).await?;
         let step = step(ctx, image, &template, &build).await;
         build = match step {
-            Ok(change) => ctx.store.transition(build.id, &change).await?,
+            Ok(change) => ctx.record(&build, &change).await?,
             Err(StepError::Refused { code, message }) => {
                 warn!(%code, %message, "Azure refused the build");
                 let mut change =
@@ -56,7 +57,7 @@ pub async fn drive(
                 change.template_name = Some(template.name.clone());
                 change.error_code = Some(code);
                 change.error_message = Some(message);
-                ctx.store.transition(build.id, &change).await?
+                ctx.record(&build, &change).await?
             }
             Err(StepError::Interrupted(error)) => return Err(error),
         };

@@ -7,22 +7,21 @@ mod machine;
 mod prune;
 pub mod template;
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
-use tokio::sync::{Semaphore, mpsc};
-use tokio::task::JoinSet;
+use tokio::sync::mpsc;
 use tracing::{Instrument, debug, info_span, warn};
 
 use crate::azure::{ArmClient, AzureError};
-use crate::catalog::{AzureSettings, Catalog, Image};
+use crate::catalog::{AzureSettings, Catalog, ServiceSettings};
+use crate::events::{Event, Events};
+use crate::plan::Job;
 use crate::clock::SharedClock;
 use crate::report::chain;
 use crate::store::{
-    BuildId, BuildRecord, BuildState, CheckId, ClaimError, DecisionKind, NewBuild, RunSubState,
-    Store, StoreError,
+    BuildRecord, BuildTransition, ClaimError, FailureLimit, NewBuild, Store, StoreError,
 };
+use crate::model::{BuildId, BuildState, RunSubState};
 
 pub use machine::drive;
 
@@ -116,7 +115,10 @@ pub struct BuildContext {
     pub store: Store,
     pub clock: SharedClock,
     pub azure: AzureSettings,
+    /// The build limit and the failure limit.
+    pub service: ServiceSettings,
     pub options: BuildOptions,
+    pub events: Events,
     /// Names this process in leases: "hostname:pid:uuid".
     pub holder: String,
     pub progress: Option<mpsc::UnboundedSender<Progress>>,
@@ -129,6 +131,53 @@ impl BuildContext {
 
     fn deadline_for_arm(&self) -> tokio::time::Instant {
         tokio::time::Instant::now() + self.options.arm_operation_timeout
+    }
+
+    /// Records a build's move, counting its outcome against the failure limit in
+    /// the same transaction, and tells subscribers when it ended or disabled its image.
+    async fn record(
+        &self,
+        build: &BuildRecord,
+        change: &BuildTransition,
+    ) -> Result<BuildRecord, StoreError> {
+        let limit = FailureLimit(self.service.disable_after_failures);
+        let written = self
+            .store
+            .transition_counting(build.id, change, limit)
+            .await?;
+        let record = written.record;
+        if record.state.is_terminal() {
+            self.events.emit(Event::BuildFinished {
+                image: record.image.clone(),
+                build_id: record.id,
+                state: record.state,
+                artifact_ids: record.artifact_ids.clone(),
+                error_code: record.error_code.clone(),
+                error_message: record.error_message.clone(),
+            });
+        }
+        if let Some(reason) = written.disabled {
+            warn!(
+                image = %record.image,
+                %reason,
+                "no longer rebuilt automatically; `image-refresh enable {}` resumes",
+                record.image
+            );
+            self.events.emit(Event::ImageDisabled {
+                image: record.image.clone(),
+                reason,
+            });
+        }
+        Ok(record)
+    }
+
+    fn started(&self, build: &BuildRecord, resumed: bool) {
+        self.events.emit(Event::BuildStarted {
+            image: build.image.clone(),
+            build_id: build.id,
+            reason: build.reason.clone(),
+            resumed,
+        });
     }
 
     fn progress(&self, progress: Progress) {
@@ -220,17 +269,6 @@ impl BuildContext {
     }
 }
 
-/// One build to start.
-#[derive(Debug, Clone)]
-pub struct Job {
-    pub image: Image,
-    /// The exact version to build from.
-    pub source_version: String,
-    pub decision: Option<DecisionKind>,
-    pub reason: String,
-    pub check_id: Option<CheckId>,
-}
-
 /// Claims the image, records the build as planned, and drives it to its end.
 ///
 /// An unfinished build of the same image (one left running by `build` without
@@ -268,6 +306,7 @@ pub async fn run_job(ctx: &BuildContext, job: &Job) -> Result<BuildRecord, Build
                 (build, false)
             }
         };
+        ctx.started(&build, resumed);
         let span = info_span!("build", image = %image.name, build_id = %build.id, resumed);
         drive(ctx, Some(image), build).instrument(span).await
     }
@@ -295,38 +334,13 @@ pub async fn resume(
             .get_build(build.id)
             .await?
             .ok_or(StoreError::BuildNotFound(build.id))?;
+        if !fresh.state.is_terminal() {
+            ctx.started(&fresh, true);
+        }
         drive(ctx, catalog.image(&name), fresh).await
     }
     .instrument(span)
     .await;
     ctx.release(&name).await;
     result
-}
-
-/// Runs many jobs with at most `limit` at once; results come back in job order.
-pub async fn run_jobs(
-    ctx: Arc<BuildContext>,
-    jobs: Vec<Job>,
-    limit: usize,
-) -> Vec<Result<BuildRecord, BuildError>> {
-    let permits = Arc::new(Semaphore::new(limit.max(1)));
-    let mut tasks = JoinSet::new();
-    for (index, job) in jobs.into_iter().enumerate() {
-        let ctx = ctx.clone();
-        let permits = permits.clone();
-        tasks.spawn(async move {
-            // The semaphore is never closed, so acquiring only waits.
-            let _permit = permits.acquire_owned().await;
-            (index, run_job(&ctx, &job).await)
-        });
-    }
-    let mut results: Vec<(usize, Result<BuildRecord, BuildError>)> = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok(result) => results.push(result),
-            Err(error) => warn!(error = %error, "a build task ended abnormally"),
-        }
-    }
-    results.sort_by_key(|(index, _)| *index);
-    results.into_iter().map(|(_, result)| result).collect()
 }

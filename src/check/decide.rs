@@ -7,7 +7,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use crate::store::DecisionKind;
+use crate::model::DecisionKind;
 
 /// What the catalog says about one image, reduced to what the decision needs.
 #[derive(Debug, Clone)]
@@ -86,34 +86,13 @@ pub enum Decision {
 }
 
 impl Decision {
+    /// Whether the image is rebuilt; the kind decides (see [`DecisionKind::is_stale`]).
     pub fn is_stale(&self) -> bool {
-        matches!(
-            self,
-            Decision::NeverBuilt
-                | Decision::NewBaseVersion { .. }
-                | Decision::RecipeChanged { .. }
-                | Decision::TooOld { .. }
-                | Decision::RetryAfterFailure { .. }
-        )
+        self.kind().is_stale()
     }
 
-    /// The stable name stored in history and printed in JSON.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Decision::NeverBuilt => "never_built",
-            Decision::NewBaseVersion { .. } => "new_base_version",
-            Decision::RecipeChanged { .. } => "recipe_changed",
-            Decision::TooOld { .. } => "too_old",
-            Decision::RetryAfterFailure { .. } => "retry_after_failure",
-            Decision::InProgress { .. } => "in_progress",
-            Decision::SourceUnavailable { .. } => "source_unavailable",
-            Decision::UpToDate => "up_to_date",
-            Decision::Disabled { .. } => "disabled",
-        }
-    }
-
-    /// The stored form of [`Decision::kind`].
-    pub fn kind_word(&self) -> DecisionKind {
+    /// The stable word stored in history and printed in JSON.
+    pub fn kind(&self) -> DecisionKind {
         match self {
             Decision::NeverBuilt => DecisionKind::NeverBuilt,
             Decision::NewBaseVersion { .. } => DecisionKind::NewBaseVersion,

@@ -7,15 +7,14 @@ mod decide;
 mod resolve;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use tracing::{debug, warn};
 
 use crate::azure::ArmClient;
 use crate::catalog::{Catalog, Image};
+use crate::plan::{Plan, PlanEntry};
 use crate::report::chain;
-use crate::store::{
-    BuildRecord, CheckId, CheckTrigger, DecisionRecord, ResolvedVersionRecord, Store, StoreError,
-};
+use crate::store::{BuildRecord, DecisionRecord, ResolvedVersionRecord, Store, StoreError};
+use crate::model::{CheckId, CheckTrigger};
 
 pub use decide::{Decision, Facts, Outcome, PastBuild, Wanted, decide};
 pub use resolve::{Resolution, Resolved, lookup_key, resolution_for, resolve_all};
@@ -27,34 +26,6 @@ pub const UNVERSIONED: &str = "unversioned";
 pub enum CheckError {
     #[error("read or record history")]
     Store(#[from] StoreError),
-}
-
-/// One image's line in the plan.
-#[derive(Debug, Clone, Serialize)]
-pub struct PlanEntry {
-    pub image: String,
-    pub decision: Decision,
-    pub stale: bool,
-    pub reason: String,
-    /// The exact version a build would use.
-    pub source_version: Option<String>,
-    pub recipe_hash: String,
-}
-
-/// What a check decided, in catalog order.
-#[derive(Debug, Clone, Serialize)]
-pub struct Plan {
-    pub check_id: CheckId,
-    pub checked_at: DateTime<Utc>,
-    /// How many distinct sources were looked up in Azure.
-    pub lookups: usize,
-    pub entries: Vec<PlanEntry>,
-}
-
-impl Plan {
-    pub fn stale(&self) -> impl Iterator<Item = &PlanEntry> {
-        self.entries.iter().filter(|e| e.stale)
-    }
 }
 
 /// Knobs of a check.
@@ -222,7 +193,7 @@ fn past_build(build: &BuildRecord) -> PastBuild<'_> {
 fn decision_record(entry: &PlanEntry) -> DecisionRecord {
     DecisionRecord {
         image: entry.image.clone(),
-        kind: entry.decision.kind_word(),
+        kind: entry.decision.kind(),
         reason: entry.reason.clone(),
         source_version: entry.source_version.clone(),
         recipe_hash: entry.recipe_hash.clone(),

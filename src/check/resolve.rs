@@ -12,7 +12,7 @@ use crate::azure::gallery::{self, GalleryImageRef};
 use crate::azure::marketplace::{self, MarketplaceSku};
 use crate::azure::{ArmClient, AzureError};
 use crate::catalog::{Image, Source, VersionSpec};
-use crate::store::SourceKey;
+use crate::model::SourceKey;
 
 /// What an image's source resolves to in this check.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,20 +2,18 @@
 
 use std::process::ExitCode;
 
-use miette::miette;
+use miette::{IntoDiagnostic, WrapErr, miette};
 use tokio::sync::mpsc;
 
 use super::plan::print_plan;
 use super::progress::spawn_printer;
-use super::{GlobalArgs, Session, output};
-use crate::build::{self, BuildError, BuildOptions, Job};
-use crate::catalog::Catalog;
-use crate::check::Plan;
-use crate::daemon;
-use crate::store::{BuildRecord, CheckTrigger};
-
-/// Builds at once when the catalog does not say.
-pub const DEFAULT_BUILD_CONCURRENCY: usize = 4;
+use super::{GlobalArgs, open_app, output};
+use crate::app::App;
+use crate::build::{BuildError, BuildOptions};
+use crate::model::CheckTrigger;
+use crate::pipeline::Pipeline;
+use crate::plan::Selection;
+use crate::store::BuildRecord;
 
 pub async fn build(
     global: &GlobalArgs,
@@ -23,58 +21,55 @@ pub async fn build(
     force: bool,
     wait: bool,
 ) -> miette::Result<ExitCode> {
-    let session = Session::open(global).await?;
-    let mut subset = session.catalog.clone();
-    subset.images.retain(|i| images.contains(&i.name));
-    if let Some(unknown) = images.iter().find(|n| session.catalog.image(n).is_none()) {
-        let known: Vec<&str> = session
-            .catalog
-            .images
-            .iter()
-            .map(|i| i.name.as_str())
-            .collect();
+    let app = open_app(global).await?;
+    if let Some(unknown) = images.iter().find(|n| app.catalog.image(n).is_none()) {
+        let known: Vec<&str> = app.catalog.images.iter().map(|i| i.name.as_str()).collect();
         return Err(miette!(
             help = format!("images in the catalog: {}", known.join(", ")),
             "unknown image {unknown}"
         ));
     }
-    let plan = session.check(&subset, CheckTrigger::Cli).await?;
-    let jobs = jobs_from_plan(&subset, &plan, force);
-    if jobs.is_empty() {
-        println!("nothing to build; use --force to rebuild up-to-date images");
-        return Ok(ExitCode::SUCCESS);
-    }
+    let mut subset = app.catalog.clone();
+    subset.images.retain(|i| images.contains(&i.name));
     let options = BuildOptions {
         detach_when_running: !wait,
-        ..BuildOptions::default()
+        ..app.tuning.build.clone()
     };
-    let results = run_with_progress(&session, options, jobs).await;
-    report(&results, wait)
-}
-
-/// One job per stale image in the plan (every buildable image with `force`);
-/// says which forced images cannot be built.
-pub fn jobs_from_plan(catalog: &Catalog, plan: &Plan, force: bool) -> Vec<Job> {
-    for entry in &plan.entries {
-        if force && entry.source_version.is_none() {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    let printer = spawn_printer(receiver);
+    let pipeline = app.pipeline_with(options, Some(sender));
+    let plan = pipeline
+        .check(&subset, CheckTrigger::Cli)
+        .await
+        .into_diagnostic()
+        .wrap_err("check failed")?;
+    let selection = if force {
+        Selection::Forced
+    } else {
+        Selection::Stale
+    };
+    if force {
+        for entry in plan.entries.iter().filter(|e| e.source_version.is_none()) {
             println!("{}: cannot build: {}", entry.image, entry.reason);
         }
     }
-    daemon::cycle::jobs_from_plan(catalog, plan, force)
+    let jobs = pipeline.jobs(&subset, &plan, selection);
+    if jobs.is_empty() {
+        finish(&app, pipeline, printer).await;
+        println!("nothing to build; use --force to rebuild up-to-date images");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let results = pipeline.build_all(jobs).await;
+    finish(&app, pipeline, printer).await;
+    report(&results, wait)
 }
 
-async fn run_with_progress(
-    session: &Session,
-    options: BuildOptions,
-    jobs: Vec<Job>,
-) -> Vec<Result<BuildRecord, BuildError>> {
-    let (sender, receiver) = mpsc::unbounded_channel();
-    let printer = spawn_printer(receiver);
-    let ctx = session.build_context(options, Some(sender));
-    let results = build::run_jobs(ctx.clone(), jobs, DEFAULT_BUILD_CONCURRENCY).await;
-    drop(ctx);
+/// Lets the progress printer drain (it ends when the pipeline, the last sender,
+/// is dropped) and closes the store so that nothing stays in its WAL.
+async fn finish(app: &App, pipeline: Pipeline, printer: tokio::task::JoinHandle<()>) {
+    drop(pipeline);
     let _ = printer.await;
-    results
+    app.store.close().await;
 }
 
 fn report(results: &[Result<BuildRecord, BuildError>], waited: bool) -> miette::Result<ExitCode> {
@@ -119,15 +114,16 @@ fn report(results: &[Result<BuildRecord, BuildError>], waited: bool) -> miette::
 
 /// One check cycle and its builds, then exit: what the daemon does on each tick.
 pub async fn run_once(global: &GlobalArgs) -> miette::Result<ExitCode> {
-    let session = Session::open(global).await?;
+    let app = open_app(global).await?;
     let (sender, receiver) = mpsc::unbounded_channel();
     let printer = spawn_printer(receiver);
-    let ctx = session.build_context(BuildOptions::default(), Some(sender));
-    let cycle = daemon::run_cycle(&ctx, &session.catalog, CheckTrigger::Cli, print_plan)
+    let pipeline = app.pipeline(Some(sender));
+    let cycle = pipeline
+        .run_cycle(&app.catalog, CheckTrigger::Cli, print_plan)
         .await
-        .map_err(|e| miette!("{}", output::chain(&e)))?;
-    drop(ctx);
-    let _ = printer.await;
+        .map_err(|e| miette!("{}", output::chain(&e)));
+    finish(&app, pipeline, printer).await;
+    let cycle = cycle?;
     for (image, reason) in &cycle.disabled {
         println!("{image}: disabled: {reason}; `image-refresh enable {image}` resumes");
     }

@@ -1,71 +1,39 @@
 //! `run` (the service) and `enable`/`disable` (automatic rebuilds of one image).
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use miette::{IntoDiagnostic, WrapErr, miette};
 
-use super::{GlobalArgs, database_path, load_catalog, open_store};
-use crate::azure::ArmClientOptions;
-use crate::build::BuildOptions;
+use super::{GlobalArgs, database_for, load_catalog, open_store};
+use crate::app::Tuning;
 use crate::clock;
 use crate::daemon::{self, Notifier, ServiceConfig, notify};
 use crate::store::{ImageState, Store};
 
-/// Polls running builds and operations at most this often (milliseconds)
-/// instead of every 30 s and 10 s: for the simulator and tests, where builds
-/// take seconds. ARM's `Retry-After` is still honoured.
-pub const POLL_INTERVAL_ENV: &str = "IMAGE_REFRESH_POLL_INTERVAL_MS";
-
 /// The service, until SIGTERM or SIGINT.
 pub async fn run(global: &GlobalArgs) -> miette::Result<ExitCode> {
     let catalog = load_catalog(global)?;
-    let database = database_path(global)?;
-    let (arm_options, build_options) = polling()?;
+    let database = database_for(global, Some(&catalog));
+    let tuning = Tuning::from_env().into_diagnostic()?;
+    // A failed check is first retried after a minute, or after the poll
+    // interval when that is shortened for the simulator.
+    let check_retry = tuning
+        .poll_interval
+        .and_then(|interval| chrono::Duration::from_std(interval).ok())
+        .unwrap_or(daemon::CHECK_RETRY_FIRST);
     let config = ServiceConfig {
         catalog_path: global.config.clone(),
         database,
         clock: clock::system(),
-        arm_options,
-        build_options,
+        tuning,
         watchdog: notify::watchdog_from_env(),
-        check_retry: check_retry()?,
+        check_retry,
     };
     daemon::serve(config, catalog, Notifier::from_env())
         .await
         .into_diagnostic()
         .wrap_err("the service failed")?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// A failed check is first retried after a minute, or after the poll interval
-/// when that is shortened for the simulator.
-fn check_retry() -> miette::Result<chrono::Duration> {
-    Ok(match poll_interval()? {
-        Some(interval) => chrono::Duration::from_std(interval).unwrap_or(daemon::CHECK_RETRY_FIRST),
-        None => daemon::CHECK_RETRY_FIRST,
-    })
-}
-
-fn poll_interval() -> miette::Result<Option<Duration>> {
-    let Ok(value) = std::env::var(POLL_INTERVAL_ENV) else {
-        return Ok(None);
-    };
-    let ms: u64 = value
-        .trim()
-        .parse()
-        .map_err(|_| miette!("{POLL_INTERVAL_ENV}={value} is not a number of milliseconds"))?;
-    Ok(Some(Duration::from_millis(ms.max(1))))
-}
-
-fn polling() -> miette::Result<(ArmClientOptions, BuildOptions)> {
-    let mut arm = ArmClientOptions::default();
-    let mut build = BuildOptions::default();
-    if let Some(interval) = poll_interval()? {
-        arm.lro_poll_interval = interval;
-        build.poll_interval = interval;
-    }
-    Ok((arm, build))
 }
 
 /// Lets the service rebuild an image again after it stopped by itself.

@@ -8,17 +8,13 @@ use tokio::sync::mpsc;
 
 use super::plan::print_plan;
 use super::progress::spawn_printer;
-use super::{Session, history, validate};
-use crate::azure::ArmClientOptions;
-use crate::build::BuildOptions;
+use super::{history, validate};
+use crate::app::{App, Tuning};
 use crate::catalog::{self, Catalog, ScheduleSettings};
 use crate::clock;
-use crate::daemon::{
-    self,
-    schedule::{Alarm, CatalogSchedules, CronAlarm},
-};
+use crate::schedule::{Alarm, CatalogSchedules, CronAlarm};
 use crate::simulator::{Outcome, Phase, Scenario, SimConfig, SimHandle, Simulator};
-use crate::store::CheckTrigger;
+use crate::model::CheckTrigger;
 
 /// The demo's compressed schedule: every 10 seconds, in the catalog's timezone.
 const DEMO_CRON: &str = "*/10 * * * * *";
@@ -49,18 +45,13 @@ pub async fn run() -> miette::Result<ExitCode> {
 
     let database = workdir.path().join("history.db");
     // The simulator's operations finish in a second; real ones take longer.
-    let arm_options = ArmClientOptions {
-        lro_poll_interval: std::time::Duration::from_millis(500),
-        ..ArmClientOptions::default()
-    };
-    let session = Session::with_catalog(catalog, &database, clock::system(), arm_options).await?;
-    let options = BuildOptions {
-        poll_interval: std::time::Duration::from_millis(500),
-        ..BuildOptions::default()
-    };
+    let tuning = Tuning::default().polling_every(std::time::Duration::from_millis(500));
+    let app = App::open(catalog, &database, clock::system(), tuning)
+        .await
+        .into_diagnostic()?;
 
     heading("2. the first check at start-up: every enabled image is new, so every one is stale");
-    round(&session, &options, CheckTrigger::Startup).await?;
+    round(&app, CheckTrigger::Startup).await?;
 
     heading("3. Azure publishes new Ubuntu 22.04 and Windows Server 2022 base images");
     sim.publish_version(
@@ -82,17 +73,17 @@ pub async fn run() -> miette::Result<ExitCode> {
     println!("published 22.04.202412040 and 20348.2966.241205; the next Windows build will fail");
 
     heading("4. the next scheduled check rebuilds only what became stale");
-    wait_for_next_check(&session).await?;
-    round(&session, &options, CheckTrigger::Schedule).await?;
+    wait_for_next_check(&app).await?;
+    round(&app, CheckTrigger::Schedule).await?;
 
     heading("5. history");
-    history::print_history(&session.store.history(None, 20).await.into_diagnostic()?);
+    history::print_history(&app.store.history(None, 20).await.into_diagnostic()?);
     println!(
         "\n{} ARM requests answered by the simulator; database was {}",
         sim.journal().len(),
         database.display()
     );
-    session.store.close().await;
+    app.store.close().await;
     sim.shutdown().await.into_diagnostic()?;
     Ok(ExitCode::SUCCESS)
 }
@@ -103,16 +94,12 @@ fn heading(text: &str) {
 
 /// One cycle of the service (resume, check, build what is stale, disable
 /// what keeps failing), shown as the plan table and live progress.
-async fn round(
-    session: &Session,
-    options: &BuildOptions,
-    trigger: CheckTrigger,
-) -> miette::Result<()> {
+async fn round(app: &App, trigger: CheckTrigger) -> miette::Result<()> {
     let (sender, receiver) = mpsc::unbounded_channel();
     let printer = spawn_printer(receiver);
-    let ctx = session.build_context(options.clone(), Some(sender));
-    let report = daemon::run_cycle(&ctx, &session.catalog, trigger, print_plan).await;
-    drop(ctx);
+    let pipeline = app.pipeline(Some(sender));
+    let report = pipeline.run_cycle(&app.catalog, trigger, print_plan).await;
+    drop(pipeline);
     let _ = printer.await;
     let report = report.into_diagnostic()?;
     for result in report.results {
@@ -132,9 +119,9 @@ async fn round(
 
 /// Sleeps until the schedule says the next check is due, on the daemon's own
 /// schedule and alarm (tokio-cron-scheduler).
-async fn wait_for_next_check(session: &Session) -> miette::Result<()> {
-    let schedules = CatalogSchedules::new(&session.catalog, "demo").into_diagnostic()?;
-    let now = session.clock.now();
+async fn wait_for_next_check(app: &App) -> miette::Result<()> {
+    let schedules = CatalogSchedules::new(&app.catalog, "demo").into_diagnostic()?;
+    let now = app.clock.now();
     let Some((due, images)) = schedules.next_due(now) else {
         return Ok(());
     };
@@ -145,7 +132,7 @@ async fn wait_for_next_check(session: &Session) -> miette::Result<()> {
         local.format("%H:%M:%S %Z"),
         DEMO_CRON
     );
-    let alarm = CronAlarm::new(session.clock.clone());
+    let alarm = CronAlarm::new(app.clock.clone());
     alarm.wait_until(due).await.into_diagnostic()?;
     Ok(())
 }

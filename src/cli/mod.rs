@@ -8,7 +8,6 @@ mod history;
 mod output;
 mod plan;
 mod progress;
-mod session;
 mod validate;
 
 use std::path::PathBuf;
@@ -18,9 +17,10 @@ use miette::{IntoDiagnostic, WrapErr};
 use tracing_subscriber::EnvFilter;
 
 pub use args::{Cli, Command, GlobalArgs, Output};
-pub use session::Session;
 
+use crate::app::{App, Tuning};
 use crate::catalog::{self, Catalog};
+use crate::clock;
 use crate::store::{self, Store};
 
 /// Sets up logging on stderr; `RUST_LOG` wins over `-v`/`-q`. The service
@@ -37,7 +37,7 @@ pub fn init_tracing(cli: &Cli) {
     };
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(format!("warn,image_refresh={level}")));
-    crate::daemon::logging::init(filter);
+    crate::logging::init(filter);
 }
 
 pub async fn run(cli: Cli) -> miette::Result<ExitCode> {
@@ -76,21 +76,36 @@ fn load_catalog(global: &GlobalArgs) -> miette::Result<Catalog> {
 }
 
 /// The database path: `--database`, else the catalog's `[store] database`, else the default.
-///
-/// Reading history must work without a catalog (an operator on a box whose
-/// catalog is broken still wants to see what happened), so a missing default
-/// catalog is not an error here.
-fn database_path(global: &GlobalArgs) -> miette::Result<PathBuf> {
+fn database_for(global: &GlobalArgs, catalog: Option<&Catalog>) -> PathBuf {
     if let Some(path) = &global.database {
-        return Ok(path.clone());
+        return path.clone();
     }
-    if global.config.exists() {
+    catalog
+        .and_then(|catalog| catalog.store.database.clone())
+        .unwrap_or_else(|| PathBuf::from(store::DEFAULT_DATABASE_PATH))
+}
+
+/// [`database_for`] without a catalog in hand. Reading history must work without
+/// a catalog (an operator on a box whose catalog is broken still wants to see what
+/// happened), so a missing default catalog is not an error here.
+fn database_path(global: &GlobalArgs) -> miette::Result<PathBuf> {
+    if global.database.is_none() && global.config.exists() {
         let catalog = load_catalog(global)?;
-        if let Some(path) = catalog.store.database {
-            return Ok(path);
-        }
+        return Ok(database_for(global, Some(&catalog)));
     }
-    Ok(PathBuf::from(store::DEFAULT_DATABASE_PATH))
+    Ok(database_for(global, None))
+}
+
+/// The catalog (read once), its store and ARM client: what every Azure-facing
+/// command works with.
+async fn open_app(global: &GlobalArgs) -> miette::Result<App> {
+    let catalog = load_catalog(global)?;
+    let database = database_for(global, Some(&catalog));
+    let tuning = Tuning::from_env().into_diagnostic()?;
+    App::open(catalog, &database, clock::system(), tuning)
+        .await
+        .into_diagnostic()
+        .wrap_err_with(|| format!("failed to set up with {}", database.display()))
 }
 
 async fn open_store(global: &GlobalArgs) -> miette::Result<Store> {

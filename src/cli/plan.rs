@@ -2,18 +2,25 @@
 
 use std::process::ExitCode;
 
-use super::output;
-use super::{GlobalArgs, Output, Session};
-use crate::check::Plan;
-use crate::store::CheckTrigger;
+use miette::{IntoDiagnostic, WrapErr};
+
+use super::{GlobalArgs, Output, open_app, output};
+use crate::model::CheckTrigger;
+use crate::plan::Plan;
 
 /// Exit code of `check` when at least one image is stale, so scripts can
 /// branch on it without parsing output.
 pub const EXIT_STALE: u8 = 3;
 
 pub async fn check(global: &GlobalArgs, format: Output) -> miette::Result<ExitCode> {
-    let session = Session::open(global).await?;
-    let plan = session.check(&session.catalog, CheckTrigger::Cli).await?;
+    let app = open_app(global).await?;
+    let plan = app
+        .pipeline(None)
+        .check(&app.catalog, CheckTrigger::Cli)
+        .await
+        .into_diagnostic()
+        .wrap_err("check failed")?;
+    app.store.close().await;
     match format {
         Output::Json => output::print_json(&plan)?,
         Output::Table => print_plan(&plan),

@@ -9,8 +9,10 @@ use tokio::sync::Semaphore;
 use tokio::task::{Id, JoinSet};
 use tracing::{Instrument, info, info_span, warn};
 
-use crate::build::{self, BuildContext, BuildError, Job};
+use crate::build::BuildError;
 use crate::catalog::Catalog;
+use crate::pipeline::Pipeline;
+use crate::plan::Job;
 use crate::store::BuildRecord;
 
 /// A build task's end: the image and what became of its build.
@@ -22,8 +24,8 @@ pub struct BuildPool {
     tasks: JoinSet<Finished>,
     /// The image of each task, waiting for a slot or building.
     images: HashMap<Id, String>,
-    /// The contexts of tasks still running, to release their leases on shutdown.
-    holders: Vec<Arc<BuildContext>>,
+    /// The pipelines of tasks still running, to release their leases on shutdown.
+    holders: Vec<Pipeline>,
 }
 
 impl BuildPool {
@@ -60,42 +62,38 @@ impl BuildPool {
     }
 
     /// Starts a new build unless the image already has one here.
-    pub fn start(&mut self, ctx: &Arc<BuildContext>, job: Job) {
+    pub fn start(&mut self, pipeline: &Pipeline, job: Job) {
         let image = job.image.name.clone();
         if self.is_busy(&image) {
             info!(image, "already building; the new check's job is dropped");
             return;
         }
         info!(image, reason = %job.reason, "build queued");
-        let task_ctx = ctx.clone();
-        self.spawn(
-            ctx,
-            image,
-            async move { build::run_job(&task_ctx, &job).await },
-        );
+        let task = pipeline.clone();
+        self.spawn(pipeline, image, async move { task.build(&job).await });
     }
 
     /// Follows a build an earlier process left unfinished.
-    pub fn resume(&mut self, ctx: &Arc<BuildContext>, catalog: &Catalog, record: BuildRecord) {
+    pub fn resume(&mut self, pipeline: &Pipeline, catalog: &Catalog, record: BuildRecord) {
         let image = record.image.clone();
         if self.is_busy(&image) {
             return;
         }
         info!(image, build_id = %record.id, state = %record.state, "resuming a build");
         let catalog = catalog.clone();
-        let task_ctx = ctx.clone();
-        self.spawn(ctx, image, async move {
-            build::resume(&task_ctx, &catalog, record).await
+        let task = pipeline.clone();
+        self.spawn(pipeline, image, async move {
+            task.resume(&catalog, record).await
         });
     }
 
-    fn spawn<F>(&mut self, ctx: &Arc<BuildContext>, image: String, build: F)
+    fn spawn<F>(&mut self, pipeline: &Pipeline, image: String, build: F)
     where
         F: Future<Output = Result<BuildRecord, BuildError>> + Send + 'static,
     {
         let permits = self.permits.clone();
-        if !self.holders.iter().any(|held| Arc::ptr_eq(held, ctx)) {
-            self.holders.push(ctx.clone());
+        if !self.holders.iter().any(|held| held.same_as(pipeline)) {
+            self.holders.push(pipeline.clone());
         }
         let span = info_span!("slot", image = %image);
         let name = image.clone();
@@ -117,8 +115,8 @@ impl BuildPool {
             match self.tasks.join_next_with_id().await {
                 Some(Ok((id, finished))) => {
                     self.images.remove(&id);
-                    // A context replaced by a reload is dropped with its last build.
-                    self.holders.retain(|ctx| Arc::strong_count(ctx) > 1);
+                    // A pipeline replaced by a reload is dropped with its last build.
+                    self.holders.retain(|pipeline| pipeline.is_shared());
                     return finished;
                 }
                 Some(Err(error)) => {
@@ -137,7 +135,8 @@ impl BuildPool {
     pub async fn abandon(mut self) {
         self.tasks.abort_all();
         while self.tasks.join_next().await.is_some() {}
-        for ctx in &self.holders {
+        for pipeline in &self.holders {
+            let ctx = pipeline.context();
             for image in self.images.values() {
                 if let Err(error) = ctx.store.release(image, &ctx.holder).await {
                     warn!(image, %error, "could not release the image lease; it expires by itself");

@@ -12,7 +12,6 @@ mod waits;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -20,22 +19,23 @@ use tokio::task::{JoinError, JoinHandle};
 use tracing::{error, info, warn};
 
 use self::retry::Retries;
-use self::setup::{build_context, changed_images, schedules};
+use self::setup::{changed_images, schedules, wire};
 use self::waits::{ring, tick, wait};
-use super::cycle;
 use super::health::{DatabaseHealth, Said};
 use super::notify::Notifier;
 use super::pool::{BuildPool, Finished};
-use super::schedule::{Alarm, CatalogSchedules, CronAlarm, ScheduleError};
 use super::signals::{Signal, Signals};
-use crate::app::{self, AppError};
-use crate::azure::ArmClientOptions;
-use crate::build::{BuildContext, BuildError, BuildOptions};
+use crate::app::{App, AppError, Tuning};
+use crate::build::BuildError;
 use crate::catalog::{self, Catalog};
-use crate::check::{CheckError, Decision, Plan};
+use crate::check::CheckError;
 use crate::clock::SharedClock;
+use crate::model::{CheckTrigger, DecisionKind};
+use crate::pipeline::Pipeline;
+use crate::plan::{Plan, Selection};
 use crate::report::chain;
-use crate::store::{CheckTrigger, ClaimError, DecisionKind, ImageStatus, Store, StoreError};
+use crate::schedule::{Alarm, CatalogSchedules, CronAlarm, ScheduleError};
+use crate::store::{ClaimError, ImageStatus, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -55,8 +55,8 @@ pub struct ServiceConfig {
     pub catalog_path: PathBuf,
     pub database: PathBuf,
     pub clock: SharedClock,
-    pub arm_options: ArmClientOptions,
-    pub build_options: BuildOptions,
+    /// Polling intervals, the same as every command's.
+    pub tuning: Tuning,
     /// How often to send `WATCHDOG=1`; `None` when systemd armed no watchdog.
     pub watchdog: Option<Duration>,
     /// First wait before a failed check is tried again; it doubles up to 30 minutes.
@@ -73,11 +73,11 @@ pub async fn serve(
     notifier: Notifier,
 ) -> Result<(), DaemonError> {
     let mut signals = Signals::install().map_err(DaemonError::Signals)?;
-    let store = app::open_store(&config.database, Some(&catalog)).await?;
+    let store = Store::open(&config.database).await?;
     // tokio-cron-scheduler, as the product chose, but only as a UTC alarm for
-    // instants the schedule module computes (see daemon::schedule for why).
+    // instants the schedule module computes (see crate::schedule for why).
     let alarm = Box::new(CronAlarm::new(config.clock.clone()));
-    let mut service = Service::new(config, store, catalog, notifier, alarm)?;
+    let mut service = Service::new(config, store, catalog, notifier, alarm).await?;
     service.resume_unfinished().await?;
     service.notifier.ready(&service.status_line());
     info!(status = %service.status_line(), "ready");
@@ -94,9 +94,10 @@ struct Service {
     config: ServiceConfig,
     notifier: Notifier,
     store: Store,
-    catalog: Catalog,
+    /// The catalog, ARM client and clock the pipeline runs on.
+    app: App,
     schedules: CatalogSchedules,
-    ctx: Arc<BuildContext>,
+    pipeline: Pipeline,
     pool: BuildPool,
     alarm: Box<dyn Alarm>,
     check: Option<CheckTask>,
@@ -111,7 +112,7 @@ struct Service {
 }
 
 impl Service {
-    fn new(
+    async fn new(
         config: ServiceConfig,
         store: Store,
         catalog: Catalog,
@@ -119,18 +120,19 @@ impl Service {
         alarm: Box<dyn Alarm>,
     ) -> Result<Service, DaemonError> {
         let schedules = schedules(&catalog)?;
-        let ctx = build_context(&config, &store, &catalog)?;
+        let pool = BuildPool::new(catalog.service.max_concurrent_builds);
+        let (app, pipeline) = wire(&config, &store, catalog).await?;
         let cursor = config.clock.now();
         let health = DatabaseHealth::new(store.path().to_owned());
         let retries = Retries::new(config.check_retry);
         Ok(Service {
-            pool: BuildPool::new(catalog.service.max_concurrent_builds),
+            pool,
             alarm,
             notifier,
             store,
             schedules,
-            ctx,
-            catalog,
+            pipeline,
+            app,
             config,
             check: None,
             pending: BTreeSet::new(),
@@ -144,8 +146,8 @@ impl Service {
     /// Picks up every build an earlier process left unfinished; AIB runs went
     /// on in Azure meanwhile, and the build machine asks Azure where they are.
     async fn resume_unfinished(&mut self) -> Result<(), DaemonError> {
-        for build in self.store.unfinished_builds().await? {
-            self.pool.resume(&self.ctx, &self.catalog, build);
+        for build in self.pipeline.unfinished().await? {
+            self.pool.resume(&self.pipeline, &self.app.catalog, build);
         }
         Ok(())
     }
@@ -266,7 +268,7 @@ impl Service {
     }
 
     fn start_check(&mut self) {
-        let mut subset = self.catalog.clone();
+        let mut subset = self.app.catalog.clone();
         subset
             .images
             .retain(|image| self.pending.contains(&image.name));
@@ -276,9 +278,9 @@ impl Service {
             return;
         }
         info!(images = subset.images.len(), %trigger, "checking");
-        let ctx = self.ctx.clone();
+        let pipeline = self.pipeline.clone();
         self.check = Some(tokio::spawn(async move {
-            let plan = cycle::check(&ctx, &subset, trigger).await;
+            let plan = pipeline.check(&subset, trigger).await;
             (subset, plan)
         }));
         self.update_status();
@@ -291,15 +293,11 @@ impl Service {
                 self.wrote();
                 let stale = plan.stale().count();
                 info!(check_id = %plan.check_id, images = plan.entries.len(), stale, "check done");
-                let mut again: BTreeSet<String> = plan
-                    .entries
-                    .iter()
-                    .filter(|e| matches!(e.decision, Decision::SourceUnavailable { .. }))
-                    .map(|e| e.image.clone())
-                    .collect();
-                for job in cycle::jobs_from_plan(&subset, &plan, false) {
+                let mut again: BTreeSet<String> =
+                    plan.unresolved().map(|e| e.image.clone()).collect();
+                for job in self.pipeline.jobs(&subset, &plan, Selection::Stale) {
                     match self.still_enabled(&job.image.name).await {
-                        Some(true) => self.pool.start(&self.ctx, job),
+                        Some(true) => self.pool.start(&self.pipeline, job),
                         Some(false) => {}
                         None => {
                             again.insert(job.image.name.clone());
@@ -349,6 +347,7 @@ impl Service {
                 info!(image, build_id = %build.id, state = %build.state, "build finished");
             }
             Ok(build) => {
+                // The failure limit was applied with the build's final state.
                 warn!(
                     image,
                     build_id = %build.id,
@@ -356,12 +355,6 @@ impl Service {
                     message = build.error_message.as_deref().unwrap_or("no message from AIB"),
                     "build did not succeed"
                 );
-                if let Err(error) =
-                    cycle::after_build(&self.store, &self.catalog.service, &build).await
-                    && self.failed(&format!("apply the failure limit to {image}"), &error)
-                {
-                    warn!(image, error = %chain(&error), "could not apply the failure limit; the next failure tries again");
-                }
             }
             Err(BuildError::Claim(claim)) if !matches!(claim, ClaimError::Store(_)) => {
                 info!(image, reason = %claim, "not building")
@@ -390,11 +383,11 @@ impl Service {
         info!(catalog = %self.config.catalog_path.display(), "reloading the catalog");
         match catalog::load(&self.config.catalog_path) {
             Ok(catalog) => {
-                let changed = changed_images(&self.catalog, &catalog);
+                let changed = changed_images(&self.app.catalog, &catalog);
                 match self.install(catalog).await {
                     Ok(()) => {
                         info!(
-                            images = self.catalog.images.len(),
+                            images = self.app.catalog.images.len(),
                             changed = changed.len(),
                             "catalog reloaded"
                         );
@@ -414,15 +407,13 @@ impl Service {
 
     async fn install(&mut self, catalog: Catalog) -> Result<(), DaemonError> {
         let schedules = schedules(&catalog)?;
-        let ctx = build_context(&self.config, &self.store, &catalog)?;
-        self.store
-            .ensure_images(catalog.images.iter().map(|i| i.name.as_str()))
-            .await?;
-        // Builds already started keep the context (and catalog) they began with.
-        self.pool.set_limit(catalog.service.max_concurrent_builds);
+        let limit = catalog.service.max_concurrent_builds;
+        let (app, pipeline) = wire(&self.config, &self.store, catalog).await?;
+        // Builds already started keep the pipeline (and catalog) they began with.
+        self.pool.set_limit(limit);
         self.schedules = schedules;
-        self.ctx = ctx;
-        self.catalog = catalog;
+        self.pipeline = pipeline;
+        self.app = app;
         Ok(())
     }
 

@@ -3,7 +3,8 @@
 use sqlx::sqlite::SqliteRow;
 
 use super::builds::{build_from_row, event_from_row};
-use super::{BuildId, BuildRecord, EventRecord, Store, StoreError};
+use super::{BuildRecord, EventRecord, Store, StoreError};
+use crate::model::BuildId;
 
 impl Store {
     pub async fn get_build(&self, id: BuildId) -> Result<Option<BuildRecord>, StoreError> {

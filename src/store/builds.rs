@@ -9,7 +9,9 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use super::columns::{decode_error, opt_time, opt_word, time, time_text, word};
-use super::{BuildId, BuildState, CheckId, Cleanup, DecisionKind, RunSubState, Store, StoreError};
+use super::images::FailureLimit;
+use super::{Store, StoreError};
+use crate::model::{BuildId, BuildState, CheckId, Cleanup, DecisionKind, RunSubState};
 
 /// What is known about a build before anything is sent to Azure.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +56,14 @@ impl BuildTransition {
             detail: detail.into(),
         }
     }
+}
+
+/// What a transition wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transitioned {
+    pub record: BuildRecord,
+    /// Why the image was disabled, when this build's failure disabled it.
+    pub disabled: Option<String>,
 }
 
 /// A build as stored.
@@ -128,12 +138,27 @@ impl Store {
     }
 
     /// Moves a build to a new state and logs it. A build that reached a
-    /// terminal state stays there.
+    /// terminal state stays there. Never disables the image; see
+    /// [`Store::transition_counting`].
     pub async fn transition(
         &self,
         id: BuildId,
         change: &BuildTransition,
     ) -> Result<BuildRecord, StoreError> {
+        Ok(self
+            .transition_counting(id, change, FailureLimit(0))
+            .await?
+            .record)
+    }
+
+    /// [`Store::transition`], and when the build ends as a failure that completes
+    /// a run of `limit`, disables its image in the same transaction.
+    pub async fn transition_counting(
+        &self,
+        id: BuildId,
+        change: &BuildTransition,
+        limit: FailureLimit,
+    ) -> Result<Transitioned, StoreError> {
         const ACTION: &str = "record a build's new state";
         let mut tx = self.begin_write(ACTION).await?;
         let current: Option<String> = sqlx::query_scalar("SELECT state FROM builds WHERE id = ?1")
@@ -184,18 +209,26 @@ impl Store {
             .map_err(StoreError::query(ACTION))?;
         // A run cancelled by a person says nothing about the recipe; every
         // other end counts towards (or resets) the image's failures in a row.
+        let mut disabled = None;
         if change.state.is_terminal() && change.state != BuildState::Canceled {
-            super::images::count_outcome(
+            let last_error = record
+                .error_message
+                .as_deref()
+                .unwrap_or("no message from AIB");
+            disabled = super::images::count_outcome(
                 &mut tx,
                 &record.image,
                 change.state.is_success(),
                 change.at,
+                limit,
+                last_error,
             )
             .await
-            .map_err(StoreError::query(ACTION))?;
+            .map_err(StoreError::query(ACTION))?
+            .disabled;
         }
         tx.commit().await.map_err(StoreError::query(ACTION))?;
-        Ok(record)
+        Ok(Transitioned { record, disabled })
     }
 
     /// Records what became of a build's image template, and logs it.

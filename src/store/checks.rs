@@ -6,7 +6,8 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use super::columns::{count, opt_time, time, time_text, word};
-use super::{CheckId, CheckTrigger, DecisionKind, Store, StoreError};
+use super::{Store, StoreError};
+use crate::model::{CheckId, CheckTrigger, DecisionKind, SourceKey};
 
 /// A check cycle as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -19,22 +20,6 @@ pub struct CheckRecord {
     pub images_total: Option<u32>,
     pub images_stale: Option<u32>,
     pub error: Option<String>,
-}
-
-/// What a source version was resolved for.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-#[serde(tag = "source", rename_all = "snake_case")]
-pub enum SourceKey {
-    Marketplace {
-        location: String,
-        publisher: String,
-        offer: String,
-        sku: String,
-    },
-    Gallery {
-        /// Resource ID of the gallery image definition.
-        image_id: String,
-    },
 }
 
 /// One exact version a check resolved.

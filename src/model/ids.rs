@@ -22,7 +22,7 @@ impl fmt::Display for CheckId {
 pub struct BuildId(Uuid);
 
 impl BuildId {
-    pub(super) fn generate() -> Self {
+    pub(crate) fn generate() -> Self {
         BuildId(Uuid::new_v4())
     }
 

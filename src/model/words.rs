@@ -1,4 +1,4 @@
-//! The words stored in the database, shared by the check and build modules.
+//! The words stored in the database and printed in JSON, one spelling each.
 //!
 //! Each enumeration is stored as its lowercase name; the migration's CHECK
 //! constraints list the same words, and the tests keep the two in step.
@@ -37,6 +37,13 @@ macro_rules! stored_words {
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(self.as_str())
+            }
+        }
+
+        /// A word equals its spelling, so callers compare with the text they read.
+        impl PartialEq<&str> for $name {
+            fn eq(&self, text: &&str) -> bool {
+                self.as_str() == *text
             }
         }
 

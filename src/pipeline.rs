@@ -1,0 +1,186 @@
+//! The one pipeline: resume unfinished builds → check → plan → build → failure
+//! limit. The service, `run --once`, `build` and `demo` all run these stages
+//! through [`Pipeline`]; `run_cycle` runs them in order, the service spreads the
+//! same calls over its loop. Each stage tells [`Events`] subscribers what it did.
+
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+use tokio::sync::broadcast::error::TryRecvError;
+use tokio::task::JoinSet;
+use tracing::warn;
+
+use crate::build::{self, BuildContext, BuildError};
+use crate::catalog::Catalog;
+use crate::check::{self, CheckError, CheckOptions};
+use crate::events::{Event, Events};
+use crate::model::CheckTrigger;
+use crate::plan::{Job, Plan, Selection};
+use crate::report::chain;
+use crate::store::{BuildRecord, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CycleError {
+    #[error("read unfinished builds")]
+    Unfinished(#[source] StoreError),
+    #[error("check for stale images")]
+    Check(#[from] CheckError),
+}
+
+/// What one cycle did.
+#[derive(Debug)]
+pub struct CycleReport {
+    pub plan: Plan,
+    /// Resumed builds first, then new ones in plan order.
+    pub results: Vec<Result<BuildRecord, BuildError>>,
+    /// Images this cycle disabled, with the reason stored for `status`.
+    pub disabled: Vec<(String, String)>,
+}
+
+/// The stages, sharing one process's build context. Cheap to clone.
+#[derive(Clone)]
+pub struct Pipeline {
+    ctx: Arc<BuildContext>,
+}
+
+impl Pipeline {
+    pub fn new(ctx: BuildContext) -> Pipeline {
+        Pipeline { ctx: Arc::new(ctx) }
+    }
+
+    pub fn context(&self) -> &BuildContext {
+        &self.ctx
+    }
+
+    /// Whether `other` is a clone of this pipeline.
+    pub fn same_as(&self, other: &Pipeline) -> bool {
+        Arc::ptr_eq(&self.ctx, &other.ctx)
+    }
+
+    /// Whether a clone of this pipeline exists elsewhere (a running build's).
+    pub fn is_shared(&self) -> bool {
+        Arc::strong_count(&self.ctx) > 1
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.ctx.store
+    }
+
+    pub fn events(&self) -> &Events {
+        &self.ctx.events
+    }
+
+    /// Builds an earlier process (or an earlier `build` without `--wait`) left unfinished.
+    pub async fn unfinished(&self) -> Result<Vec<BuildRecord>, StoreError> {
+        self.ctx.store.unfinished_builds().await
+    }
+
+    /// Carries an unfinished build to its end; AIB went on meanwhile and is asked.
+    pub async fn resume(
+        &self,
+        catalog: &Catalog,
+        build: BuildRecord,
+    ) -> Result<BuildRecord, BuildError> {
+        build::resume(&self.ctx, catalog, build).await
+    }
+
+    /// Checks `catalog` (all of it, or the images that are due) and records it.
+    pub async fn check(&self, catalog: &Catalog, trigger: CheckTrigger) -> Result<Plan, CheckError> {
+        let checked = check::run_check(
+            &self.ctx.arm,
+            &self.ctx.store,
+            catalog,
+            self.ctx.clock.now(),
+            trigger,
+            CheckOptions::default(),
+        )
+        .await;
+        self.ctx.events.emit(match &checked {
+            Ok(plan) => Event::CheckFinished {
+                check_id: plan.check_id,
+                trigger,
+                images: plan.entries.len(),
+                stale: plan.stale().map(|e| e.image.clone()).collect(),
+                unresolved: plan
+                    .unresolved()
+                    .map(|e| (e.image.clone(), e.reason.clone()))
+                    .collect(),
+            },
+            Err(error) => Event::CheckFailed {
+                trigger,
+                error: chain(error),
+            },
+        });
+        checked
+    }
+
+    /// The builds a plan asks for.
+    pub fn jobs(&self, catalog: &Catalog, plan: &Plan, selection: Selection) -> Vec<Job> {
+        plan.jobs(catalog, selection)
+    }
+
+    /// Claims the image, records the build and drives it to its end. A failure
+    /// that completes the catalog's failure limit disables the image in the same
+    /// transaction as the build's final state.
+    pub async fn build(&self, job: &Job) -> Result<BuildRecord, BuildError> {
+        build::run_job(&self.ctx, job).await
+    }
+
+    /// Runs `jobs` with at most `[service] max_concurrent_builds` at once;
+    /// results come back in job order.
+    pub async fn build_all(&self, jobs: Vec<Job>) -> Vec<Result<BuildRecord, BuildError>> {
+        let permits = Arc::new(Semaphore::new(self.ctx.service.max_concurrent_builds.max(1)));
+        let mut tasks = JoinSet::new();
+        for (index, job) in jobs.into_iter().enumerate() {
+            let pipeline = self.clone();
+            let permits = permits.clone();
+            tasks.spawn(async move {
+                // The semaphore is never closed, so acquiring only waits.
+                let _permit = permits.acquire_owned().await;
+                (index, pipeline.build(&job).await)
+            });
+        }
+        let mut results = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(result) => results.push(result),
+                Err(error) => warn!(error = %error, "a build task ended abnormally"),
+            }
+        }
+        results.sort_by_key(|(index, _)| *index);
+        results.into_iter().map(|(_, result)| result).collect()
+    }
+
+    /// Resumes unfinished builds, checks `catalog`, hands the plan to `on_plan`
+    /// (to show it before the builds start) and builds what is stale.
+    pub async fn run_cycle(
+        &self,
+        catalog: &Catalog,
+        trigger: CheckTrigger,
+        on_plan: impl FnOnce(&Plan),
+    ) -> Result<CycleReport, CycleError> {
+        let mut events = self.events().subscribe();
+        let mut results = Vec::new();
+        let unfinished = self.unfinished().await.map_err(CycleError::Unfinished)?;
+        for build in unfinished {
+            results.push(self.resume(catalog, build).await);
+        }
+        let plan = self.check(catalog, trigger).await?;
+        on_plan(&plan);
+        let jobs = self.jobs(catalog, &plan, Selection::Stale);
+        results.extend(self.build_all(jobs).await);
+        let mut disabled = Vec::new();
+        loop {
+            match events.try_recv() {
+                Ok(Event::ImageDisabled { image, reason }) => disabled.push((image, reason)),
+                Ok(_) | Err(TryRecvError::Lagged(_)) => {}
+                Err(_) => break,
+            }
+        }
+        Ok(CycleReport {
+            plan,
+            results,
+            disabled,
+        })
+    }
+}

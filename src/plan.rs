@@ -1,0 +1,125 @@
+//! Plan: what a check decided for each image, and the builds that follows.
+//!
+//! `check` prints a plan; every caller (the service, `run --once`, `build`,
+//! `demo`) turns it into jobs here, the same way.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tracing::{debug, warn};
+
+use crate::catalog::{Catalog, Image};
+use crate::check::Decision;
+use crate::model::{CheckId, DecisionKind};
+
+/// One image's line in the plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanEntry {
+    pub image: String,
+    pub decision: Decision,
+    pub stale: bool,
+    pub reason: String,
+    /// The exact version a build would use.
+    pub source_version: Option<String>,
+    pub recipe_hash: String,
+}
+
+/// What a check decided, in catalog order.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub check_id: CheckId,
+    pub checked_at: DateTime<Utc>,
+    /// How many distinct sources were looked up in Azure.
+    pub lookups: usize,
+    pub entries: Vec<PlanEntry>,
+}
+
+/// Which entries of a plan become jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selection {
+    /// The stale ones: what the service and `run --once` build.
+    Stale,
+    /// Every entry whose source version is known: `build --force`.
+    Forced,
+}
+
+/// One build to start.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub image: Image,
+    /// The exact version to build from.
+    pub source_version: String,
+    pub decision: Option<DecisionKind>,
+    pub reason: String,
+    pub check_id: Option<CheckId>,
+}
+
+impl Plan {
+    pub fn stale(&self) -> impl Iterator<Item = &PlanEntry> {
+        self.entries.iter().filter(|e| e.stale)
+    }
+
+    /// Entries whose source Azure could not tell.
+    pub fn unresolved(&self) -> impl Iterator<Item = &PlanEntry> {
+        self.entries
+            .iter()
+            .filter(|e| matches!(e.decision, Decision::SourceUnavailable { .. }))
+    }
+
+    /// The jobs the selected entries ask for, in plan order. Entries that cannot
+    /// be built (no known source version) are left out and said in the log.
+    pub fn jobs(&self, catalog: &Catalog, selection: Selection) -> Vec<Job> {
+        self.warn_unresolved();
+        self.entries
+            .iter()
+            .filter(|entry| entry.stale || selection == Selection::Forced)
+            .filter_map(|entry| {
+                let image = catalog.image(&entry.image)?;
+                let Some(source_version) = entry.source_version.clone() else {
+                    warn!(image = %entry.image, reason = %entry.reason, "cannot build the image");
+                    return None;
+                };
+                let reason = if entry.stale {
+                    entry.reason.clone()
+                } else {
+                    format!("forced by an operator ({})", entry.reason)
+                };
+                Some(Job {
+                    image: image.clone(),
+                    source_version,
+                    decision: Some(entry.decision.kind()),
+                    reason,
+                    check_id: Some(self.check_id),
+                })
+            })
+            .collect()
+    }
+
+    /// Otherwise an Azure outage (say, a failing token endpoint) leaves a check that
+    /// "found nothing stale" and not a word in the log. One line per check, not per
+    /// image: in an outage a catalog of a thousand images would bury everything else.
+    fn warn_unresolved(&self) {
+        let mut unresolved = self.entries.iter().filter_map(|entry| match &entry.decision {
+            Decision::SourceUnavailable { error } => Some((&entry.image, error)),
+            _ => None,
+        });
+        let Some((first_image, first_error)) = unresolved.next() else {
+            return;
+        };
+        let mut images = 1;
+        let mut errors = BTreeSet::from([first_error]);
+        for (image, error) in unresolved {
+            debug!(image = %image, %error, "cannot tell whether the image is stale");
+            images += 1;
+            errors.insert(error);
+        }
+        warn!(
+            images,
+            first = %first_image,
+            error = %first_error,
+            distinct_errors = errors.len(),
+            "cannot tell whether {images} image(s) are stale; the next check tries again"
+        );
+    }
+}
