@@ -10,10 +10,8 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::azure::{
-    self, ArmClient, ArmClientOptions, AzureError, CloudEndpoints, CredentialConfig, HttpTimeouts,
-};
-use crate::catalog::{Catalog, CredentialSettings, SecretSource};
+use crate::azure::{self, ArmClient, ArmClientOptions, AzureError, CloudEndpoints, HttpTimeouts};
+use crate::catalog::Catalog;
 use crate::clock::SharedClock;
 use crate::build::{BuildContext, BuildOptions, Progress};
 use crate::events::Events;
@@ -138,57 +136,10 @@ impl App {
 /// The endpoints the catalog names. `AZURE_AUTHORITY_HOST`, as in every Azure
 /// SDK, overrides the authority host of a named cloud.
 pub fn endpoints(catalog: &Catalog) -> Result<CloudEndpoints, AzureError> {
-    let e = &catalog.azure.endpoints;
-    let endpoints = CloudEndpoints::custom(
-        &e.resource_manager_url,
-        &e.authority_host,
-        Some(&e.resource_manager_audience),
-    )?;
+    let endpoints = catalog.azure.endpoints.clone();
     match std::env::var(azure::AUTHORITY_HOST_ENV) {
         Ok(host) if !host.is_empty() => endpoints.with_authority_host(&host),
         _ => Ok(endpoints),
-    }
-}
-
-fn credential_config(settings: &CredentialSettings) -> CredentialConfig {
-    let secret = |source: &SecretSource| match source {
-        SecretSource::File(path) => azure::SecretSource::File(path.clone()),
-        SecretSource::SystemdCredential(name) => {
-            azure::SecretSource::SystemdCredential(name.clone())
-        }
-    };
-    match settings {
-        CredentialSettings::ManagedIdentity { client_id } => CredentialConfig::ManagedIdentity {
-            client_id: client_id.clone(),
-        },
-        CredentialSettings::WorkloadIdentity {
-            tenant_id,
-            client_id,
-            token_file,
-        } => CredentialConfig::WorkloadIdentity {
-            tenant_id: Some(tenant_id.clone()),
-            client_id: Some(client_id.clone()),
-            token_file: token_file.clone(),
-        },
-        CredentialSettings::ClientSecret {
-            tenant_id,
-            client_id,
-            secret: source,
-        } => CredentialConfig::ClientSecret {
-            tenant_id: tenant_id.clone(),
-            client_id: client_id.clone(),
-            secret_source: secret(source),
-        },
-        CredentialSettings::ClientCertificate {
-            tenant_id,
-            client_id,
-            certificate,
-        } => CredentialConfig::ClientCertificate {
-            tenant_id: tenant_id.clone(),
-            client_id: client_id.clone(),
-            certificate_source: secret(certificate),
-        },
-        CredentialSettings::AzureCli => CredentialConfig::AzureCli { tenant_id: None },
     }
 }
 
@@ -203,7 +154,7 @@ pub fn arm_client(
     // A cache that can rebuild its credential: azure_identity keeps tokens of
     // its own, which a 401 must be able to throw away.
     let tokens = Arc::new(azure::token_cache(
-        &credential_config(&catalog.credential),
+        &catalog.credential,
         &endpoints,
         &http,
         clock.clone(),

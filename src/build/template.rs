@@ -114,7 +114,7 @@ pub fn render(input: TemplateInput<'_>) -> Value {
     );
 
     json!({
-        "location": azure.location,
+        "location": input.image.location,
         "tags": artifact_tags(input),
         "identity": {
             "type": "UserAssigned",

@@ -1,8 +1,8 @@
 //! Where and as whom the service talks to Azure.
 
-use std::path::PathBuf;
-
 use serde::Serialize;
+
+use crate::azure::CloudEndpoints;
 
 /// The `[azure]` table, with cloud endpoints already resolved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -20,6 +20,7 @@ pub struct AzureSettings {
     /// (`vmProfile.vnetConfig`); AIB uses a network of its own when absent.
     pub network: Option<BuildNetwork>,
     pub cloud: Cloud,
+    #[serde(skip)]
     pub endpoints: CloudEndpoints,
     /// Keep the template of a failed build for inspection instead of deleting it.
     pub keep_failed_templates: bool,
@@ -57,78 +58,11 @@ impl Cloud {
 
     /// The well-known endpoints of a named cloud; `None` for `custom`.
     pub fn known_endpoints(self) -> Option<CloudEndpoints> {
-        let (arm, login) = match self {
-            Cloud::Public => (
-                "https://management.azure.com",
-                "https://login.microsoftonline.com",
-            ),
-            Cloud::UsGov => (
-                "https://management.usgovcloudapi.net",
-                "https://login.microsoftonline.us",
-            ),
-            Cloud::China => (
-                "https://management.chinacloudapi.cn",
-                "https://login.chinacloudapi.cn",
-            ),
-            Cloud::Custom => return None,
-        };
-        Some(CloudEndpoints {
-            resource_manager_url: arm.to_owned(),
-            authority_host: login.to_owned(),
-            resource_manager_audience: arm.to_owned(),
-        })
+        match self {
+            Cloud::Public => Some(CloudEndpoints::public()),
+            Cloud::UsGov => Some(CloudEndpoints::usgov()),
+            Cloud::China => Some(CloudEndpoints::china()),
+            Cloud::Custom => None,
+        }
     }
-}
-
-/// Base URLs without a trailing slash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CloudEndpoints {
-    pub resource_manager_url: String,
-    pub authority_host: String,
-    /// Token audience for ARM; the scope requested is `<audience>/.default`.
-    pub resource_manager_audience: String,
-}
-
-/// The `[azure.credential]` table: how the service itself authenticates to ARM.
-///
-/// Only references to secrets are stored (file paths, systemd credential names), never values.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum CredentialSettings {
-    ManagedIdentity {
-        /// Selects a user-assigned identity of the host; the system-assigned one when absent.
-        client_id: Option<String>,
-    },
-    WorkloadIdentity {
-        tenant_id: String,
-        client_id: String,
-        /// Federated token file; `AZURE_FEDERATED_TOKEN_FILE` when absent.
-        token_file: Option<PathBuf>,
-    },
-    ClientSecret {
-        tenant_id: String,
-        client_id: String,
-        secret: SecretSource,
-    },
-    ClientCertificate {
-        tenant_id: String,
-        client_id: String,
-        certificate: SecretSource,
-    },
-    AzureCli,
-}
-
-impl Default for CredentialSettings {
-    fn default() -> Self {
-        CredentialSettings::ManagedIdentity { client_id: None }
-    }
-}
-
-/// Where a secret is read from at run time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SecretSource {
-    File(PathBuf),
-    /// Name of a systemd credential, read from `$CREDENTIALS_DIRECTORY/<name>`.
-    SystemdCredential(String),
 }

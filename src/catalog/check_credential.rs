@@ -4,7 +4,7 @@
 use std::ops::Range;
 use std::path::PathBuf;
 
-use super::azure::{CredentialSettings, SecretSource};
+use crate::azure::{CredentialConfig, SecretSource};
 use super::check_settings::{guid, required};
 use super::error::Problems;
 use super::raw::{RawCredential, S, Str};
@@ -14,9 +14,9 @@ const SECRET_HINT: &str = "secrets never go in the catalog: put the secret in a 
 pub(super) fn check_credential(
     p: &mut Problems,
     raw: Option<&S<RawCredential>>,
-) -> Option<CredentialSettings> {
+) -> Option<CredentialConfig> {
     let Some(raw) = raw else {
-        return Some(CredentialSettings::default());
+        return Some(CredentialConfig::default());
     };
     let cred = raw.get_ref();
     for (key, value) in [
@@ -97,13 +97,13 @@ pub(super) fn check_credential(
                 Some(id) => Some(guid(p, id, "client_id")?),
                 None => None,
             };
-            Some(CredentialSettings::ManagedIdentity { client_id })
+            Some(CredentialConfig::ManagedIdentity { client_id })
         }
         "workload_identity" => {
             let (tenant_id, client_id) = tenant_client(p)?;
-            Some(CredentialSettings::WorkloadIdentity {
-                tenant_id,
-                client_id,
+            Some(CredentialConfig::WorkloadIdentity {
+                tenant_id: Some(tenant_id),
+                client_id: Some(client_id),
                 token_file: path(&cred.token_file),
             })
         }
@@ -117,10 +117,10 @@ pub(super) fn check_credential(
                 "secret_file",
             );
             let (tenant_id, client_id) = ids?;
-            Some(CredentialSettings::ClientSecret {
+            Some(CredentialConfig::ClientSecret {
                 tenant_id,
                 client_id,
-                secret: secret?,
+                secret_source: secret?,
             })
         }
         "client_certificate" => {
@@ -133,13 +133,13 @@ pub(super) fn check_credential(
                 "certificate_file",
             );
             let (tenant_id, client_id) = ids?;
-            Some(CredentialSettings::ClientCertificate {
+            Some(CredentialConfig::ClientCertificate {
                 tenant_id,
                 client_id,
-                certificate: certificate?,
+                certificate_source: certificate?,
             })
         }
-        _ => Some(CredentialSettings::AzureCli),
+        _ => Some(CredentialConfig::AzureCli { tenant_id: None }),
     }
 }
 

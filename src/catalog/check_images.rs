@@ -8,6 +8,7 @@ use super::check_targets::{check_distribute, check_source};
 use super::error::Problems;
 use super::hash::RecipeHash;
 use super::model::{Defaults, Image, Recipe};
+use super::source::Source;
 use super::raw::{RawImage, S};
 use super::values::check_name;
 
@@ -100,11 +101,18 @@ pub(super) fn check_image(
             "add at least one, e.g. type = \"gallery\" with image_id",
         );
     }
+    // AIB takes a platform image from the template's region, so an image is built
+    // where its source is looked up; targets default to that region.
+    let build_location = match &source {
+        Some(Source::Marketplace(m)) => Some(m.location.as_str()),
+        _ => ctx.location,
+    };
     let distribute: Vec<_> = image
         .distribute
         .iter()
-        .filter_map(|target| check_distribute(p, target, ctx.location))
+        .filter_map(|target| check_distribute(p, target, build_location))
         .collect();
+    let location = build_location.map(str::to_owned);
 
     let schedule = image.schedule.as_ref().and_then(|s| check_schedule(p, s));
     let max_age = max_age(p, &image.max_age_days).or(ctx.defaults.max_age);
@@ -123,11 +131,13 @@ pub(super) fn check_image(
         return None;
     }
     let source = source?;
+    let location = location?;
     let recipe_hash = RecipeHash::compute(&steps, &source, os_disk_size_gb);
     Some(Image {
         name: name?,
         enabled: image.enabled.unwrap_or(true),
         source,
+        location,
         recipes: recipe_names,
         steps,
         distribute,

@@ -8,7 +8,8 @@ use std::str::FromStr;
 use chrono::Duration;
 use chrono_tz::Tz;
 
-use super::azure::{AzureSettings, BuildNetwork, Cloud, CloudEndpoints};
+use super::azure::{AzureSettings, BuildNetwork, Cloud};
+use crate::azure::CloudEndpoints;
 use super::error::Problems;
 use super::model::{Defaults, ScheduleSettings, StoreSettings};
 use super::raw::{Int, RawAzure, RawDefaults, RawSchedule, RawStore, S, Str};
@@ -190,23 +191,33 @@ fn endpoints(
     let resource_manager_url = pick(
         &azure.resource_manager_url,
         "resource_manager_url",
-        known.as_ref().map(|k| k.resource_manager_url.clone()),
+        known.as_ref().map(|k| k.resource_manager.to_string()),
     );
     let authority_host = pick(
         &azure.authority_host,
         "authority_host",
-        known.as_ref().map(|k| k.authority_host.clone()),
+        known.as_ref().map(|k| k.authority_host.to_string()),
     );
     let resource_manager_audience = pick(
         &azure.resource_manager_audience,
         "resource_manager_audience",
-        known.map(|k| k.resource_manager_audience),
+        known.map(|k| k.audience),
     );
-    Some(CloudEndpoints {
-        resource_manager_url: resource_manager_url?,
-        authority_host: authority_host?,
-        resource_manager_audience: resource_manager_audience?,
-    })
+    match CloudEndpoints::custom(
+        &resource_manager_url?,
+        &authority_host?,
+        Some(&resource_manager_audience?),
+    ) {
+        Ok(endpoints) => Some(endpoints),
+        Err(error) => {
+            p.hint(
+                table,
+                "invalid endpoints",
+                format!("{error}; set https URLs (plain http only for loopback)"),
+            );
+            None
+        }
+    }
 }
 
 pub(super) fn guid(p: &mut Problems, value: &S<String>, field: &str) -> Option<String> {

@@ -12,6 +12,51 @@ use super::values::{check_sha256, check_url, parse_duration};
 const TYPES: &str =
     "\"shell\", \"powershell\", \"file\", \"windows_restart\" or \"windows_update\"";
 
+/// A step's `type`, read once from the catalog's text.
+#[derive(Debug, Clone, Copy)]
+enum StepKind {
+    Shell,
+    PowerShell,
+    File,
+    WindowsRestart,
+    WindowsUpdate,
+}
+
+impl StepKind {
+    fn from_name(name: &str) -> Option<StepKind> {
+        Some(match name {
+            "shell" => StepKind::Shell,
+            "powershell" => StepKind::PowerShell,
+            "file" => StepKind::File,
+            "windows_restart" => StepKind::WindowsRestart,
+            "windows_update" => StepKind::WindowsUpdate,
+            _ => return None,
+        })
+    }
+
+    /// The keys a step of this kind takes besides `type` and `name`.
+    fn fields(self) -> &'static [&'static str] {
+        match self {
+            StepKind::Shell => &["inline", "script_uri", "sha256_checksum"],
+            StepKind::PowerShell => &[
+                "inline",
+                "script_uri",
+                "sha256_checksum",
+                "run_elevated",
+                "run_as_system",
+                "valid_exit_codes",
+            ],
+            StepKind::File => &["source_uri", "destination", "sha256_checksum"],
+            StepKind::WindowsRestart => &[
+                "restart_command",
+                "restart_check_command",
+                "restart_timeout",
+            ],
+            StepKind::WindowsUpdate => &["search_criteria", "filters", "update_limit"],
+        }
+    }
+}
+
 /// Checks one step; `None` when it has problems (they are recorded).
 pub(super) fn check_step(p: &mut Problems, raw: &S<RawStep>) -> Option<Step> {
     let step = raw.get_ref();
@@ -23,32 +68,15 @@ pub(super) fn check_step(p: &mut Problems, raw: &S<RawStep>) -> Option<Step> {
         );
         return None;
     };
-    let allowed: &[&str] = match kind.get_ref().as_str() {
-        "shell" => &["inline", "script_uri", "sha256_checksum"],
-        "powershell" => &[
-            "inline",
-            "script_uri",
-            "sha256_checksum",
-            "run_elevated",
-            "run_as_system",
-            "valid_exit_codes",
-        ],
-        "file" => &["source_uri", "destination", "sha256_checksum"],
-        "windows_restart" => &[
-            "restart_command",
-            "restart_check_command",
-            "restart_timeout",
-        ],
-        "windows_update" => &["search_criteria", "filters", "update_limit"],
-        other => {
-            p.hint(
-                kind.span(),
-                format!("unknown step type `{other}`"),
-                format!("use {TYPES}"),
-            );
-            return None;
-        }
+    let Some(step_kind) = StepKind::from_name(kind.get_ref()) else {
+        p.hint(
+            kind.span(),
+            format!("unknown step type `{}`", kind.get_ref()),
+            format!("use {TYPES}"),
+        );
+        return None;
     };
+    let allowed = step_kind.fields();
     let kind = kind.get_ref().as_str();
     let before = p.len();
     for (field, span) in present_fields(step) {
@@ -61,12 +89,12 @@ pub(super) fn check_step(p: &mut Problems, raw: &S<RawStep>) -> Option<Step> {
         }
     }
     let name = step.name.as_ref().map(|n| n.get_ref().clone());
-    let typed = match kind {
-        "shell" => script(p, raw).map(|script| Step::Shell(ShellStep { name, script })),
-        "powershell" => powershell(p, raw, name),
-        "file" => file(p, raw, name),
-        "windows_restart" => windows_restart(p, step, name),
-        _ => windows_update(p, step, name),
+    let typed = match step_kind {
+        StepKind::Shell => script(p, raw).map(|script| Step::Shell(ShellStep { name, script })),
+        StepKind::PowerShell => powershell(p, raw, name),
+        StepKind::File => file(p, raw, name),
+        StepKind::WindowsRestart => windows_restart(p, step, name),
+        StepKind::WindowsUpdate => windows_update(p, step, name),
     };
     // A step with a misplaced field is not returned even if its own fields are fine.
     typed.filter(|_| p.len() == before)

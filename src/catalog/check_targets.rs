@@ -42,6 +42,7 @@ fn span<T>(field: &Option<S<T>>) -> Option<Range<usize>> {
 }
 
 /// `default_location` is `azure.location`, or `None` when that is itself invalid.
+/// A marketplace source's own `location` is where its image is built.
 pub(super) fn check_source(
     p: &mut Problems,
     raw: &S<RawSource>,
@@ -303,7 +304,7 @@ fn regions(
         p.hint(
             raw_regions.span(),
             "`regions` is empty",
-            "list at least one region, or leave `regions` out to use azure.location",
+            "list at least one region, or leave `regions` out to use the build region",
         );
         return None;
     }
@@ -339,6 +340,21 @@ fn regions(
                 "use 1 to 100 replicas",
             ),
         }
+    }
+    // AIB creates the gallery version in the region it builds in and replicates
+    // from there, so that region must be one of the version's target regions.
+    if p.len() == before
+        && let Some(build) = default_location
+        && !regions.iter().any(|region| region.name == build)
+    {
+        p.hint(
+            raw_regions.span(),
+            format!("`regions` does not include {build}, where the image is built"),
+            format!(
+                "add {{ name = \"{build}\" }}: the build region is the source's `location`, or azure.location"
+            ),
+        );
+        return None;
     }
     (p.len() == before).then_some(regions)
 }

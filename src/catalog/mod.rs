@@ -44,7 +44,7 @@ mod values;
 use std::path::Path;
 
 pub use azure::{
-    AzureSettings, BuildNetwork, Cloud, CloudEndpoints, CredentialSettings, SecretSource,
+    AzureSettings, BuildNetwork, Cloud,
 };
 pub use distribute::{
     Distribute, GalleryTarget, ManagedImageTarget, StorageAccountType, TargetRegion,

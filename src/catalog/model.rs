@@ -7,7 +7,8 @@ use std::time::Duration as StdDuration;
 use chrono::Duration;
 use chrono_tz::Tz;
 
-use super::azure::{AzureSettings, CredentialSettings};
+use super::azure::AzureSettings;
+use crate::azure::CredentialConfig;
 use super::distribute::Distribute;
 use super::hash::RecipeHash;
 use super::source::Source;
@@ -16,7 +17,8 @@ use super::step::Step;
 #[derive(Debug, Clone)]
 pub struct Catalog {
     pub azure: AzureSettings,
-    pub credential: CredentialSettings,
+    /// How the service signs in; only references to secrets, never values.
+    pub credential: CredentialConfig,
     pub store: StoreSettings,
     /// When the daemon checks all images; images may carry their own.
     pub schedule: Option<ScheduleSettings>,
@@ -124,6 +126,9 @@ pub struct Image {
     pub name: String,
     pub enabled: bool,
     pub source: Source,
+    /// Where the image is built (the AIB template's region): a marketplace
+    /// source's `location`, else `azure.location`.
+    pub location: String,
     /// Recipe names in the order their steps run.
     pub recipes: Vec<String>,
     /// Fully expanded: the recipes' steps in order, then the image's own steps.

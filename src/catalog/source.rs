@@ -29,7 +29,8 @@ pub struct MarketplaceSource {
     pub version: VersionSpec,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plan: Option<PurchasePlan>,
-    /// Where versions are looked up; `azure.location` unless the source says otherwise.
+    /// Where versions are looked up and the image is built (AIB takes a platform
+    /// image from its template's region); `azure.location` unless the source says otherwise.
     pub location: String,
 }
 

@@ -227,18 +227,20 @@ impl SimHandle {
         catalog: &mut crate::catalog::Catalog,
         secret_file: &std::path::Path,
     ) -> std::io::Result<()> {
-        use crate::catalog::{Cloud, CloudEndpoints, CredentialSettings, SecretSource};
+        use crate::azure::{CloudEndpoints, CredentialConfig, SecretSource};
+        use crate::catalog::Cloud;
         std::fs::write(secret_file, self.client_secret())?;
         catalog.azure.cloud = Cloud::Custom;
-        catalog.azure.endpoints = CloudEndpoints {
-            resource_manager_url: self.base_url().to_owned(),
-            authority_host: self.authority_host().to_owned(),
-            resource_manager_audience: self.arm_audience().to_owned(),
-        };
-        catalog.credential = CredentialSettings::ClientSecret {
+        catalog.azure.endpoints = CloudEndpoints::custom(
+            self.base_url(),
+            self.authority_host(),
+            Some(self.arm_audience()),
+        )
+        .map_err(std::io::Error::other)?;
+        catalog.credential = CredentialConfig::ClientSecret {
             tenant_id: self.tenant_id().to_owned(),
             client_id: self.client_id().to_owned(),
-            secret: SecretSource::File(secret_file.to_owned()),
+            secret_source: SecretSource::File(secret_file.to_owned()),
         };
         Ok(())
     }
