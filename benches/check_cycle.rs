@@ -17,8 +17,8 @@ use image_refresh::azure::ArmClientOptions;
 use image_refresh::catalog::{self, Catalog};
 use image_refresh::check::{CheckOptions, run_check};
 use image_refresh::clock;
+use image_refresh::model::CheckTrigger;
 use image_refresh::simulator::{FaultKind, FaultRule, Scenario, SimConfig, SimHandle, Simulator};
-use image_refresh::store::CheckTrigger;
 
 const IMAGES: usize = 1000;
 const SKUS: usize = 50;

@@ -22,10 +22,10 @@ use image_refresh::azure::ArmClientOptions;
 use image_refresh::catalog::{self, Catalog};
 use image_refresh::check::{CheckOptions, Plan, run_check};
 use image_refresh::clock;
+use image_refresh::model::CheckTrigger;
 use image_refresh::simulator::{
     FaultKind, FaultRule, JournalEntry, Scenario, SimConfig, SimHandle, Simulator,
 };
-use image_refresh::store::CheckTrigger;
 
 const IMAGES: usize = 1000;
 const SKUS: usize = 50;

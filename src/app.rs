@@ -11,9 +11,9 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::azure::{self, ArmClient, ArmClientOptions, AzureError, CloudEndpoints, HttpTimeouts};
+use crate::build::{BuildContext, BuildOptions, Progress};
 use crate::catalog::Catalog;
 use crate::clock::SharedClock;
-use crate::build::{BuildContext, BuildOptions, Progress};
 use crate::events::Events;
 use crate::pipeline::Pipeline;
 use crate::store::{Store, StoreError};

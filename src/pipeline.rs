@@ -85,7 +85,11 @@ impl Pipeline {
     }
 
     /// Checks `catalog` (all of it, or the images that are due) and records it.
-    pub async fn check(&self, catalog: &Catalog, trigger: CheckTrigger) -> Result<Plan, CheckError> {
+    pub async fn check(
+        &self,
+        catalog: &Catalog,
+        trigger: CheckTrigger,
+    ) -> Result<Plan, CheckError> {
         let checked = check::run_check(
             &self.ctx.arm,
             &self.ctx.store,
@@ -129,7 +133,9 @@ impl Pipeline {
     /// Runs `jobs` with at most `[service] max_concurrent_builds` at once;
     /// results come back in job order.
     pub async fn build_all(&self, jobs: Vec<Job>) -> Vec<Result<BuildRecord, BuildError>> {
-        let permits = Arc::new(Semaphore::new(self.ctx.service.max_concurrent_builds.max(1)));
+        let permits = Arc::new(Semaphore::new(
+            self.ctx.service.max_concurrent_builds.max(1),
+        ));
         let mut tasks = JoinSet::new();
         for (index, job) in jobs.into_iter().enumerate() {
             let pipeline = self.clone();

@@ -100,10 +100,13 @@ impl Plan {
     /// "found nothing stale" and not a word in the log. One line per check, not per
     /// image: in an outage a catalog of a thousand images would bury everything else.
     fn warn_unresolved(&self) {
-        let mut unresolved = self.entries.iter().filter_map(|entry| match &entry.decision {
-            Decision::SourceUnavailable { error } => Some((&entry.image, error)),
-            _ => None,
-        });
+        let mut unresolved = self
+            .entries
+            .iter()
+            .filter_map(|entry| match &entry.decision {
+                Decision::SourceUnavailable { error } => Some((&entry.image, error)),
+                _ => None,
+            });
         let Some((first_image, first_error)) = unresolved.next() else {
             return;
         };

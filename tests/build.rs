@@ -29,11 +29,13 @@ use chrono::{DateTime, Utc};
 use image_refresh::app;
 use image_refresh::azure::ArmClientOptions;
 use image_refresh::azure::arm::RetryPolicy;
-use image_refresh::build::{BuildContext, BuildOptions, Job, Progress};
+use image_refresh::build::{BuildContext, BuildOptions, Progress};
+use image_refresh::plan::Job;
 use image_refresh::catalog::{self, Catalog};
 use image_refresh::clock::{Clock, SharedClock};
+use image_refresh::model::{BuildId, BuildState};
 use image_refresh::simulator::{JournalEntry, SimHandle};
-use image_refresh::store::{BuildId, BuildRecord, BuildState, EventRecord, Store};
+use image_refresh::store::{BuildRecord, EventRecord, Store};
 use tempfile::TempDir;
 use tokio::sync::mpsc;
 
@@ -121,7 +123,9 @@ impl Harness {
             store: self.store().await,
             clock: self.clock.clone(),
             azure: self.catalog.azure.clone(),
+            service: self.catalog.service,
             options,
+            events: Default::default(),
             holder: holder.to_owned(),
             progress: None,
         }

@@ -3,9 +3,10 @@
 
 use std::time::Duration as StdDuration;
 
+use image_refresh::azure::{CredentialConfig, SecretSource};
 use image_refresh::catalog::{
-    self, Catalog, CatalogError, Cloud, CredentialSettings, Distribute, Script, SecretSource,
-    Source, Step, StorageAccountType, VersionSpec,
+    self, Catalog, CatalogError, Cloud, Distribute, Script, Source, Step, StorageAccountType,
+    VersionSpec,
 };
 
 const SUB: &str = "00000000-0000-0000-0000-000000000000";
@@ -102,7 +103,7 @@ fn classic_example_is_the_aib_quickstart() {
     assert_eq!(image.build_timeout_minutes, 80);
     assert_eq!(
         catalog.credential,
-        CredentialSettings::ManagedIdentity { client_id: None }
+        CredentialConfig::ManagedIdentity { client_id: None }
     );
     assert_eq!(catalog.azure.cloud, Cloud::Public);
 }
@@ -193,11 +194,16 @@ fn enterprise_example_shares_recipes_and_distributes_to_two_regions() {
 
     assert!(matches!(
         &catalog.credential,
-        CredentialSettings::ClientSecret { secret: SecretSource::SystemdCredential(name), .. }
+        CredentialConfig::ClientSecret { secret_source: SecretSource::SystemdCredential(name), .. }
             if name == "image-refresh-client-secret"
     ));
     assert_eq!(
-        catalog.azure.endpoints.resource_manager_url,
+        catalog
+            .azure
+            .endpoints
+            .resource_manager
+            .as_str()
+            .trim_end_matches('/'),
         "https://management.azure.com"
     );
     assert!(catalog.azure.keep_failed_templates);
@@ -513,11 +519,21 @@ fn endpoints_must_be_https_unless_loopback() {
     let with = |extra: &str| format!("{}{extra}{IMAGE}", azure());
     let catalog = parse(&with("resource_manager_url = \"http://127.0.0.1:8080/\"\n")).unwrap();
     assert_eq!(
-        catalog.azure.endpoints.resource_manager_url,
+        catalog
+            .azure
+            .endpoints
+            .resource_manager
+            .as_str()
+            .trim_end_matches('/'),
         "http://127.0.0.1:8080"
     );
     assert_eq!(
-        catalog.azure.endpoints.authority_host,
+        catalog
+            .azure
+            .endpoints
+            .authority_host
+            .as_str()
+            .trim_end_matches('/'),
         "https://login.microsoftonline.com"
     );
 
@@ -546,7 +562,12 @@ fn endpoints_must_be_https_unless_loopback() {
 
     let china = parse(&with("cloud = \"china\"\n")).unwrap();
     assert_eq!(
-        china.azure.endpoints.authority_host,
+        china
+            .azure
+            .endpoints
+            .authority_host
+            .as_str()
+            .trim_end_matches('/'),
         "https://login.chinacloudapi.cn"
     );
 }

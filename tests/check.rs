@@ -22,12 +22,12 @@ use image_refresh::azure::ArmClient;
 use image_refresh::azure::ArmClientOptions;
 use image_refresh::azure::arm::RetryPolicy;
 use image_refresh::catalog::{self, Catalog};
-use image_refresh::check::{CheckOptions, Plan, PlanEntry, run_check};
+use image_refresh::check::{CheckOptions, run_check};
+use image_refresh::plan::{Plan, PlanEntry};
 use image_refresh::clock::{Clock, ManualClock, SharedClock};
+use image_refresh::model::{BuildState, CheckTrigger, DecisionKind};
 use image_refresh::simulator::SimHandle;
-use image_refresh::store::{
-    BuildRecord, BuildState, BuildTransition, CheckTrigger, DecisionKind, NewBuild, Store,
-};
+use image_refresh::store::{BuildRecord, BuildTransition, NewBuild, Store};
 use tempfile::TempDir;
 
 pub const PUBLISHER: &str = "Canonical";

@@ -15,7 +15,7 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
 use image_refresh::catalog::ScheduleSettings;
-use image_refresh::daemon::schedule::Schedule;
+use image_refresh::schedule::Schedule;
 
 pub fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().to_utc()

@@ -3,9 +3,8 @@
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
-use image_refresh::store::{
-    DecisionKind, DecisionRecord, NewBuild, ResolvedVersionRecord, SourceKey, Store,
-};
+use image_refresh::model::{DecisionKind, SourceKey};
+use image_refresh::store::{DecisionRecord, NewBuild, ResolvedVersionRecord, Store};
 use tempfile::TempDir;
 
 fn at(text: &str) -> DateTime<Utc> {

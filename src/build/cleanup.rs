@@ -3,8 +3,8 @@
 use tracing::warn;
 
 use crate::azure::image_templates::{self, TemplateRef};
-use crate::store::BuildRecord;
 use crate::model::Cleanup;
+use crate::store::BuildRecord;
 
 use super::{BuildContext, BuildError};
 

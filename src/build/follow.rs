@@ -3,8 +3,8 @@
 use tracing::{info, warn};
 
 use crate::azure::image_templates::{self, RunState, RunStatus, TemplateRef};
-use crate::store::{BuildRecord, BuildTransition};
 use crate::model::{BuildState, RunSubState};
+use crate::store::{BuildRecord, BuildTransition};
 
 use super::BuildContext;
 use super::machine::{StepError, is_conflict, require_template};

@@ -13,8 +13,8 @@ use tracing::{info, warn};
 use crate::azure::AzureError;
 use crate::azure::image_templates::{self, ImageTemplateStatus, ProvisioningState, TemplateRef};
 use crate::catalog::Image;
-use crate::store::{BuildRecord, BuildTransition};
 use crate::model::{BuildState, Cleanup, RunSubState};
+use crate::store::{BuildRecord, BuildTransition};
 
 use super::follow::follow_run;
 use super::template::{self, TemplateInput};

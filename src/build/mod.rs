@@ -14,14 +14,14 @@ use tracing::{Instrument, debug, info_span, warn};
 
 use crate::azure::{ArmClient, AzureError};
 use crate::catalog::{AzureSettings, Catalog, ServiceSettings};
-use crate::events::{Event, Events};
-use crate::plan::Job;
 use crate::clock::SharedClock;
+use crate::events::{Event, Events};
+use crate::model::{BuildId, BuildState, RunSubState};
+use crate::plan::Job;
 use crate::report::chain;
 use crate::store::{
     BuildRecord, BuildTransition, ClaimError, FailureLimit, NewBuild, Store, StoreError,
 };
-use crate::model::{BuildId, BuildState, RunSubState};
 
 pub use machine::drive;
 

@@ -4,10 +4,10 @@
 use std::ops::Range;
 use std::path::PathBuf;
 
-use crate::azure::{CredentialConfig, SecretSource};
 use super::check_settings::{guid, required};
 use super::error::Problems;
 use super::raw::{RawCredential, S, Str};
+use crate::azure::{CredentialConfig, SecretSource};
 
 const SECRET_HINT: &str = "secrets never go in the catalog: put the secret in a file readable only by the service and set `secret_file`, or name a systemd credential with `credential`";
 

@@ -8,8 +8,8 @@ use super::check_targets::{check_distribute, check_source};
 use super::error::Problems;
 use super::hash::RecipeHash;
 use super::model::{Defaults, Image, Recipe};
-use super::source::Source;
 use super::raw::{RawImage, S};
+use super::source::Source;
 use super::values::check_name;
 
 /// Longest image name: leaves room for the prefixes and suffixes that template and run

@@ -9,7 +9,6 @@ use chrono::Duration;
 use chrono_tz::Tz;
 
 use super::azure::{AzureSettings, BuildNetwork, Cloud};
-use crate::azure::CloudEndpoints;
 use super::error::Problems;
 use super::model::{Defaults, ScheduleSettings, StoreSettings};
 use super::raw::{Int, RawAzure, RawDefaults, RawSchedule, RawStore, S, Str};
@@ -17,6 +16,7 @@ use super::values::{
     IdKind, check_location, check_resource_id, check_url, is_guid, is_resource_group_name,
     parse_duration,
 };
+use crate::azure::CloudEndpoints;
 
 /// A required string field, reported against its table when missing.
 pub(super) fn required<'r>(

@@ -8,11 +8,11 @@ use chrono::Duration;
 use chrono_tz::Tz;
 
 use super::azure::AzureSettings;
-use crate::azure::CredentialConfig;
 use super::distribute::Distribute;
 use super::hash::RecipeHash;
 use super::source::Source;
 use super::step::Step;
+use crate::azure::CredentialConfig;
 
 #[derive(Debug, Clone)]
 pub struct Catalog {

@@ -11,10 +11,10 @@ use tracing::{debug, warn};
 
 use crate::azure::ArmClient;
 use crate::catalog::{Catalog, Image};
+use crate::model::{CheckId, CheckTrigger};
 use crate::plan::{Plan, PlanEntry};
 use crate::report::chain;
 use crate::store::{BuildRecord, DecisionRecord, ResolvedVersionRecord, Store, StoreError};
-use crate::model::{CheckId, CheckTrigger};
 
 pub use decide::{Decision, Facts, Outcome, PastBuild, Wanted, decide};
 pub use resolve::{Resolution, Resolved, lookup_key, resolution_for, resolve_all};

@@ -12,9 +12,9 @@ use super::{history, validate};
 use crate::app::{App, Tuning};
 use crate::catalog::{self, Catalog, ScheduleSettings};
 use crate::clock;
+use crate::model::CheckTrigger;
 use crate::schedule::{Alarm, CatalogSchedules, CronAlarm};
 use crate::simulator::{Outcome, Phase, Scenario, SimConfig, SimHandle, Simulator};
-use crate::model::CheckTrigger;
 
 /// The demo's compressed schedule: every 10 seconds, in the catalog's timezone.
 const DEMO_CRON: &str = "*/10 * * * * *";

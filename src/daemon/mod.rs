@@ -8,7 +8,7 @@
 //!
 //! - [`pool`]: the builds the service follows, at most N at once.
 //! - [`service`]: the loop itself, with reload and shutdown.
-//! - [`health`]: a full or read-only disk under the history database, said once.
+//! - `health`: a full or read-only disk under the history database, said once.
 //! - [`notify`], [`crate::logging`]: how systemd hears from the service.
 
 mod health;

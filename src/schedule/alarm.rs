@@ -63,7 +63,7 @@ impl Alarm for TokioAlarm {
 /// (fixed-offset DST drift, overlap, lost ticks) apply. Its ticker polls the wall clock twice
 /// a second, which over weeks of idling costs more CPU than the whole service otherwise uses
 /// (0.25 s per idle 10 minutes, see BENCHMARKS.md), so a scheduler runs only for the last
-/// [`ARM_AHEAD`] before an instant; until then the alarm sleeps on tokio's timer. The library
+/// `ARM_AHEAD` before an instant; until then the alarm sleeps on tokio's timer. The library
 /// truncates delays to whole seconds, so a wake-up can come about two seconds late; an early
 /// one re-arms.
 pub struct CronAlarm {

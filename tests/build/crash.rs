@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use image_refresh::azure::image_templates::{self, TemplateRef};
 use image_refresh::build::{self, BuildContext};
-use image_refresh::store::{BuildState, Cleanup};
+use image_refresh::model::{BuildState, Cleanup};
 use tokio::task::JoinHandle;
 
 use crate::{Harness, IMAGE, events, only_build, options, states};

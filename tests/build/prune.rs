@@ -3,8 +3,8 @@
 use image_refresh::azure::gallery::{self, GalleryImageRef};
 use image_refresh::build;
 use image_refresh::catalog::{Distribute, GalleryTarget, StorageAccountType, TargetRegion};
+use image_refresh::model::{BuildState, Cleanup};
 use image_refresh::simulator::{FaultKind, FaultRule};
-use image_refresh::store::{BuildState, Cleanup};
 
 use crate::{Harness, IMAGE, events, options};
 

@@ -4,7 +4,8 @@
 use image_refresh::azure::image_templates::{self, TemplateRef};
 use image_refresh::build::template::{self, TemplateInput};
 use image_refresh::build::{self, BuildContext, BuildOptions};
-use image_refresh::store::{BuildRecord, BuildState, BuildTransition, Cleanup, NewBuild};
+use image_refresh::model::{BuildState, Cleanup};
+use image_refresh::store::{BuildRecord, BuildTransition, NewBuild};
 
 use crate::{Harness, IMAGE, SOURCE_VERSION, events, only_build, options, states};
 

@@ -1,7 +1,7 @@
 //! The real binary: `image-refresh check --output json` and its exit code.
 
 use assert_cmd::Command;
-use image_refresh::store::BuildState;
+use image_refresh::model::BuildState;
 use serde_json::Value;
 
 use crate::{SKU, World, marketplace_image, record_build, scenario_with};

@@ -1,7 +1,7 @@
 //! One lookup per unique source, however many images share it.
 
 use image_refresh::check::CheckOptions;
-use image_refresh::store::{DecisionKind, SourceKey};
+use image_refresh::model::{DecisionKind, SourceKey};
 
 use crate::{LOCATION, OFFER, PUBLISHER, World, marketplace_image};
 
@@ -114,7 +114,7 @@ async fn a_second_cycle_asks_again_and_finds_nothing_changed_upstream() {
     assert_ne!(first.check_id, second.check_id);
     // No caching across cycles: each cycle asks Azure what is current now.
     assert_eq!(world.sim.count("marketplace.list"), 2 * SKUS as u64);
-    let versions = |plan: &image_refresh::check::Plan| -> Vec<Option<String>> {
+    let versions = |plan: &image_refresh::plan::Plan| -> Vec<Option<String>> {
         plan.entries
             .iter()
             .map(|e| e.source_version.clone())

@@ -31,7 +31,7 @@ fn images() -> String {
         .collect()
 }
 
-async fn check_under(fault: FaultKind, count: u32) -> (World, image_refresh::check::Plan) {
+async fn check_under(fault: FaultKind, count: u32) -> (World, image_refresh::plan::Plan) {
     let world = World::start(&scenario()).await;
     world
         .sim

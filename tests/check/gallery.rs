@@ -4,11 +4,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use image_refresh::app;
-use image_refresh::build::{self, BuildContext, BuildOptions, Job};
+use image_refresh::build::{self, BuildContext, BuildOptions};
+use image_refresh::plan::Job;
 use image_refresh::catalog::Catalog;
 use image_refresh::check::{Decision, UNVERSIONED};
 use image_refresh::clock::Clock;
-use image_refresh::store::{BuildState, SourceKey, Store};
+use image_refresh::model::{BuildState, SourceKey};
+use image_refresh::store::Store;
 
 use crate::{LOCATION, OFFER, PUBLISHER, RG, SKU, World, entry, fast_retries, record_build};
 
@@ -100,6 +102,8 @@ async fn build_producer(world: &World, catalog: &Catalog, store: &Store) {
         store: store.clone(),
         clock: world.clock.clone(),
         azure: catalog.azure.clone(),
+        service: catalog.service,
+        events: Default::default(),
         options: BuildOptions {
             poll_interval: Duration::from_millis(20),
             ..BuildOptions::default()

@@ -4,7 +4,7 @@
 use chrono::Duration;
 use image_refresh::check::Decision;
 use image_refresh::clock::Clock;
-use image_refresh::store::{BuildState, DecisionKind};
+use image_refresh::model::{BuildState, DecisionKind};
 
 use crate::{
     LOCATION, OFFER, PUBLISHER, SKU, World, entry, marketplace_image, record_build, scenario_with,
@@ -356,7 +356,7 @@ async fn a_check_that_cannot_record_its_results_is_recorded_as_failed() {
         &store,
         &catalog,
         world.clock.now(),
-        image_refresh::store::CheckTrigger::Cli,
+        image_refresh::model::CheckTrigger::Cli,
         Default::default(),
     )
     .await

@@ -2,8 +2,9 @@
 
 use std::collections::BTreeMap;
 
+use image_refresh::model::{BuildState, Cleanup};
 use image_refresh::simulator::JournalEntry;
-use image_refresh::store::{BuildRecord, BuildState, Cleanup, EventRecord, Store};
+use image_refresh::store::{BuildRecord, EventRecord, Store};
 use sqlx::Row;
 
 /// Asserts that the history is intact and each stale image was built exactly

@@ -1,7 +1,7 @@
 //! A check that fell due while the service was down runs once at start-up;
 //! none runs when nothing was missed.
 
-use image_refresh::store::CheckTrigger;
+use image_refresh::model::CheckTrigger;
 
 use super::{NotifySocket, World, eventually};
 

@@ -1,6 +1,6 @@
 //! SIGHUP reads the catalog again; one that does not validate changes nothing.
 
-use image_refresh::store::{BuildState, CheckTrigger};
+use image_refresh::model::{BuildState, CheckTrigger};
 
 use super::{IMAGE, NotifySocket, World, eventually};
 

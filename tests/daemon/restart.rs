@@ -1,6 +1,6 @@
 //! SIGTERM leaves AIB runs running in Azure; the next start resumes them.
 
-use image_refresh::store::BuildState;
+use image_refresh::model::BuildState;
 
 use super::{IMAGE, World, eventually};
 

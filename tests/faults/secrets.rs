@@ -1,7 +1,7 @@
 //! A known client secret, a wrong one, and every token the simulator minted never appear
 //! in any output, log or database byte, with every log line on (`RUST_LOG=trace`).
 
-use image_refresh::store::BuildState;
+use image_refresh::model::BuildState;
 
 use super::world::{SECRET, World, eventually};
 

@@ -6,8 +6,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use image_refresh::clock;
+use image_refresh::model::BuildState;
 use image_refresh::simulator::SimHandle;
-use image_refresh::store::{BuildRecord, BuildState, Store};
+use image_refresh::store::{BuildRecord, Store};
 use tempfile::TempDir;
 
 use super::setup;

@@ -7,7 +7,7 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use image_refresh::clock::{self, Clock, SharedClock};
-use image_refresh::daemon::schedule::{Alarm, CronAlarm, TokioAlarm};
+use image_refresh::schedule::{Alarm, CronAlarm, TokioAlarm};
 
 use super::{at, schedule};
 

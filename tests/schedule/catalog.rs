@@ -6,7 +6,7 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use image_refresh::catalog::{self, CLASSIC, Catalog};
-use image_refresh::daemon::schedule::{CatalogSchedules, DEFAULT_CRON};
+use image_refresh::schedule::{CatalogSchedules, DEFAULT_CRON};
 
 use super::{at, settings};
 

@@ -1,9 +1,7 @@
 //! Builds: round trips, the event log, and history order.
 
-use image_refresh::store::{
-    BuildId, BuildState, BuildTransition, CheckTrigger, Cleanup, DecisionKind, RunSubState,
-    StoreError,
-};
+use image_refresh::model::{BuildId, BuildState, CheckTrigger, Cleanup, DecisionKind, RunSubState};
+use image_refresh::store::{BuildTransition, StoreError};
 
 use crate::{at, fresh, new_build, t0};
 

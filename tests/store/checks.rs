@@ -1,8 +1,7 @@
 //! Check cycles: round trips and all-or-nothing results.
 
-use image_refresh::store::{
-    CheckTrigger, DecisionKind, ResolvedVersionRecord, SourceKey, StoreError,
-};
+use image_refresh::model::{CheckTrigger, DecisionKind, SourceKey};
+use image_refresh::store::{ResolvedVersionRecord, StoreError};
 
 use crate::{at, count, decision, fresh, marketplace, t0};
 

@@ -5,10 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use image_refresh::store::{
-    BuildState, BuildTransition, CheckTrigger, DecisionKind, DiskFault, DiskTrouble, Store,
-    StoreError,
-};
+use image_refresh::model::{BuildState, CheckTrigger, DecisionKind};
+use image_refresh::store::{BuildTransition, DiskFault, DiskTrouble, Store, StoreError};
 
 use crate::disk_faults::{Filler, Tmpfs};
 use crate::{decision, new_build, t0};

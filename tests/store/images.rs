@@ -1,6 +1,7 @@
 //! Per-image state and the status view.
 
-use image_refresh::store::{BuildState, BuildTransition, CheckTrigger, DecisionKind};
+use image_refresh::model::{BuildState, CheckTrigger, DecisionKind};
+use image_refresh::store::BuildTransition;
 
 use crate::{at, decision, fresh, new_build, t0};
 

@@ -3,7 +3,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use image_refresh::store::{BuildState, BuildTransition};
+use image_refresh::model::BuildState;
+use image_refresh::store::BuildTransition;
 
 use crate::{at, fresh, new_build, t0};
 

@@ -31,8 +31,13 @@ pub(super) async fn wire(
     store: &Store,
     catalog: Catalog,
 ) -> Result<(App, Pipeline), AppError> {
-    let app = App::with_store(catalog, store.clone(), config.clock.clone(), config.tuning.clone())
-        .await?;
+    let app = App::with_store(
+        catalog,
+        store.clone(),
+        config.clock.clone(),
+        config.tuning.clone(),
+    )
+    .await?;
     let pipeline = app.pipeline(None);
     Ok((app, pipeline))
 }
