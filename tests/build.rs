@@ -12,6 +12,8 @@ mod crash;
 mod lease;
 #[path = "build/lifecycle.rs"]
 mod lifecycle;
+#[path = "build/pipeline.rs"]
+mod pipeline;
 #[path = "build/prune.rs"]
 mod prune;
 #[path = "build/recovery.rs"]
@@ -30,10 +32,10 @@ use image_refresh::app;
 use image_refresh::azure::ArmClientOptions;
 use image_refresh::azure::arm::RetryPolicy;
 use image_refresh::build::{BuildContext, BuildOptions, Progress};
-use image_refresh::plan::Job;
 use image_refresh::catalog::{self, Catalog};
 use image_refresh::clock::{Clock, SharedClock};
 use image_refresh::model::{BuildId, BuildState};
+use image_refresh::plan::Job;
 use image_refresh::simulator::{JournalEntry, SimHandle};
 use image_refresh::store::{BuildRecord, EventRecord, Store};
 use tempfile::TempDir;

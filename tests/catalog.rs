@@ -775,3 +775,45 @@ location = "northeurope"
     let error = parse(&source).unwrap_err();
     insta::assert_snapshot!(error.to_string());
 }
+
+/// AIB takes a platform image from its template's region: an image is built where
+/// its source is, and its gallery version must start in that region.
+#[test]
+fn an_image_is_built_where_its_source_is() {
+    let image = |regions: &str| {
+        format!(
+            "{}[[images]]\nname = \"img\"\n[images.source]\ntype = \"marketplace\"\n\
+             publisher = \"Canonical\"\noffer = \"0001-com-ubuntu-server-jammy\"\n\
+             sku = \"22_04-lts-gen2\"\nlocation = \"northeurope\"\n[[images.distribute]]\n\
+             type = \"gallery\"\nimage_id = \"/subscriptions/{SUB}/resourceGroups/rg-images/providers/Microsoft.Compute/galleries/g/images/img\"\n{regions}",
+            azure()
+        )
+    };
+    let catalog = parse(&image("")).unwrap();
+    let built = catalog.image("img").unwrap();
+    assert_eq!(built.location, "northeurope");
+    assert!(matches!(
+        built.distribute.as_slice(),
+        [Distribute::Gallery(target)] if target.regions.iter().map(|r| r.name.as_str()).eq(["northeurope"])
+    ));
+    let body =
+        image_refresh::build::template::render(image_refresh::build::template::TemplateInput {
+            image: built,
+            azure: &catalog.azure,
+            source_version: "22.04.202411050",
+            build_id: "00000000-0000-0000-0000-000000000001",
+        });
+    assert_eq!(body["location"], "northeurope");
+
+    let hint = single_problem(
+        &image("regions = [{ name = \"westeurope\" }]\n"),
+        17,
+        11,
+        "`regions` does not include northeurope, where the image is built",
+    );
+    assert!(hint.contains("name = \"northeurope\""), "{hint}");
+    parse(&image(
+        "regions = [{ name = \"westeurope\" }, { name = \"northeurope\" }]\n",
+    ))
+    .unwrap();
+}

@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use image_refresh::app;
 use image_refresh::build::{self, BuildContext, BuildOptions};
-use image_refresh::plan::Job;
 use image_refresh::catalog::Catalog;
 use image_refresh::check::{Decision, UNVERSIONED};
 use image_refresh::clock::Clock;
 use image_refresh::model::{BuildState, SourceKey};
+use image_refresh::plan::Job;
 use image_refresh::store::Store;
 
 use crate::{LOCATION, OFFER, PUBLISHER, RG, SKU, World, entry, fast_retries, record_build};
