@@ -244,6 +244,30 @@ async fn build_without_wait_leaves_the_run_for_run_once_to_finish() {
     assert_eq!(world.sim.count("template.run"), 1);
 }
 
+/// `IMAGE_REFRESH_POLL_INTERVAL_MS` is read by every command that follows builds,
+/// not only by the service: `run --once` polls a two-second build many times.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_once_and_build_wait_poll_as_often_as_told() {
+    let world = World::start().await;
+    for args in [
+        &["run", "--once"][..],
+        &["build", "--force", "--wait", "ubuntu-golden"],
+    ] {
+        let before = world.sim.count("template.get");
+        let output = tokio::process::Command::from(setup::binary(&world.config, &world.database))
+            .args(args)
+            .env_remove("RUST_LOG")
+            .env("IMAGE_REFRESH_POLL_INTERVAL_MS", "50")
+            .output()
+            .await
+            .unwrap();
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        // At the default 30 s the build would have been read once or twice.
+        let polls = world.sim.count("template.get") - before;
+        assert!(polls >= 10, "{args:?}: {polls} template reads");
+    }
+}
+
 #[tokio::test]
 async fn simulate_serves_on_loopback_and_prints_how_to_use_it() {
     use tokio::io::{AsyncBufReadExt, BufReader};
