@@ -12,5 +12,4 @@ pub mod cli;
 pub mod clock;
 pub mod daemon;
 pub mod report;
-pub mod simulator;
 pub mod store;

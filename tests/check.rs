@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use azure_sim::SimHandle;
 use chrono::{DateTime, Utc};
 use image_refresh::app;
 use image_refresh::azure::ArmClient;
@@ -24,7 +25,6 @@ use image_refresh::azure::arm::RetryPolicy;
 use image_refresh::catalog::{self, Catalog};
 use image_refresh::check::{CheckOptions, Plan, PlanEntry, run_check};
 use image_refresh::clock::{Clock, ManualClock, SharedClock};
-use image_refresh::simulator::SimHandle;
 use image_refresh::store::{
     BuildRecord, BuildState, BuildTransition, CheckTrigger, DecisionKind, NewBuild, Store,
 };

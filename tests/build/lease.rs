@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
+use azure_sim::{FaultKind, FaultRule};
 use image_refresh::build::{self, BuildError, BuildOptions};
-use image_refresh::simulator::{FaultKind, FaultRule};
 use image_refresh::store::{BuildState, ClaimError, Cleanup};
 
 use crate::{Harness, IMAGE, only_build, options, with_progress};

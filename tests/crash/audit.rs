@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use image_refresh::simulator::JournalEntry;
+use azure_sim::JournalEntry;
 use image_refresh::store::{BuildRecord, BuildState, Cleanup, EventRecord, Store};
 use sqlx::Row;
 
