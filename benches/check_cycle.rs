@@ -12,13 +12,13 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use azure_sim::{FaultKind, FaultRule, Scenario, SimConfig, SimHandle, Simulator, SystemClock};
 use image_refresh::app;
 use image_refresh::azure::ArmClientOptions;
 use image_refresh::catalog::{self, Catalog};
 use image_refresh::check::{CheckOptions, run_check};
 use image_refresh::clock;
 use image_refresh::model::CheckTrigger;
-use image_refresh::simulator::{FaultKind, FaultRule, Scenario, SimConfig, SimHandle, Simulator};
 
 const IMAGES: usize = 1000;
 const SKUS: usize = 50;
@@ -99,7 +99,7 @@ struct Run {
 /// A fresh simulator (so throttle buckets start full) and a fresh database per run.
 async fn cycle(setup: &Setup) -> Run {
     let scenario = Scenario::from_toml(&scenario(setup.throttle)).expect("a valid scenario");
-    let sim = Simulator::start(SimConfig::new(clock::system(), scenario))
+    let sim = Simulator::start(SimConfig::new(SystemClock, scenario))
         .await
         .expect("the simulator starts");
     if setup.latency_ms > 0 {

@@ -11,8 +11,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use azure_sim::SimHandle;
 use image_refresh::clock;
-use image_refresh::simulator::SimHandle;
 use image_refresh::store::Store;
 
 #[path = "../tests/support/world.rs"]

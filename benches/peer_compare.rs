@@ -17,15 +17,16 @@ use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
+use azure_sim::{
+    FaultKind, FaultRule, JournalEntry, Scenario, SimConfig, SimHandle, Simulator, SystemClock,
+};
 use image_refresh::app;
 use image_refresh::azure::ArmClientOptions;
 use image_refresh::catalog::{self, Catalog};
-use image_refresh::check::{CheckOptions, Plan, run_check};
+use image_refresh::check::{CheckOptions, run_check};
+use image_refresh::plan::Plan;
 use image_refresh::clock;
 use image_refresh::model::CheckTrigger;
-use image_refresh::simulator::{
-    FaultKind, FaultRule, JournalEntry, Scenario, SimConfig, SimHandle, Simulator,
-};
 
 const IMAGES: usize = 1000;
 const SKUS: usize = 50;
@@ -94,7 +95,7 @@ async fn compare() -> anyhow::Result<()> {
         "*",
         FaultKind::Latency { ms: LATENCY_MS },
     ));
-    let sim = Simulator::start(SimConfig::new(clock::system(), scenario))
+    let sim = Simulator::start(SimConfig::new(SystemClock, scenario))
         .await
         .context("failed to start the simulator")?;
     let dir = tempfile::tempdir().context("failed to create a temporary directory")?;

@@ -20,5 +20,4 @@ pub mod pipeline;
 pub mod plan;
 pub mod report;
 pub mod schedule;
-pub mod simulator;
 pub mod store;

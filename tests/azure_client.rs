@@ -16,6 +16,7 @@ mod stub;
 use std::sync::Arc;
 use std::time::Duration;
 
+use azure_sim::{Scenario, SimConfig, SimHandle, Simulator, SystemClock};
 use image_refresh::azure::arm::RetryPolicy;
 use image_refresh::azure::marketplace::MarketplaceSku;
 use image_refresh::azure::{
@@ -23,7 +24,6 @@ use image_refresh::azure::{
     TokenCache, credential, http_client,
 };
 use image_refresh::clock;
-use image_refresh::simulator::{Scenario, SimConfig, SimHandle, Simulator};
 use tempfile::TempDir;
 use tokio::sync::RwLock;
 
@@ -42,7 +42,7 @@ versions = ["24.04.202409100", "24.04.202501150", "24.04.99", "24.04.202412310"]
 
 async fn start_sim() -> SimHandle {
     let scenario = Scenario::from_toml(SCENARIO).expect("scenario parses");
-    Simulator::start(SimConfig::new(clock::system(), scenario))
+    Simulator::start(SimConfig::new(SystemClock, scenario))
         .await
         .expect("simulator starts")
 }

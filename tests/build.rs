@@ -27,16 +27,17 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use azure_sim::{JournalEntry, SimHandle};
 use chrono::{DateTime, Utc};
 use image_refresh::app;
 use image_refresh::azure::ArmClientOptions;
 use image_refresh::azure::arm::RetryPolicy;
 use image_refresh::build::{BuildContext, BuildOptions, Progress};
 use image_refresh::catalog::{self, Catalog};
+use image_refresh::cli::simulated;
 use image_refresh::clock::{Clock, SharedClock};
 use image_refresh::model::{BuildId, BuildState};
 use image_refresh::plan::Job;
-use image_refresh::simulator::{JournalEntry, SimHandle};
 use image_refresh::store::{BuildRecord, EventRecord, Store};
 use tempfile::TempDir;
 use tokio::sync::mpsc;
@@ -97,8 +98,7 @@ impl Harness {
         let sim = setup::simulator(clock.clone(), scenario).await;
         let dir = TempDir::new().unwrap();
         let mut catalog = catalog::parse(catalog::CLASSIC, "image-refresh.toml").unwrap();
-        sim.point_catalog(&mut catalog, &dir.path().join("client-secret"))
-            .unwrap();
+        simulated::point_catalog(&sim, &mut catalog, &dir.path().join("client-secret")).unwrap();
         Harness {
             sim,
             time,

@@ -4,9 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use azure_sim::SimHandle;
 use image_refresh::catalog;
 use image_refresh::clock;
-use image_refresh::simulator::SimHandle;
 
 #[path = "support/world.rs"]
 mod setup;

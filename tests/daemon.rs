@@ -32,8 +32,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use azure_sim::SimHandle;
 use image_refresh::clock;
-use image_refresh::simulator::SimHandle;
 use image_refresh::store::{BuildRecord, Store};
 use tempfile::TempDir;
 

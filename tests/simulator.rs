@@ -1,13 +1,11 @@
 //! The Azure simulator driven over real loopback HTTP with plain reqwest,
-//! checked against the official spec examples in tests/fixtures/azure-api.
+//! checked against the official spec examples in azure-sim/specs.
 
 use std::sync::Arc;
 
+use azure_sim::{FaultKind, FaultRule, Outcome, Phase, Scenario, SimConfig, SimHandle, Simulator};
 use chrono::{DateTime, Utc};
 use image_refresh::clock::{ManualClock, SharedClock};
-use image_refresh::simulator::{
-    FaultKind, FaultRule, Outcome, Phase, Scenario, SimConfig, SimHandle, Simulator,
-};
 use serde_json::{Value, json};
 
 const ARM: &str = "https://management.azure.com";
@@ -58,7 +56,7 @@ async fn start() -> (SimHandle, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new(start_time()));
     let shared: SharedClock = clock.clone();
     let scenario = Scenario::from_toml(SCENARIO).unwrap();
-    let sim = Simulator::start(SimConfig::new(shared, scenario))
+    let sim = Simulator::start(SimConfig::new(move || shared.now(), scenario))
         .await
         .unwrap();
     (sim, clock)
@@ -102,10 +100,7 @@ async fn get(sim: &SimHandle, token: &str, path: &str, api: &str) -> reqwest::Re
 }
 
 fn fixture(rel: &str) -> Value {
-    let path = format!(
-        "{}/tests/fixtures/azure-api/{rel}",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{}/azure-sim/specs/{rel}", env!("CARGO_MANIFEST_DIR"));
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
@@ -258,7 +253,7 @@ async fn scenario_publications_appear_at_their_simulated_time() {
     );
     let clock: SharedClock = Arc::new(ManualClock::new(start_time()));
     let sim = Simulator::start(SimConfig::new(
-        clock,
+        move || clock.now(),
         Scenario::from_toml(&scenario).unwrap(),
     ))
     .await
@@ -551,7 +546,7 @@ async fn the_subscription_bucket_throttles_and_refills() {
     );
     let clock: SharedClock = Arc::new(ManualClock::new(start_time()));
     let sim = Simulator::start(SimConfig::new(
-        clock,
+        move || clock.now(),
         Scenario::from_toml(&scenario).unwrap(),
     ))
     .await
@@ -806,7 +801,7 @@ async fn invalid_template_bodies_are_rejected_as_the_service_does() {
     no_uami["identity"] = json!({"type": "None"});
     let resp = put_template(&sim, &token, "bad", &no_uami).await;
     assert_eq!(resp.status(), 400);
-    assert!(image_refresh::simulator::schema::validate_image_template(&gallery_template()).is_ok());
+    assert!(azure_sim::schema::validate_image_template(&gallery_template()).is_ok());
 }
 
 #[tokio::test(start_paused = true)]

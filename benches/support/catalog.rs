@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use image_refresh::simulator::SimHandle;
+use azure_sim::SimHandle;
 
 #[path = "../../tests/support/world.rs"]
 mod setup;

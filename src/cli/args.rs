@@ -96,6 +96,7 @@ pub enum Command {
     },
     /// The whole job in under a minute on the bundled Azure simulator and a
     /// temporary database; touches nothing outside a temporary folder.
+    #[cfg(feature = "simulator")]
     Demo,
     /// Show recorded builds, newest first.
     History {
@@ -114,6 +115,7 @@ pub enum Command {
         output: Output,
     },
     /// Serve the Azure simulator on loopback until stopped.
+    #[cfg(feature = "simulator")]
     Simulate {
         /// Loopback address to listen on.
         #[arg(long, default_value = "127.0.0.1:8787")]

@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use azure_sim::{Outcome, Phase, Scenario, SimConfig, SimHandle, Simulator, SystemClock};
 use miette::{IntoDiagnostic, WrapErr};
 use tokio::sync::mpsc;
 
@@ -14,7 +15,6 @@ use crate::catalog::{self, Catalog, ScheduleSettings};
 use crate::clock;
 use crate::model::CheckTrigger;
 use crate::schedule::{Alarm, CatalogSchedules, CronAlarm};
-use crate::simulator::{Outcome, Phase, Scenario, SimConfig, SimHandle, Simulator};
 
 /// The demo's compressed schedule: every 10 seconds, in the catalog's timezone.
 const DEMO_CRON: &str = "*/10 * * * * *";
@@ -29,7 +29,7 @@ pub async fn run() -> miette::Result<ExitCode> {
         .tempdir()
         .into_diagnostic()?;
     let scenario = Scenario::from_toml(DEMO_SCENARIO).into_diagnostic()?;
-    let sim = Simulator::start(SimConfig::new(clock::system(), scenario))
+    let sim = Simulator::start(SimConfig::new(SystemClock, scenario))
         .await
         .into_diagnostic()
         .wrap_err("failed to start the Azure simulator")?;
@@ -144,7 +144,7 @@ fn demo_catalog(sim: &SimHandle, workdir: &std::path::Path) -> miette::Result<Ca
         "config/examples/enterprise.toml",
     )
     .map_err(catalog::CatalogError::into_report)?;
-    sim.point_catalog(&mut catalog, &workdir.join("client-secret"))
+    super::simulated::point_catalog(sim, &mut catalog, &workdir.join("client-secret"))
         .into_diagnostic()?;
     // Twice a month is too slow to watch: every image follows one schedule
     // that fires every few seconds.
@@ -157,4 +157,20 @@ fn demo_catalog(sim: &SimHandle, workdir: &std::path::Path) -> miette::Result<Ca
         image.schedule = None;
     }
     Ok(catalog)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_scenario_parses() {
+        let demo = Scenario::from_toml(DEMO_SCENARIO).unwrap();
+        assert_eq!(demo.marketplace.len(), 5);
+        assert_eq!(demo.faults.len(), 1);
+        assert_eq!(
+            demo.settings.subscription_id,
+            "00000000-0000-0000-0000-000000000000"
+        );
+    }
 }

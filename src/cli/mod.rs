@@ -3,11 +3,14 @@
 mod args;
 mod build;
 mod daemon;
+#[cfg(feature = "simulator")]
 mod demo;
 mod history;
 mod output;
 mod plan;
 mod progress;
+#[cfg(feature = "simulator")]
+pub mod simulated;
 mod validate;
 
 use std::path::PathBuf;
@@ -27,7 +30,12 @@ use crate::store::{self, Store};
 /// logs its progress at info; commands a person runs stay quiet unless asked.
 pub fn init_tracing(cli: &Cli) {
     let global = &cli.global;
-    let chatty = matches!(cli.command, Command::Run { .. } | Command::Simulate { .. });
+    let chatty = match cli.command {
+        Command::Run { .. } => true,
+        #[cfg(feature = "simulator")]
+        Command::Simulate { .. } => true,
+        _ => false,
+    };
     let level = match (global.quiet, global.verbose) {
         (true, _) => "warn",
         (false, 0) if chatty => "info",
@@ -50,6 +58,7 @@ pub async fn run(cli: Cli) -> miette::Result<ExitCode> {
             force,
             wait,
         } => build::build(global, &images, force, wait).await,
+        #[cfg(feature = "simulator")]
         Command::Demo => demo::run().await,
         Command::Run { once: true } => build::run_once(global).await,
         Command::Run { once: false } => daemon::run(global).await,
@@ -61,8 +70,9 @@ pub async fn run(cli: Cli) -> miette::Result<ExitCode> {
             output,
         } => history::history(global, image.as_deref(), limit, output).await,
         Command::Status { output } => history::status(global, output).await,
+        #[cfg(feature = "simulator")]
         Command::Simulate { listen, scenario } => {
-            crate::simulator::serve_standalone(listen, scenario.as_deref())
+            simulated::serve(listen, scenario.as_deref())
                 .await
                 .into_diagnostic()?;
             Ok(ExitCode::SUCCESS)

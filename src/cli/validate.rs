@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::output;
 use super::{GlobalArgs, Output, load_catalog};
-use crate::catalog::{Catalog, Distribute, Image, Source};
+use crate::catalog::{Distribute, Image, Source};
 
 #[derive(Serialize)]
 struct ImageSummary<'a> {
@@ -89,7 +89,8 @@ pub fn run(global: &GlobalArgs, format: Output) -> miette::Result<ExitCode> {
 }
 
 /// The image table `validate` prints.
-pub fn print_summary(catalog: &Catalog) {
+#[cfg(feature = "simulator")]
+pub fn print_summary(catalog: &crate::catalog::Catalog) {
     let summaries: Vec<ImageSummary> = catalog.images.iter().map(ImageSummary::new).collect();
     print_table(&summaries);
 }

@@ -2,14 +2,14 @@
 
 use std::sync::Arc;
 
+use azure_sim::{Scenario, SimConfig, Simulator};
 use image_refresh::azure::image_templates;
 use image_refresh::azure::marketplace;
 use image_refresh::azure::{
     ArmClient, AzureError, CloudEndpoints, CredentialConfig, HttpTimeouts, SecretSource,
     TokenCache, credential, http_client, token_cache,
 };
-use image_refresh::clock::{self, ManualClock};
-use image_refresh::simulator::{Scenario, SimConfig, Simulator};
+use image_refresh::clock::{self, Clock, ManualClock};
 use serde_json::json;
 
 use crate::stub::{Seen, Stub, TEMPLATE_PATH, answer, golden};
@@ -222,7 +222,8 @@ async fn token_rejected_after_simulated_hours_is_replaced_once() {
         .with_timezone(&chrono::Utc);
     let clock = Arc::new(ManualClock::new(start));
     let scenario = Scenario::from_toml(SCENARIO).unwrap();
-    let sim = Simulator::start(SimConfig::new(clock.clone(), scenario))
+    let sim_clock = clock.clone();
+    let sim = Simulator::start(SimConfig::new(move || sim_clock.now(), scenario))
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();

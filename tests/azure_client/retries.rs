@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
+use azure_sim::{FaultKind, FaultRule};
 use image_refresh::azure::image_templates::{self, TemplateRef};
 use image_refresh::azure::marketplace::{self, MarketplaceSku};
 use image_refresh::azure::{AzureError, CloudEndpoints};
-use image_refresh::simulator::{FaultKind, FaultRule};
 
 use crate::{ENV, client_with_secret, fast_retries, sku, start_sim, statuses};
 

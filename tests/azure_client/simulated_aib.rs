@@ -2,12 +2,11 @@
 
 use std::time::Duration;
 
+use azure_sim::{Outcome, Phase, Scenario, SimConfig, SimHandle, Simulator, SystemClock};
 use image_refresh::azure::gallery::{self, GalleryImageRef};
 use image_refresh::azure::image_templates::{self, TemplateRef};
 use image_refresh::azure::managed_images::{self, ManagedImageRef};
 use image_refresh::azure::{ArmClientOptions, AzureError};
-use image_refresh::clock;
-use image_refresh::simulator::{Outcome, Phase, Scenario, SimConfig, SimHandle, Simulator};
 use serde_json::json;
 
 use crate::{ENV, SCENARIO, client_with_secret, deadline, fast_retries};
@@ -54,7 +53,7 @@ fn template_body(sim: &SimHandle) -> serde_json::Value {
 
 async fn start_sim_with_fast_builds() -> SimHandle {
     let scenario = Scenario::from_toml(&format!("{SCENARIO}{FAST_BUILDS}")).unwrap();
-    Simulator::start(SimConfig::new(clock::system(), scenario))
+    Simulator::start(SimConfig::new(SystemClock, scenario))
         .await
         .unwrap()
 }
@@ -186,7 +185,7 @@ versions = ["1.2.0", "1.10.0", "1.9.0"]
 
 async fn gallery_sim() -> (SimHandle, GalleryImageRef) {
     let scenario = Scenario::from_toml(GALLERY).unwrap();
-    let sim = Simulator::start(SimConfig::new(clock::system(), scenario))
+    let sim = Simulator::start(SimConfig::new(SystemClock, scenario))
         .await
         .unwrap();
     let image = GalleryImageRef {

@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
+use azure_sim::{FaultKind, FaultRule};
 use image_refresh::build::{self, BuildError, BuildOptions};
 use image_refresh::model::{BuildState, Cleanup};
-use image_refresh::simulator::{FaultKind, FaultRule};
 use image_refresh::store::ClaimError;
 
 use crate::{Harness, IMAGE, only_build, options, with_progress};

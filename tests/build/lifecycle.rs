@@ -1,8 +1,8 @@
 //! Whole builds through the simulator: success, failure, timeout, refusals.
 
+use azure_sim::{FaultKind, FaultRule, Outcome, Phase};
 use image_refresh::build::{self, BuildError};
 use image_refresh::model::{BuildState, Cleanup, RunSubState};
-use image_refresh::simulator::{FaultKind, FaultRule, Outcome, Phase};
 
 use crate::{Harness, events, only_build, options, states, with_progress};
 

@@ -1,11 +1,11 @@
 //! The one pipeline: what a cycle tells its subscribers, the failure limit applied
 //! with the build's final state, and the build limit honoured by every caller.
 
+use azure_sim::{Outcome, Phase};
 use image_refresh::events::Event;
 use image_refresh::model::{BuildState, CheckTrigger};
 use image_refresh::pipeline::Pipeline;
 use image_refresh::plan::Selection;
-use image_refresh::simulator::{Outcome, Phase};
 
 use crate::{Harness, IMAGE, options};
 

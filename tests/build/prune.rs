@@ -1,10 +1,10 @@
 //! Pruning old gallery image versions after a successful build (`versions_to_keep`).
 
+use azure_sim::{FaultKind, FaultRule};
 use image_refresh::azure::gallery::{self, GalleryImageRef};
 use image_refresh::build;
 use image_refresh::catalog::{Distribute, GalleryTarget, StorageAccountType, TargetRegion};
 use image_refresh::model::{BuildState, Cleanup};
-use image_refresh::simulator::{FaultKind, FaultRule};
 
 use crate::{Harness, IMAGE, events, options};
 

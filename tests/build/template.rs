@@ -1,10 +1,10 @@
 //! Rendered template bodies against the official 2025-10-01 schema.
 
+use azure_sim::schema::validate_image_template;
 use image_refresh::build::template::{
     self, TAG_BUILD_ID, TAG_IMAGE, TAG_RECIPE_HASH, TAG_SOURCE_VERSION, TemplateInput,
 };
 use image_refresh::catalog::{self, Catalog, Image, Source};
-use image_refresh::simulator::schema::validate_image_template;
 use serde_json::Value;
 
 const BUILD_ID: &str = "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";

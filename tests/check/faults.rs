@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
+use azure_sim::{FaultKind, FaultRule};
 use image_refresh::check::{CheckOptions, Decision};
-use image_refresh::simulator::{FaultKind, FaultRule};
 
 use crate::{LOCATION, OFFER, PUBLISHER, World, entry, marketplace_image};
 

@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use azure_sim::JournalEntry;
 use image_refresh::model::{BuildState, Cleanup};
-use image_refresh::simulator::JournalEntry;
 use image_refresh::store::{BuildRecord, EventRecord, Store};
 use sqlx::Row;
 

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::process::Stdio;
 
+use azure_sim::{FaultKind, FaultRule, SimHandle};
 use image_refresh::clock;
-use image_refresh::simulator::{FaultKind, FaultRule, SimHandle};
 use tempfile::TempDir;
 
 use super::setup;

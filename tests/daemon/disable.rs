@@ -1,6 +1,6 @@
 //! Failed builds in a row disable an image until `image-refresh enable`.
 
-use image_refresh::simulator::{Outcome, Phase};
+use azure_sim::{Outcome, Phase};
 
 use super::{IMAGE, World, eventually};
 

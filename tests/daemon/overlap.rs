@@ -1,7 +1,7 @@
 //! Check cycles never overlap, however often the schedule fires and however
 //! slowly Azure answers.
 
-use image_refresh::simulator::{FaultKind, FaultRule};
+use azure_sim::{FaultKind, FaultRule};
 
 use super::{World, eventually};
 

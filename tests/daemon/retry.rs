@@ -1,7 +1,7 @@
 //! A check that could not finish is tried again soon, not at the next
 //! scheduled time (which may be weeks away).
 
-use image_refresh::simulator::{FaultKind, FaultRule};
+use azure_sim::{FaultKind, FaultRule};
 
 use super::{IMAGE, World, eventually};
 

@@ -1,7 +1,7 @@
 //! Azure misbehaving: each fault is held for an episode, then cleared. The service stays
 //! up, says what is wrong once, and afterwards builds the stale image exactly once.
 
-use image_refresh::simulator::{FaultKind, FaultRule};
+use azure_sim::{FaultKind, FaultRule};
 
 use super::episode;
 use super::world::{Daemon, World, complaints, eventually, one_good_build, running_build};

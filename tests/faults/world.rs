@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use azure_sim::SimHandle;
 use image_refresh::clock;
 use image_refresh::model::BuildState;
-use image_refresh::simulator::SimHandle;
 use image_refresh::store::{BuildRecord, Store};
 use tempfile::TempDir;
 

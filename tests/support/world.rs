@@ -7,8 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use azure_sim::{Scenario, SimConfig, SimHandle, Simulator};
 use image_refresh::clock::SharedClock;
-use image_refresh::simulator::{Scenario, SimConfig, SimHandle, Simulator};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_image-refresh");
 
@@ -46,7 +46,7 @@ versions = ["22.04.202410020", "22.04.202411050"]
 
 pub async fn simulator(clock: SharedClock, scenario: &str) -> SimHandle {
     let scenario = Scenario::from_toml(scenario).unwrap();
-    Simulator::start(SimConfig::new(clock, scenario))
+    Simulator::start(SimConfig::new(move || clock.now(), scenario))
         .await
         .unwrap()
 }

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
 use super::auth::Tokens;
+use super::clock::SharedClock;
 use super::faults::{Faults, Throttle};
 use super::gallery::{GalleryImage, GalleryVersion, ManagedImage};
 use super::journal::Journal;
@@ -11,7 +12,6 @@ use super::marketplace::MarketSku;
 use super::operations::Operation;
 use super::scenario::{BuildRule, BuildTimings, Settings};
 use super::templates::Template;
-use crate::clock::SharedClock;
 
 pub(crate) struct State {
     pub settings: Settings,

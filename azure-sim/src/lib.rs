@@ -5,10 +5,16 @@
 //!
 //! It speaks the documented wire protocol (paths, `api-version`, JSON shapes,
 //! status codes, headers, ARM error bodies) so the real client cannot tell it
-//! from Azure. Tests and `demo` start it with [`Simulator::start`];
-//! `image-refresh simulate` uses [`serve_standalone`].
+//! from Azure. Start it with [`Simulator::start`]; the [`SimHandle`] it
+//! returns says where it listens and which credentials it accepts, and steers
+//! it (faults, build outcomes, new marketplace versions).
+//!
+//! It knows nothing of its clients: time comes from a [`Clock`] the caller
+//! passes, request bodies are checked against the Image Builder spec in
+//! `specs/` (see `specs/SOURCES.md`).
 
 mod auth;
+mod clock;
 mod error;
 mod faults;
 mod gallery;
@@ -33,8 +39,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::clock::SharedClock;
-
+pub use clock::{Clock, SharedClock, SystemClock};
 pub use error::SimError;
 pub use faults::{FaultKind, FaultRule};
 pub use journal::JournalEntry;
@@ -54,10 +59,12 @@ pub struct SimConfig {
 }
 
 impl SimConfig {
-    pub fn new(clock: SharedClock, scenario: Scenario) -> Self {
+    /// Port 0 on 127.0.0.1. `clock` is any [`Clock`], e.g. [`SystemClock`]
+    /// or a closure `move || other_clock.now()`.
+    pub fn new(clock: impl Clock, scenario: Scenario) -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            clock,
+            clock: Arc::new(clock),
             scenario,
         }
     }
@@ -65,7 +72,7 @@ impl SimConfig {
 
 impl Default for SimConfig {
     fn default() -> Self {
-        Self::new(crate::clock::system(), Scenario::default())
+        Self::new(SystemClock, Scenario::default())
     }
 }
 
@@ -219,51 +226,6 @@ impl SimHandle {
         ]
     }
 
-    /// Points a parsed catalog at this simulator the way production is set up:
-    /// a custom cloud (on loopback) and a service principal whose secret sits
-    /// in `secret_file`, which this writes.
-    pub fn point_catalog(
-        &self,
-        catalog: &mut crate::catalog::Catalog,
-        secret_file: &std::path::Path,
-    ) -> std::io::Result<()> {
-        use crate::azure::{CloudEndpoints, CredentialConfig, SecretSource};
-        use crate::catalog::Cloud;
-        std::fs::write(secret_file, self.client_secret())?;
-        catalog.azure.cloud = Cloud::Custom;
-        catalog.azure.endpoints = CloudEndpoints::custom(
-            self.base_url(),
-            self.authority_host(),
-            Some(self.arm_audience()),
-        )
-        .map_err(std::io::Error::other)?;
-        catalog.credential = CredentialConfig::ClientSecret {
-            tenant_id: self.tenant_id().to_owned(),
-            client_id: self.client_id().to_owned(),
-            secret_source: SecretSource::File(secret_file.to_owned()),
-        };
-        Ok(())
-    }
-
-    /// The `[azure]` settings that point a catalog at this simulator.
-    pub fn catalog_settings(&self) -> String {
-        format!(
-            "[azure]\nsubscription_id = \"{sub}\"\ncloud = \"custom\"\n\
-             resource_manager_url = \"{url}\"\nauthority_host = \"{url}\"\n\
-             resource_manager_audience = \"{audience}\"\n\n\
-             [azure.credential]   # with the exported IDENTITY_* variables\n\
-             kind = \"managed_identity\"\n\
-             # or: kind = \"client_secret\", tenant_id = \"{tenant}\", client_id = \"{client}\",\n\
-             #     secret_file = a file holding \"{secret}\"\n",
-            sub = self.subscription_id(),
-            url = self.base_url(),
-            audience = self.arm_audience(),
-            tenant = self.tenant_id(),
-            client = self.client_id(),
-            secret = self.client_secret(),
-        )
-    }
-
     /// Every request so far, oldest first (never tokens or secrets).
     pub fn journal(&self) -> Vec<JournalEntry> {
         lock(&self.state.journal).entries()
@@ -355,36 +317,4 @@ impl Drop for SimHandle {
             let _ = tx.send(());
         }
     }
-}
-
-/// Runs the simulator until Ctrl-C, printing the environment a daemon needs.
-pub async fn serve_standalone(
-    listen: SocketAddr,
-    scenario: Option<&std::path::Path>,
-) -> Result<(), SimError> {
-    let scenario = match scenario {
-        Some(path) => Scenario::from_file(path)?,
-        None => Scenario::default(),
-    };
-    let handle = Simulator::start(SimConfig {
-        listen,
-        ..SimConfig::new(crate::clock::system(), scenario)
-    })
-    .await?;
-    println!(
-        "# Azure simulator on {}; stop it with Ctrl-C.",
-        handle.base_url()
-    );
-    println!("# The environment for a managed-identity daemon:");
-    for (name, value) in handle.env() {
-        println!("export {name}={value}");
-    }
-    println!(
-        "# And in its catalog (keep the rest of [azure]: resource_group, location, identity):"
-    );
-    for line in handle.catalog_settings().lines() {
-        println!("#   {line}");
-    }
-    let _ = tokio::signal::ctrl_c().await;
-    handle.shutdown().await
 }

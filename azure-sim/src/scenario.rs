@@ -300,17 +300,6 @@ mod tests {
     }
 
     #[test]
-    fn demo_scenario_parses() {
-        let demo = Scenario::from_toml(include_str!("../../config/scenarios/demo.toml")).unwrap();
-        assert_eq!(demo.marketplace.len(), 5);
-        assert_eq!(demo.faults.len(), 1);
-        assert_eq!(
-            demo.settings.subscription_id,
-            "00000000-0000-0000-0000-000000000000"
-        );
-    }
-
-    #[test]
     fn unknown_fields_are_rejected() {
         let err = Scenario::from_toml("[settings]\nbogus = 1\n").unwrap_err();
         assert!(err.to_string().contains("bogus"), "{err}");

@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 
 static IMAGE_BUILDER_SPEC: LazyLock<Value> = LazyLock::new(|| {
     serde_json::from_str(include_str!(
-        "../../tests/fixtures/azure-api/imagebuilder/2025-10-01/imagebuilder.json"
+        "../specs/imagebuilder/2025-10-01/imagebuilder.json"
     ))
     // The spec is a fixed, checked-in file; tests parse it on every run.
     .expect("embedded imagebuilder.json is valid JSON")

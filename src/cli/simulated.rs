@@ -1,0 +1,84 @@
+//! image-refresh on the `azure-sim` simulator: what `demo`, `simulate` and
+//! the tests need to point a catalog at it. The simulator itself knows
+//! nothing of catalogs; it only says where it listens and whom it accepts.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use azure_sim::{Scenario, SimConfig, SimError, SimHandle, Simulator, SystemClock};
+
+use crate::azure::{CloudEndpoints, CredentialConfig, SecretSource};
+use crate::catalog::{Catalog, Cloud};
+
+/// Points a parsed catalog at `sim` the way production is set up: a custom
+/// cloud (on loopback) and a service principal whose secret sits in
+/// `secret_file`, which this writes.
+pub fn point_catalog(
+    sim: &SimHandle,
+    catalog: &mut Catalog,
+    secret_file: &Path,
+) -> std::io::Result<()> {
+    std::fs::write(secret_file, sim.client_secret())?;
+    catalog.azure.cloud = Cloud::Custom;
+    catalog.azure.endpoints = CloudEndpoints::custom(
+        sim.base_url(),
+        sim.authority_host(),
+        Some(sim.arm_audience()),
+    )
+    .map_err(std::io::Error::other)?;
+    catalog.credential = CredentialConfig::ClientSecret {
+        tenant_id: sim.tenant_id().to_owned(),
+        client_id: sim.client_id().to_owned(),
+        secret_source: SecretSource::File(secret_file.to_owned()),
+    };
+    Ok(())
+}
+
+/// The `[azure]` settings that point a catalog at `sim`.
+pub fn catalog_settings(sim: &SimHandle) -> String {
+    format!(
+        "[azure]\nsubscription_id = \"{sub}\"\ncloud = \"custom\"\n\
+         resource_manager_url = \"{url}\"\nauthority_host = \"{url}\"\n\
+         resource_manager_audience = \"{audience}\"\n\n\
+         [azure.credential]   # with the exported IDENTITY_* variables\n\
+         kind = \"managed_identity\"\n\
+         # or: kind = \"client_secret\", tenant_id = \"{tenant}\", client_id = \"{client}\",\n\
+         #     secret_file = a file holding \"{secret}\"\n",
+        sub = sim.subscription_id(),
+        url = sim.base_url(),
+        audience = sim.arm_audience(),
+        tenant = sim.tenant_id(),
+        client = sim.client_id(),
+        secret = sim.client_secret(),
+    )
+}
+
+/// `simulate`: runs the simulator until Ctrl-C, printing the environment a
+/// daemon needs.
+pub async fn serve(listen: SocketAddr, scenario: Option<&Path>) -> Result<(), SimError> {
+    let scenario = match scenario {
+        Some(path) => Scenario::from_file(path)?,
+        None => Scenario::default(),
+    };
+    let handle = Simulator::start(SimConfig {
+        listen,
+        ..SimConfig::new(SystemClock, scenario)
+    })
+    .await?;
+    println!(
+        "# Azure simulator on {}; stop it with Ctrl-C.",
+        handle.base_url()
+    );
+    println!("# The environment for a managed-identity daemon:");
+    for (name, value) in handle.env() {
+        println!("export {name}={value}");
+    }
+    println!(
+        "# And in its catalog (keep the rest of [azure]: resource_group, location, identity):"
+    );
+    for line in catalog_settings(&handle).lines() {
+        println!("#   {line}");
+    }
+    let _ = tokio::signal::ctrl_c().await;
+    handle.shutdown().await
+}
