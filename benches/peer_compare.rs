@@ -24,9 +24,9 @@ use image_refresh::app;
 use image_refresh::azure::ArmClientOptions;
 use image_refresh::catalog::{self, Catalog};
 use image_refresh::check::{CheckOptions, run_check};
-use image_refresh::plan::Plan;
 use image_refresh::clock;
 use image_refresh::model::CheckTrigger;
+use image_refresh::plan::Plan;
 
 const IMAGES: usize = 1000;
 const SKUS: usize = 50;

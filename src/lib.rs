@@ -5,6 +5,9 @@
 //! [`pipeline`] wired up by [`app`]; [`model`] holds the words they share and
 //! [`daemon`] is the service loop that runs the pipeline on [`schedule`].
 
+// No unwrap outside tests and proven invariants (which say so with an expect).
+#![deny(clippy::unwrap_used)]
+
 pub mod app;
 pub mod azure;
 pub mod build;

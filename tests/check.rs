@@ -24,9 +24,9 @@ use image_refresh::azure::ArmClientOptions;
 use image_refresh::azure::arm::RetryPolicy;
 use image_refresh::catalog::{self, Catalog};
 use image_refresh::check::{CheckOptions, run_check};
-use image_refresh::plan::{Plan, PlanEntry};
 use image_refresh::clock::{Clock, ManualClock, SharedClock};
 use image_refresh::model::{BuildState, CheckTrigger, DecisionKind};
+use image_refresh::plan::{Plan, PlanEntry};
 use image_refresh::store::{BuildRecord, BuildTransition, NewBuild, Store};
 use tempfile::TempDir;
 

@@ -13,6 +13,9 @@
 //! passes, request bodies are checked against the Image Builder spec in
 //! `specs/` (see `specs/SOURCES.md`).
 
+// No unwrap outside tests and proven invariants (which say so with an expect).
+#![deny(clippy::unwrap_used)]
+
 mod auth;
 mod clock;
 mod error;

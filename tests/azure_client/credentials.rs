@@ -56,6 +56,7 @@ async fn token_is_fetched_once_for_many_requests() {
 }
 
 #[tokio::test]
+#[allow(unsafe_code)]
 async fn managed_identity_uses_identity_endpoint_and_header() {
     let _env = ENV.write().await;
     let sim = start_sim().await;
