@@ -3,7 +3,8 @@
 //! stale images built under the concurrency limit.
 //!
 //! Run with `cargo bench --bench daemon`. `IDLE_SECS` sets the idle window
-//! (default 60; the figure is 600). Builds take 2 s of simulated AIB
+//! (default 60; the figure is 600). `IMAGE_REFRESH_BIN` measures another
+//! build of the binary, e.g. one built with `--no-default-features`. Builds take 2 s of simulated AIB
 //! time; the service polls every 100 ms, as in the tests.
 
 use std::os::unix::net::UnixDatagram;
@@ -133,7 +134,22 @@ fn start(dir: &Path, name: &str) -> (Child, Duration) {
         .set_read_timeout(Some(Duration::from_secs(120)))
         .expect("socket timeout");
     let started = Instant::now();
-    let mut child = setup::binary(&dir.join("image-refresh.toml"), &dir.join("history.db"))
+    let (config, database) = (dir.join("image-refresh.toml"), dir.join("history.db"));
+    // Another build of the daemon (say, `--no-default-features`) can be measured
+    // with the same simulator and catalog.
+    let mut command = match std::env::var_os("IMAGE_REFRESH_BIN") {
+        Some(bin) => {
+            let mut command = Command::new(bin);
+            command
+                .arg("--config")
+                .arg(&config)
+                .arg("--database")
+                .arg(&database);
+            command
+        }
+        None => setup::binary(&config, &database),
+    };
+    let mut child = command
         .arg("run")
         .env("NOTIFY_SOCKET", &socket_path)
         .env("IMAGE_REFRESH_POLL_INTERVAL_MS", "100")
