@@ -28,8 +28,13 @@ impl Default for HttpTimeouts {
 }
 
 /// Builds the HTTP client (rustls) that ARM requests and token requests share.
+///
+/// Proxies come from `HTTPS_PROXY`, `HTTP_PROXY` and `ALL_PROXY` (either case),
+/// minus `NO_PROXY`, but never for a loopback or link-local host: the managed
+/// identity endpoint (IMDS, `169.254.169.254`) speaks plain http, and a proxy
+/// would see the token in clear text.
 pub fn http_client(timeouts: HttpTimeouts) -> Result<reqwest::Client, AzureError> {
-    reqwest::Client::builder()
+    with_proxies(reqwest::Client::builder().no_proxy())
         .connect_timeout(timeouts.connect)
         .timeout(timeouts.request)
         // ARM does not redirect; following one would carry the bearer token elsewhere.
@@ -41,6 +46,41 @@ pub fn http_client(timeouts: HttpTimeouts) -> Result<reqwest::Client, AzureError
             detail: e.to_string(),
             outcome_unknown: false,
         })
+}
+
+fn with_proxies(builder: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
+    let from_env = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|name| std::env::var(name).ok().filter(|value| !value.is_empty()))
+    };
+    let https = from_env(&["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]);
+    let http = from_env(&["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]);
+    if https.is_none() && http.is_none() {
+        return builder;
+    }
+    let proxy = reqwest::Proxy::custom(move |url| {
+        if is_local(url) {
+            return None;
+        }
+        match url.scheme() {
+            "https" => https.clone(),
+            "http" => http.clone(),
+            _ => None,
+        }
+    })
+    .no_proxy(reqwest::NoProxy::from_env());
+    builder.proxy(proxy)
+}
+
+/// Loopback and link-local hosts: nothing a proxy should carry.
+fn is_local(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback() || ip.is_link_local(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback() || (ip.segments()[0] & 0xffc0) == 0xfe80,
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
 }
 
 /// azure_identity's transport, backed by our reqwest client.
