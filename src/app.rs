@@ -133,12 +133,29 @@ impl App {
     }
 }
 
-/// The endpoints the catalog names. `AZURE_AUTHORITY_HOST`, as in every Azure
-/// SDK, overrides the authority host of a named cloud.
+/// The endpoints the catalog names. The catalog wins over the environment:
+/// an `AZURE_AUTHORITY_HOST` that names another authority is refused, naming
+/// both, since silently following it once sent a real client secret to a
+/// loopback listener the environment pointed at.
 pub fn endpoints(catalog: &Catalog) -> Result<CloudEndpoints, AzureError> {
     let endpoints = catalog.azure.endpoints.clone();
     match std::env::var(azure::AUTHORITY_HOST_ENV) {
-        Ok(host) if !host.is_empty() => endpoints.with_authority_host(&host),
+        Ok(host) if !host.is_empty() => {
+            let named = azure::parse_secure_url(&host)?;
+            if named == endpoints.authority_host {
+                Ok(endpoints)
+            } else {
+                Err(AzureError::InvalidEndpoint {
+                    url: host,
+                    reason: format!(
+                        "{} names another authority than the catalog's {}; unset it, or name \
+                         it in the catalog (cloud = \"custom\" with authority_host)",
+                        azure::AUTHORITY_HOST_ENV,
+                        endpoints.authority_host
+                    ),
+                })
+            }
+        }
         _ => Ok(endpoints),
     }
 }

@@ -517,7 +517,13 @@ fn secrets_are_rejected_and_never_echoed() {
 #[test]
 fn endpoints_must_be_https_unless_loopback() {
     let with = |extra: &str| format!("{}{extra}{IMAGE}", azure());
-    let catalog = parse(&with("resource_manager_url = \"http://127.0.0.1:8080/\"\n")).unwrap();
+    let custom =
+        "cloud = \"custom\"\nresource_manager_audience = \"https://management.azure.com\"\n";
+    let catalog = parse(&with(&format!(
+        "{custom}resource_manager_url = \"http://127.0.0.1:8080/\"\n\
+         authority_host = \"https://login.microsoftonline.com\"\n"
+    )))
+    .unwrap();
     assert_eq!(
         catalog
             .azure
@@ -538,8 +544,11 @@ fn endpoints_must_be_https_unless_loopback() {
     );
 
     let hint = single_problem(
-        &with("authority_host = \"http://login.example.com\"\n"),
-        6,
+        &with(&format!(
+            "{custom}resource_manager_url = \"https://arm.example\"\n\
+             authority_host = \"http://login.example.com\"\n"
+        )),
+        9,
         18,
         "invalid `authority_host`",
     );
@@ -816,4 +825,26 @@ fn an_image_is_built_where_its_source_is() {
         "regions = [{ name = \"westeurope\" }, { name = \"northeurope\" }]\n",
     ))
     .unwrap();
+}
+
+/// A named cloud's endpoints are fixed: one added line must not send its tokens
+/// or client secret to another host (security finding 2).
+#[test]
+fn a_named_cloud_refuses_endpoint_overrides() {
+    let with = |extra: &str| format!("{}{extra}{IMAGE}", azure());
+    for (key, column) in [("resource_manager_url", 24), ("authority_host", 18)] {
+        let hint = single_problem(
+            &with(&format!("{key} = \"https://collector.example\"\n")),
+            6,
+            column,
+            &format!("`{key}` overrides a named cloud's endpoint"),
+        );
+        assert!(hint.contains("cloud = \"custom\""), "{hint}");
+    }
+    single_problem(
+        &with("cloud = \"usgov\"\nresource_manager_audience = \"https://collector.example\"\n"),
+        7,
+        29,
+        "`resource_manager_audience` overrides a named cloud's endpoint",
+    );
 }

@@ -281,7 +281,11 @@ async fn simulate_serves_on_loopback_and_prints_how_to_use_it() {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut endpoint = None;
     while let Some(line) = lines.next_line().await.unwrap() {
-        if let Some(url) = line.strip_prefix("export IDENTITY_ENDPOINT=") {
+        assert!(
+            !line.starts_with("export ") && !line.contains("AZURE_AUTHORITY_HOST"),
+            "nothing to paste into a real shell: {line}"
+        );
+        if let Some(url) = line.strip_prefix("IDENTITY_ENDPOINT=") {
             endpoint = Some(url.trim_end_matches("/msi/token").to_owned());
         }
         if line.contains("resource_manager_url") {

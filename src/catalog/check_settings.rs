@@ -170,6 +170,17 @@ fn endpoints(
     let known = cloud.known_endpoints();
     let mut pick = |field: &Str, name: &str, known: Option<String>| -> Option<String> {
         match field {
+            // A named cloud's endpoints are fixed: one added line must not be able
+            // to send its tokens or client secret to another host.
+            Some(url) if known.is_some() => {
+                p.hint(
+                    url.span(),
+                    format!("`{name}` overrides a named cloud's endpoint"),
+                    "leave it out, or set cloud = \"custom\" with resource_manager_url, \
+                     authority_host and resource_manager_audience",
+                );
+                None
+            }
             Some(url) => match check_url(url.get_ref()) {
                 Ok(()) => Some(url.get_ref().trim_end_matches('/').to_owned()),
                 Err(hint) => {

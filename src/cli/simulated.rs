@@ -69,9 +69,16 @@ pub async fn serve(listen: SocketAddr, scenario: Option<&Path>) -> Result<(), Si
         "# Azure simulator on {}; stop it with Ctrl-C.",
         handle.base_url()
     );
-    println!("# The environment for a managed-identity daemon:");
+    // Not `export` lines, and not AZURE_AUTHORITY_HOST: pasted into a shell that
+    // also talks to real Azure, they would send its credentials to this listener.
+    println!(
+        "# A managed-identity daemon's environment: give it to that one process \
+         (env NAME=VALUE … image-refresh …), never export it into your shell."
+    );
     for (name, value) in handle.env() {
-        println!("export {name}={value}");
+        if name.starts_with("IDENTITY_") {
+            println!("{name}={value}");
+        }
     }
     println!(
         "# And in its catalog (keep the rest of [azure]: resource_group, location, identity):"

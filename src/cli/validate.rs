@@ -83,6 +83,14 @@ pub fn run(global: &GlobalArgs, format: Output) -> miette::Result<ExitCode> {
                 catalog.images.len(),
                 catalog.recipes.len()
             );
+            // Where its tokens and secrets will go, for the reviewer of a catalog edit.
+            let endpoints = &catalog.azure.endpoints;
+            println!(
+                "talks to: Azure Resource Manager {} and Entra ID {} ({} cloud)",
+                endpoints.resource_manager,
+                endpoints.authority_host,
+                format!("{:?}", catalog.azure.cloud).to_lowercase()
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

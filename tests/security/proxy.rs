@@ -11,14 +11,14 @@ use tokio::net::TcpListener;
 use super::setup;
 
 /// A proxy on loopback that counts who connects and refuses everything.
-struct StubProxy {
-    url: String,
-    connections: Arc<AtomicUsize>,
-    first_request: Arc<std::sync::Mutex<String>>,
+pub(crate) struct StubProxy {
+    pub(crate) url: String,
+    pub(crate) connections: Arc<AtomicUsize>,
+    pub(crate) first_request: Arc<std::sync::Mutex<String>>,
 }
 
 impl StubProxy {
-    async fn start() -> StubProxy {
+    pub(crate) async fn start() -> StubProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let connections = Arc::new(AtomicUsize::new(0));
