@@ -30,11 +30,25 @@ pub enum SecretSource {
     SystemdCredential(String),
 }
 
+/// The most a secret or certificate file may hold; a PEM key and certificate fit
+/// many times over, while a catalog pointed at some large file reads none of it.
+pub const MAX_SECRET_FILE: u64 = 64 * 1024;
+
+/// What a secret file holds, which decides its shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretKind {
+    /// A client secret: one line.
+    Line,
+    /// A PEM file with the private key and the certificate.
+    Pem,
+}
+
 impl SecretSource {
-    /// Reads the secret. `credentials_directory` is the value of `$CREDENTIALS_DIRECTORY`.
-    pub fn read(&self, credentials_directory: Option<&Path>) -> Result<Secret, AzureError> {
-        let path = match self {
-            SecretSource::File(path) => path.clone(),
+    /// The file the secret is read from. `credentials_directory` is the value of
+    /// `$CREDENTIALS_DIRECTORY`.
+    pub fn path(&self, credentials_directory: Option<&Path>) -> Result<PathBuf, AzureError> {
+        match self {
+            SecretSource::File(path) => Ok(path.clone()),
             SecretSource::SystemdCredential(name) => {
                 if name.is_empty() || name.contains('/') || name == "." || name == ".." {
                     return Err(AzureError::Auth(format!(
@@ -47,19 +61,69 @@ impl SecretSource {
                          (is the service started with LoadCredential=?)"
                     ))
                 })?;
-                dir.join(name)
+                Ok(dir.join(name))
             }
+        }
+    }
+
+    /// Whether others than its owner may read the file: `Some(mode)` when the
+    /// group or the world may. The service refuses such a file; commands warn.
+    pub fn loose_mode(
+        &self,
+        credentials_directory: Option<&Path>,
+    ) -> Result<Option<u32>, AzureError> {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.path(credentials_directory)?;
+        let mode = std::fs::metadata(&path)
+            .map_err(|e| AzureError::Auth(format!("read credential file {}: {e}", path.display())))?
+            .permissions()
+            .mode();
+        Ok((mode & 0o077 != 0).then_some(mode & 0o777))
+    }
+
+    /// Reads the secret: a regular file (a link to one is followed) of at most
+    /// [`MAX_SECRET_FILE`] bytes, one line for [`SecretKind::Line`]. Errors name
+    /// the file, never its content.
+    pub fn read(
+        &self,
+        credentials_directory: Option<&Path>,
+        kind: SecretKind,
+    ) -> Result<Secret, AzureError> {
+        use std::io::Read;
+        let path = self.path(credentials_directory)?;
+        let refuse = |why: String| {
+            AzureError::Auth(format!("read credential file {}: {why}", path.display()))
         };
-        // The error names the file, never its content.
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            AzureError::Auth(format!("read credential file {}: {e}", path.display()))
-        })?;
+        let file = std::fs::File::open(&path).map_err(|e| refuse(e.to_string()))?;
+        let meta = file.metadata().map_err(|e| refuse(e.to_string()))?;
+        if !meta.is_file() {
+            return Err(refuse("not a regular file".to_owned()));
+        }
+        if meta.len() > MAX_SECRET_FILE {
+            return Err(refuse(format!(
+                "{} bytes, more than a secret file holds ({MAX_SECRET_FILE} at most)",
+                meta.len()
+            )));
+        }
+        let mut text = String::new();
+        file.take(MAX_SECRET_FILE + 1)
+            .read_to_string(&mut text)
+            .map_err(|e| refuse(e.to_string()))?;
+        if let Ok(Some(mode)) = self.loose_mode(credentials_directory) {
+            tracing::warn!(
+                file = %path.display(),
+                mode = format!("{mode:04o}"),
+                "the credential file is readable by others than its owner; chmod 600 it"
+            );
+        }
         let secret = text.trim_end_matches(['\r', '\n']);
         if secret.is_empty() {
-            return Err(AzureError::Auth(format!(
-                "read credential file {}: the file is empty",
-                path.display()
-            )));
+            return Err(refuse("the file is empty".to_owned()));
+        }
+        if kind == SecretKind::Line && secret.contains(['\r', '\n']) {
+            return Err(refuse(
+                "a client secret is one line, and this file has several".to_owned(),
+            ));
         }
         Ok(Secret::new(secret.to_owned()))
     }
@@ -148,7 +212,7 @@ pub fn credential(
             client_id,
             secret_source,
         } => {
-            let secret = secret_source.read(credentials_directory.as_deref())?;
+            let secret = secret_source.read(credentials_directory.as_deref(), SecretKind::Line)?;
             ClientSecretCredential::new(
                 tenant_id,
                 client_id.clone(),
@@ -162,7 +226,7 @@ pub fn credential(
             client_id,
             certificate_source,
         } => {
-            let pem = certificate_source.read(credentials_directory.as_deref())?;
+            let pem = certificate_source.read(credentials_directory.as_deref(), SecretKind::Pem)?;
             let token_endpoint = format!(
                 "{}/{tenant_id}/oauth2/v2.0/token",
                 endpoints.authority_host.as_str().trim_end_matches('/')
@@ -213,7 +277,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("secret");
         std::fs::write(&path, "s3cr3t-value\n").unwrap();
-        let secret = SecretSource::File(path).read(None).unwrap();
+        let secret = SecretSource::File(path)
+            .read(None, SecretKind::Line)
+            .unwrap();
         assert_eq!(secret.secret(), "s3cr3t-value");
         assert!(!format!("{secret:?}").contains("s3cr3t"));
     }
@@ -224,13 +290,16 @@ mod tests {
         std::fs::write(dir.path().join("arm-secret"), "from-systemd").unwrap();
         let source = SecretSource::SystemdCredential("arm-secret".to_owned());
         assert_eq!(
-            source.read(Some(dir.path())).unwrap().secret(),
+            source
+                .read(Some(dir.path()), SecretKind::Line)
+                .unwrap()
+                .secret(),
             "from-systemd"
         );
-        let err = source.read(None).unwrap_err();
+        let err = source.read(None, SecretKind::Line).unwrap_err();
         assert!(err.to_string().contains("CREDENTIALS_DIRECTORY"), "{err}");
         let escape = SecretSource::SystemdCredential("../etc/passwd".to_owned());
-        assert!(escape.read(Some(dir.path())).is_err());
+        assert!(escape.read(Some(dir.path()), SecretKind::Line).is_err());
     }
 
     #[test]
@@ -238,10 +307,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let empty = dir.path().join("empty");
         std::fs::write(&empty, "\n").unwrap();
-        let err = SecretSource::File(empty).read(None).unwrap_err();
+        let err = SecretSource::File(empty)
+            .read(None, SecretKind::Line)
+            .unwrap_err();
         assert!(err.to_string().contains("empty"), "{err}");
         let missing = dir.path().join("missing");
-        let err = SecretSource::File(missing.clone()).read(None).unwrap_err();
+        let err = SecretSource::File(missing.clone())
+            .read(None, SecretKind::Line)
+            .unwrap_err();
         assert!(
             err.to_string().contains(&missing.display().to_string()),
             "{err}"

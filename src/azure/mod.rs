@@ -22,7 +22,8 @@ pub mod version;
 pub use arm::{ArmClient, ArmClientOptions, ArmResponse, ResourcePath};
 pub use cloud::{AUTHORITY_HOST_ENV, CloudEndpoints, is_loopback, parse_secure_url};
 pub use credentials::{
-    CREDENTIALS_DIRECTORY_ENV, CredentialConfig, SecretSource, credential, token_cache,
+    CREDENTIALS_DIRECTORY_ENV, CredentialConfig, MAX_SECRET_FILE, SecretKind, SecretSource,
+    credential, token_cache,
 };
 pub use error::AzureError;
 pub use http::{HttpTimeouts, http_client};
