@@ -1,44 +1,37 @@
 //! The real binary, as a person or a script runs it: against real catalog
 //! files, a real SQLite file and the in-process Azure simulator.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 use azure_sim::SimHandle;
 use image_refresh::catalog;
-use image_refresh::clock;
 
-#[path = "support/world.rs"]
-mod setup;
-use setup::BIN;
+use crate::support::setup::{self, BIN};
+use crate::support::world::World;
 
 /// A simulator with builds that take a few seconds, and a catalog file that
-/// points the classic example at it.
-struct World {
-    sim: SimHandle,
-    dir: tempfile::TempDir,
-    config: PathBuf,
-    database: PathBuf,
+/// points the classic example at it; the database in a directory not made yet.
+async fn world() -> World {
+    let world = World::builder()
+        .scenario(setup::scenario("", 1, 1))
+        .database("state/history.db")
+        .start()
+        .await;
+    let endpoints = format!(
+        "{}\n[defaults]",
+        setup::endpoints(&world.sim, &world.secret_file)
+    );
+    world.write_config(&catalog::CLASSIC.replacen("[defaults]", &endpoints, 1));
+    world
 }
 
-impl World {
-    async fn start() -> World {
-        let sim = setup::simulator(clock::system(), &setup::scenario("", 1, 1)).await;
-        let dir = tempfile::tempdir().unwrap();
-        let secret = setup::secret_file(&sim, dir.path());
-        let endpoints = format!("{}\n[defaults]", setup::endpoints(&sim, &secret));
-        let text = catalog::CLASSIC.replacen("[defaults]", &endpoints, 1);
-        let config = dir.path().join("image-refresh.toml");
-        std::fs::write(&config, text).unwrap();
-        let database = dir.path().join("state").join("history.db");
-        World {
-            sim,
-            dir,
-            config,
-            database,
-        }
-    }
+trait CliWorld {
+    /// The binary on the world's catalog and database.
+    async fn run(&self, args: &[&str]) -> Output;
+}
 
+impl CliWorld for World {
     async fn run(&self, args: &[&str]) -> Output {
         run_with(&self.config, &self.database, args).await
     }
@@ -145,7 +138,7 @@ async fn a_missing_catalog_is_named_without_a_debug_dump() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_build_history_status_round_trip() {
-    let world = World::start().await;
+    let world = world().await;
 
     let empty = world.run(&["history"]).await;
     assert!(empty.status.success(), "{}", stderr(&empty));
@@ -214,7 +207,7 @@ async fn check_build_history_status_round_trip() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn build_of_an_unknown_image_lists_the_known_ones() {
-    let world = World::start().await;
+    let world = world().await;
     let output = world.run(&["build", "ubuntu-golen"]).await;
     assert_eq!(output.status.code(), Some(1));
     let err = stderr(&output);
@@ -225,7 +218,7 @@ async fn build_of_an_unknown_image_lists_the_known_ones() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn build_without_wait_leaves_the_run_for_run_once_to_finish() {
-    let world = World::start().await;
+    let world = world().await;
     let started = world.run(&["build", "ubuntu-golden"]).await;
     assert!(started.status.success(), "{}", stderr(&started));
     assert!(
@@ -355,7 +348,7 @@ async fn minted_token(sim: &SimHandle) -> String {
 async fn the_azure_cli_credential_asks_az_for_an_arm_token() {
     use std::os::unix::fs::PermissionsExt;
 
-    let world = World::start().await;
+    let world = world().await;
     let token = minted_token(&world.sim).await;
     let bin = world.dir.path().join("fake-az");
     std::fs::create_dir(&bin).unwrap();

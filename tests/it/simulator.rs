@@ -3,10 +3,13 @@
 
 use std::sync::Arc;
 
-use azure_sim::{FaultKind, FaultRule, Outcome, Phase, Scenario, SimConfig, SimHandle, Simulator};
+use azure_sim::{FaultKind, FaultRule, Outcome, Phase, SimHandle};
 use chrono::{DateTime, Utc};
 use image_refresh::clock::{ManualClock, SharedClock};
 use serde_json::{Value, json};
+
+use crate::support::env::alone;
+use crate::support::setup::simulator;
 
 const ARM: &str = "https://management.azure.com";
 const COMPUTE_API: &str = "2025-04-01";
@@ -54,11 +57,7 @@ fn start_time() -> DateTime<Utc> {
 
 async fn start() -> (SimHandle, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new(start_time()));
-    let shared: SharedClock = clock.clone();
-    let scenario = Scenario::from_toml(SCENARIO).unwrap();
-    let sim = Simulator::start(SimConfig::new(move || shared.now(), scenario))
-        .await
-        .unwrap();
+    let sim = simulator(clock.clone(), SCENARIO).await;
     (sim, clock)
 }
 
@@ -252,12 +251,7 @@ async fn scenario_publications_appear_at_their_simulated_time() {
         "{SCENARIO}\n[[publish]]\nat_secs = 3600\nlocation = \"westeurope\"\npublisher = \"Canonical\"\noffer = \"0001-com-ubuntu-server-jammy\"\nsku = \"22_04-lts-gen2\"\nversion = \"22.04.202412010\"\n"
     );
     let clock: SharedClock = Arc::new(ManualClock::new(start_time()));
-    let sim = Simulator::start(SimConfig::new(
-        move || clock.now(),
-        Scenario::from_toml(&scenario).unwrap(),
-    ))
-    .await
-    .unwrap();
+    let sim = simulator(clock, &scenario).await;
     let token = msi_token(&sim, ARM).await;
     let latest = |v: Value| {
         v.as_array().unwrap().last().unwrap()["name"]
@@ -400,9 +394,15 @@ async fn entra_client_credentials_issue_arm_tokens() {
 #[tokio::test]
 async fn azure_identity_managed_identity_credential_speaks_to_the_simulator() {
     use azure_core::credentials::TokenCredential;
+    if !alone(
+        module_path!(),
+        "azure_identity_managed_identity_credential_speaks_to_the_simulator",
+    ) {
+        return;
+    }
     let (sim, _clock) = start().await;
-    // SAFETY: no other test in this binary reads these variables, and the
-    // credential reads them synchronously below.
+    // SAFETY: this test runs alone in its own process (see `alone`), so no other
+    // thread reads the environment while it changes.
     unsafe {
         std::env::set_var("IDENTITY_ENDPOINT", sim.identity_endpoint());
         std::env::set_var("IDENTITY_HEADER", sim.identity_header());
@@ -545,12 +545,7 @@ async fn the_subscription_bucket_throttles_and_refills() {
         "{SCENARIO}\n[throttle]\nreads = 3\nreads_per_sec = 1\nwrites = 2\nwrites_per_sec = 1\n"
     );
     let clock: SharedClock = Arc::new(ManualClock::new(start_time()));
-    let sim = Simulator::start(SimConfig::new(
-        move || clock.now(),
-        Scenario::from_toml(&scenario).unwrap(),
-    ))
-    .await
-    .unwrap();
+    let sim = simulator(clock, &scenario).await;
     let token = msi_token(&sim, ARM).await;
     let list = market_path("22_04-lts-gen2");
     let mut remaining = Vec::new();

@@ -2,24 +2,25 @@
 
 use std::sync::Arc;
 
-use azure_sim::{Scenario, SimConfig, Simulator};
 use image_refresh::azure::image_templates;
 use image_refresh::azure::marketplace;
 use image_refresh::azure::{
     ArmClient, AzureError, CloudEndpoints, CredentialConfig, HttpTimeouts, SecretSource,
     TokenCache, credential, http_client, token_cache,
 };
-use image_refresh::clock::{self, Clock, ManualClock};
+use image_refresh::clock::{self, ManualClock};
 use serde_json::json;
 
-use crate::stub::{Seen, Stub, TEMPLATE_PATH, answer, golden};
-use crate::{
-    ENV, SCENARIO, build, client_with_secret, endpoints, fast_retries, sku, start_sim, statuses,
+use crate::support::env::alone;
+use crate::support::setup;
+
+use super::stub::{Seen, Stub, TEMPLATE_PATH, answer, golden};
+use super::{
+    SCENARIO, build, client_with_secret, endpoints, fast_retries, sku, start_sim, statuses,
 };
 
 #[tokio::test]
 async fn wrong_client_secret_is_an_auth_error_without_the_secret() {
-    let _env = ENV.read().await;
     let sim = start_sim().await;
     let client = client_with_secret(&sim, "not-the-right-secret", fast_retries());
 
@@ -38,7 +39,6 @@ async fn wrong_client_secret_is_an_auth_error_without_the_secret() {
 
 #[tokio::test]
 async fn token_is_fetched_once_for_many_requests() {
-    let _env = ENV.read().await;
     let sim = start_sim().await;
     let client = client_with_secret(&sim, sim.client_secret(), fast_retries());
     let tasks: Vec<_> = (0..8)
@@ -57,9 +57,14 @@ async fn token_is_fetched_once_for_many_requests() {
 
 #[tokio::test]
 async fn managed_identity_uses_identity_endpoint_and_header() {
-    let _env = ENV.write().await;
+    if !alone(
+        module_path!(),
+        "managed_identity_uses_identity_endpoint_and_header",
+    ) {
+        return;
+    }
     let sim = start_sim().await;
-    // SAFETY: every other test in this binary holds ENV for reading while it runs, so no
+    // SAFETY: this test runs alone in its own process (see `alone`), so no other
     // thread reads the environment while it changes.
     unsafe {
         std::env::set_var("IDENTITY_ENDPOINT", sim.identity_endpoint());
@@ -155,12 +160,11 @@ async fn assertion_flow(
 
 #[tokio::test]
 async fn client_certificate_signs_an_assertion_for_the_configured_authority() {
-    let _env = ENV.read().await;
     let seen = assertion_flow(|dir| {
         let pem = dir.join("sp.pem");
         std::fs::write(
             &pem,
-            include_str!("../../src/azure/testdata/client-certificate.pem"),
+            include_str!("../../../src/azure/testdata/client-certificate.pem"),
         )
         .unwrap();
         CredentialConfig::ClientCertificate {
@@ -191,7 +195,6 @@ async fn client_certificate_signs_an_assertion_for_the_configured_authority() {
 
 #[tokio::test]
 async fn workload_identity_posts_the_federated_token_file() {
-    let _env = ENV.read().await;
     let seen = assertion_flow(|dir| {
         let token_file = dir.join("azure-identity-token");
         std::fs::write(&token_file, "federated-k8s-token").unwrap();
@@ -214,18 +217,13 @@ async fn workload_identity_posts_the_federated_token_file() {
 
 #[tokio::test]
 async fn token_rejected_after_simulated_hours_is_replaced_once() {
-    let _env = ENV.read().await;
     // Far from the wall clock on purpose: azure_identity dates Entra tokens by the system
     // clock, the simulator expires them by this one.
     let start = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
         .unwrap()
         .with_timezone(&chrono::Utc);
     let clock = Arc::new(ManualClock::new(start));
-    let scenario = Scenario::from_toml(SCENARIO).unwrap();
-    let sim_clock = clock.clone();
-    let sim = Simulator::start(SimConfig::new(move || sim_clock.now(), scenario))
-        .await
-        .unwrap();
+    let sim = setup::simulator(clock.clone(), SCENARIO).await;
     let dir = tempfile::tempdir().unwrap();
     let secret_file = dir.path().join("secret");
     std::fs::write(&secret_file, sim.client_secret()).unwrap();

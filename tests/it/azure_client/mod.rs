@@ -2,21 +2,16 @@
 //! error bodies and typed operations. The client is configured exactly as for Azure, only
 //! with the simulator's URLs as custom cloud endpoints.
 
-#[path = "azure_client/credentials.rs"]
 mod credentials;
-#[path = "azure_client/operations.rs"]
 mod operations;
-#[path = "azure_client/retries.rs"]
 mod retries;
-#[path = "azure_client/simulated_aib.rs"]
 mod simulated_aib;
-#[path = "azure_client/stub.rs"]
 mod stub;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use azure_sim::{Scenario, SimConfig, SimHandle, Simulator, SystemClock};
+use azure_sim::SimHandle;
 use image_refresh::azure::arm::RetryPolicy;
 use image_refresh::azure::marketplace::MarketplaceSku;
 use image_refresh::azure::{
@@ -25,11 +20,8 @@ use image_refresh::azure::{
 };
 use image_refresh::clock;
 use tempfile::TempDir;
-use tokio::sync::RwLock;
 
-/// Environment variables are process-wide: tests that set them take this for writing, every
-/// other test holds it for reading.
-static ENV: RwLock<()> = RwLock::const_new(());
+use crate::support::setup;
 
 const SCENARIO: &str = r#"
 [[marketplace]]
@@ -41,10 +33,7 @@ versions = ["24.04.202409100", "24.04.202501150", "24.04.99", "24.04.202412310"]
 "#;
 
 async fn start_sim() -> SimHandle {
-    let scenario = Scenario::from_toml(SCENARIO).expect("scenario parses");
-    Simulator::start(SimConfig::new(SystemClock, scenario))
-        .await
-        .expect("simulator starts")
+    setup::simulator(clock::system(), SCENARIO).await
 }
 
 fn endpoints(sim: &SimHandle) -> CloudEndpoints {

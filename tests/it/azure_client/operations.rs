@@ -5,12 +5,11 @@ use std::time::Duration;
 use image_refresh::azure::{AzureError, PollKind, image_templates};
 use serde_json::json;
 
-use crate::stub::{Stub, TEMPLATE_PATH, answer, golden, stub_client};
-use crate::{ENV, deadline};
+use super::deadline;
+use super::stub::{Stub, TEMPLATE_PATH, answer, golden, stub_client};
 
 #[tokio::test]
 async fn template_put_follows_azure_async_operation_then_reads_the_template() {
-    let _env = ENV.read().await;
     let stub = Stub::start().await;
     let op = format!(
         "{}/subscriptions/sub/providers/Microsoft.VirtualMachineImages/locations/westus/operations/op1?api-version=2025-10-01",
@@ -88,7 +87,6 @@ async fn template_put_follows_azure_async_operation_then_reads_the_template() {
 
 #[tokio::test]
 async fn failed_run_operation_reports_its_code_and_message() {
-    let _env = ENV.read().await;
     let stub = Stub::start().await;
     let op_path = "/subscriptions/sub/providers/Microsoft.VirtualMachineImages/locations/westus/operations/run1";
     stub.script(
@@ -128,7 +126,6 @@ async fn failed_run_operation_reports_its_code_and_message() {
 
 #[tokio::test]
 async fn delete_follows_location_until_no_content() {
-    let _env = ENV.read().await;
     let stub = Stub::start().await;
     let result_path =
         "/subscriptions/sub/providers/Microsoft.Compute/locations/westus/operationresults/d1";
@@ -167,7 +164,6 @@ async fn delete_follows_location_until_no_content() {
 
 #[tokio::test]
 async fn operation_that_never_ends_times_out_at_the_deadline() {
-    let _env = ENV.read().await;
     let stub = Stub::start().await;
     let op_path = "/subscriptions/sub/providers/Microsoft.VirtualMachineImages/locations/westus/operations/slow";
     stub.script(
@@ -206,7 +202,6 @@ async fn operation_that_never_ends_times_out_at_the_deadline() {
 
 #[tokio::test]
 async fn run_outputs_follow_next_link_across_pages() {
-    let _env = ENV.read().await;
     let stub = Stub::start().await;
     let outputs = format!("{TEMPLATE_PATH}/runOutputs");
     let item = |name: &str, artifact: &str| json!({"name": name, "properties": {"artifactId": artifact, "provisioningState": "Succeeded"}});

@@ -7,11 +7,10 @@ use image_refresh::azure::image_templates::{self, TemplateRef};
 use image_refresh::azure::marketplace::{self, MarketplaceSku};
 use image_refresh::azure::{AzureError, CloudEndpoints};
 
-use crate::{ENV, client_with_secret, fast_retries, sku, start_sim, statuses};
+use super::{client_with_secret, fast_retries, sku, start_sim, statuses};
 
 #[tokio::test]
 async fn latest_marketplace_version_is_chosen_numerically() {
-    let _env = ENV.read().await;
     let sim = start_sim().await;
     let client = client_with_secret(&sim, sim.client_secret(), fast_retries());
 
@@ -37,7 +36,6 @@ async fn latest_marketplace_version_is_chosen_numerically() {
 
 #[tokio::test]
 async fn throttled_request_waits_for_retry_after_then_succeeds() {
-    let _env = ENV.read().await;
     let sim = start_sim().await;
     sim.add_fault(FaultRule::times(
         "marketplace.list",
@@ -61,7 +59,6 @@ async fn throttled_request_waits_for_retry_after_then_succeeds() {
 
 #[tokio::test]
 async fn server_errors_are_retried_until_success() {
-    let _env = ENV.read().await;
     let sim = start_sim().await;
     sim.add_fault(FaultRule::times(
         "marketplace.list",
@@ -78,7 +75,6 @@ async fn server_errors_are_retried_until_success() {
 
 #[tokio::test]
 async fn retries_stop_after_max_attempts_with_the_last_arm_error() {
-    let _env = ENV.read().await;
     let sim = start_sim().await;
     sim.add_fault(FaultRule::always(
         "marketplace.list",
@@ -98,7 +94,6 @@ async fn retries_stop_after_max_attempts_with_the_last_arm_error() {
 
 #[tokio::test]
 async fn dropped_connection_is_retried() {
-    let _env = ENV.read().await;
     let sim = start_sim().await;
     sim.add_fault(FaultRule::times("marketplace.list", FaultKind::Drop, 1));
     let client = client_with_secret(&sim, sim.client_secret(), fast_retries());
@@ -113,7 +108,6 @@ async fn dropped_connection_is_retried() {
 
 #[tokio::test]
 async fn client_errors_are_not_retried_and_show_code_and_message() {
-    let _env = ENV.read().await;
     let sim = start_sim().await;
     let client = client_with_secret(&sim, sim.client_secret(), fast_retries());
     let missing = MarketplaceSku {
@@ -136,7 +130,6 @@ async fn client_errors_are_not_retried_and_show_code_and_message() {
 
 #[tokio::test]
 async fn post_is_not_repeated_after_a_server_error() {
-    let _env = ENV.read().await;
     let sim = start_sim().await;
     sim.add_fault(FaultRule::always(
         "template.run",

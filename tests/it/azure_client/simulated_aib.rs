@@ -2,14 +2,17 @@
 
 use std::time::Duration;
 
-use azure_sim::{Outcome, Phase, Scenario, SimConfig, SimHandle, Simulator, SystemClock};
+use azure_sim::{Outcome, Phase, SimHandle};
 use image_refresh::azure::gallery::{self, GalleryImageRef};
 use image_refresh::azure::image_templates::{self, TemplateRef};
 use image_refresh::azure::managed_images::{self, ManagedImageRef};
 use image_refresh::azure::{ArmClientOptions, AzureError};
+use image_refresh::clock;
 use serde_json::json;
 
-use crate::{ENV, SCENARIO, client_with_secret, deadline, fast_retries};
+use crate::support::setup;
+
+use super::{SCENARIO, client_with_secret, deadline, fast_retries};
 
 const FAST_BUILDS: &str = r#"
 [build]
@@ -52,10 +55,7 @@ fn template_body(sim: &SimHandle) -> serde_json::Value {
 }
 
 async fn start_sim_with_fast_builds() -> SimHandle {
-    let scenario = Scenario::from_toml(&format!("{SCENARIO}{FAST_BUILDS}")).unwrap();
-    Simulator::start(SimConfig::new(SystemClock, scenario))
-        .await
-        .unwrap()
+    setup::simulator(clock::system(), &format!("{SCENARIO}{FAST_BUILDS}")).await
 }
 
 fn sim_template(sim: &SimHandle) -> TemplateRef {
@@ -68,7 +68,6 @@ fn sim_template(sim: &SimHandle) -> TemplateRef {
 
 #[tokio::test]
 async fn template_is_created_run_and_its_outputs_listed() {
-    let _env = ENV.read().await;
     let sim = start_sim_with_fast_builds().await;
     let client = client_with_secret(&sim, sim.client_secret(), short_polls());
     let template = sim_template(&sim);
@@ -146,7 +145,6 @@ async fn template_is_created_run_and_its_outputs_listed() {
 
 #[tokio::test]
 async fn failed_build_surfaces_through_the_run_operation() {
-    let _env = ENV.read().await;
     let sim = start_sim_with_fast_builds().await;
     sim.set_build_outcome("*", Outcome::Failed, Some(Phase::Customizing));
     let client = client_with_secret(&sim, sim.client_secret(), short_polls());
@@ -184,10 +182,7 @@ versions = ["1.2.0", "1.10.0", "1.9.0"]
 "#;
 
 async fn gallery_sim() -> (SimHandle, GalleryImageRef) {
-    let scenario = Scenario::from_toml(GALLERY).unwrap();
-    let sim = Simulator::start(SimConfig::new(SystemClock, scenario))
-        .await
-        .unwrap();
+    let sim = setup::simulator(clock::system(), GALLERY).await;
     let image = GalleryImageRef {
         subscription_id: sim.subscription_id().to_owned(),
         resource_group: "rg-gallery".into(),
@@ -199,7 +194,6 @@ async fn gallery_sim() -> (SimHandle, GalleryImageRef) {
 
 #[tokio::test]
 async fn gallery_latest_is_the_numerically_highest_version() {
-    let _env = ENV.read().await;
     let (sim, image) = gallery_sim().await;
     let client = client_with_secret(&sim, sim.client_secret(), fast_retries());
 
@@ -223,7 +217,6 @@ async fn gallery_latest_is_the_numerically_highest_version() {
 
 #[tokio::test]
 async fn gallery_version_delete_is_followed_and_changes_latest() {
-    let _env = ENV.read().await;
     let (sim, image) = gallery_sim().await;
     let client = client_with_secret(&sim, sim.client_secret(), fast_retries());
 

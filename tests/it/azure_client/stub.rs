@@ -14,7 +14,7 @@ use image_refresh::azure::{ArmClient, CloudEndpoints, HttpTimeouts, TokenCache, 
 use image_refresh::clock;
 use serde_json::Value;
 
-use crate::fast_retries;
+use super::fast_retries;
 
 /// A credential that always returns the same token.
 #[derive(Debug)]

@@ -9,7 +9,7 @@ use image_refresh::build::{self, BuildContext};
 use image_refresh::store::{BuildState, Cleanup};
 use tokio::task::JoinHandle;
 
-use crate::{Harness, IMAGE, events, only_build, options, states};
+use super::{BuildWorld, IMAGE, World, events, instant_world, only_build, options, states};
 
 /// When the first process dies.
 #[derive(Debug, Clone, Copy)]
@@ -27,8 +27,8 @@ struct Survivor {
 }
 
 async fn crash_and_resume(crash: Crash) -> Survivor {
-    let h = Harness::instant().await;
-    let (ctx, mut progress) = crate::with_progress(h.process("first", options()).await);
+    let h = instant_world().await;
+    let (ctx, mut progress) = super::with_progress(h.process("first", options()).await);
     let ctx = Arc::new(ctx);
     let job = h.job();
     let first: JoinHandle<_> = {
@@ -65,10 +65,10 @@ async fn crash_and_resume(crash: Crash) -> Survivor {
             false
         }
     };
-    crate::bury(&ctx).await;
+    super::bury(&ctx).await;
 
     // The restarted process: the dead one's lease has expired by now.
-    h.time
+    h.clock
         .skip(options().lease_ttl + chrono::Duration::minutes(1));
     let second = h.process("second", options()).await;
     restart(&h, &second).await;
@@ -122,7 +122,7 @@ async fn crash_and_resume(crash: Crash) -> Survivor {
 
 /// What the daemon does when it starts: resume what is unfinished, then build
 /// what is still stale (here: the image, if no build of it was recorded).
-async fn restart(h: &Harness, ctx: &BuildContext) {
+async fn restart(h: &World, ctx: &BuildContext) {
     for build in ctx.store.unfinished_builds().await.unwrap() {
         build::resume(ctx, &h.catalog, build).await.unwrap();
     }

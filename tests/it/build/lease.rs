@@ -4,13 +4,14 @@ use std::sync::Arc;
 
 use azure_sim::{FaultKind, FaultRule};
 use image_refresh::build::{self, BuildError, BuildOptions};
+use image_refresh::clock::Clock;
 use image_refresh::store::{BuildState, ClaimError, Cleanup};
 
-use crate::{Harness, IMAGE, only_build, options, with_progress};
+use super::{BuildWorld, IMAGE, only_build, options, with_progress, world};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_racing_for_one_image_build_it_once() {
-    let h = Harness::start("").await;
+    let h = world("").await;
     let daemon = Arc::new(h.process("daemon", options()).await);
     let operator = Arc::new(h.process("operator", options()).await);
     let start = |ctx: &Arc<image_refresh::build::BuildContext>| {
@@ -40,7 +41,7 @@ async fn two_processes_racing_for_one_image_build_it_once() {
 
 #[tokio::test]
 async fn a_crashed_holders_lease_is_taken_over_once_it_expires() {
-    let h = Harness::start("").await;
+    let h = world("").await;
     let (first, mut progress) = with_progress(h.process("crashed", options()).await);
     let first = Arc::new(first);
     let task = {
@@ -54,7 +55,7 @@ async fn a_crashed_holders_lease_is_taken_over_once_it_expires() {
         }
     }
     assert!(task.await.unwrap_err().is_cancelled());
-    crate::bury(&first).await;
+    super::bury(&first).await;
     let left = only_build(&h.store().await).await;
     assert!(!left.state.is_terminal(), "{left:?}");
 
@@ -67,7 +68,7 @@ async fn a_crashed_holders_lease_is_taken_over_once_it_expires() {
         "{error:?}"
     );
     // Nobody renews the dead process's lease; after its ttl it is free.
-    h.time
+    h.clock
         .skip(options().lease_ttl + chrono::Duration::seconds(1));
     let record = build::resume(&second, &h.catalog, left).await.unwrap();
     assert_eq!(record.state, BuildState::Succeeded);
@@ -77,8 +78,7 @@ async fn a_crashed_holders_lease_is_taken_over_once_it_expires() {
 
 #[tokio::test]
 async fn a_build_longer_than_the_lease_keeps_it_by_renewing() {
-    let h = Harness::start("[[builds]]\nmatch = \"*\"\noutcome = \"succeeded\"\nextra_secs = 2\n")
-        .await;
+    let h = world("[[builds]]\nmatch = \"*\"\noutcome = \"succeeded\"\nextra_secs = 2\n").await;
     let (first, mut progress) = with_progress(h.process("first", options()).await);
     let first = Arc::new(first);
     let task = {
@@ -91,7 +91,7 @@ async fn a_build_longer_than_the_lease_keeps_it_by_renewing() {
         }
     }
     // Twice the lease's life passes while the run goes on...
-    h.time.skip(options().lease_ttl * 2);
+    h.clock.skip(options().lease_ttl * 2);
     // ...and the builder's next poll renews it.
     let store = h.store().await;
     loop {
@@ -117,7 +117,7 @@ async fn a_build_longer_than_the_lease_keeps_it_by_renewing() {
 /// the build over meanwhile.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_azure_wait_keeps_the_lease() {
-    let h = Harness::start("").await;
+    let h = world("").await;
     let short = BuildOptions {
         lease_ttl: chrono::Duration::seconds(3),
         ..options()

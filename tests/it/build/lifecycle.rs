@@ -4,11 +4,11 @@ use azure_sim::{FaultKind, FaultRule, Outcome, Phase};
 use image_refresh::build::{self, BuildError};
 use image_refresh::store::{BuildState, Cleanup, RunSubState};
 
-use crate::{Harness, events, only_build, options, states, with_progress};
+use super::{BuildWorld, events, only_build, options, states, with_progress, world};
 
 #[tokio::test]
 async fn a_build_succeeds_records_its_artifacts_and_deletes_its_template() {
-    let h = Harness::start("").await;
+    let h = world("").await;
     let (ctx, mut progress) = with_progress(h.process("a", options()).await);
     let record = build::run_job(&ctx, &h.job()).await.unwrap();
 
@@ -20,7 +20,7 @@ async fn a_build_succeeds_records_its_artifacts_and_deletes_its_template() {
             "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-image-builder/providers/Microsoft.Compute/images/ubuntu-golden"
         ]
     );
-    assert_eq!(record.source_version, crate::SOURCE_VERSION);
+    assert_eq!(record.source_version, super::SOURCE_VERSION);
     let template = record.template_name.clone().unwrap();
     assert_eq!(h.accepted("template.run"), 1);
     assert_eq!(h.accepted("template.delete"), 1);
@@ -32,7 +32,7 @@ async fn a_build_succeeds_records_its_artifacts_and_deletes_its_template() {
     let body = put.body.as_ref().unwrap();
     assert_eq!(
         body["properties"]["source"]["version"],
-        crate::SOURCE_VERSION
+        super::SOURCE_VERSION
     );
     assert_eq!(
         body["properties"]["distribute"][0]["artifactTags"]["image-refresh.build-id"],
@@ -67,12 +67,12 @@ async fn a_build_succeeds_records_its_artifacts_and_deletes_its_template() {
     assert_eq!(seen.first(), Some(&BuildState::Planned));
     assert_eq!(seen.last(), Some(&BuildState::Succeeded));
     // The lease is given back.
-    assert_eq!(h.store().await.lease(crate::IMAGE).await.unwrap(), None);
+    assert_eq!(h.store().await.lease(super::IMAGE).await.unwrap(), None);
 }
 
 #[tokio::test]
 async fn a_failed_run_is_recorded_with_aibs_message_and_its_template_deleted() {
-    let h = Harness::start("").await;
+    let h = world("").await;
     h.sim
         .set_build_outcome("*", Outcome::Failed, Some(Phase::Customizing));
     let ctx = h.process("a", options()).await;
@@ -86,13 +86,13 @@ async fn a_failed_run_is_recorded_with_aibs_message_and_its_template_deleted() {
     assert!(record.artifact_ids.is_empty());
     assert_eq!(record.cleanup, Cleanup::Done);
     assert_eq!(h.accepted("template.delete"), 1);
-    let state = ctx.store.image_state(crate::IMAGE).await.unwrap().unwrap();
+    let state = ctx.store.image_state(super::IMAGE).await.unwrap().unwrap();
     assert_eq!(state.consecutive_failures, 1);
 }
 
 #[tokio::test]
 async fn a_failed_build_keeps_its_template_when_configured() {
-    let mut h = Harness::start("").await;
+    let mut h = world("").await;
     h.catalog.azure.keep_failed_templates = true;
     h.sim.set_build_outcome("*", Outcome::Failed, None);
     let ctx = h.process("a", options()).await;
@@ -106,12 +106,10 @@ async fn a_failed_build_keeps_its_template_when_configured() {
 #[tokio::test]
 async fn a_build_past_its_timeout_is_cancelled() {
     // A run that would customize for an hour; buildTimeoutInMinutes is 80.
-    let h =
-        Harness::start("[[builds]]\nmatch = \"*\"\noutcome = \"succeeded\"\nextra_secs = 3600\n")
-            .await;
+    let h = world("[[builds]]\nmatch = \"*\"\noutcome = \"succeeded\"\nextra_secs = 3600\n").await;
     let (ctx, mut progress) = with_progress(h.process("a", options()).await);
     // Once the run is under way, two hours pass for the engine.
-    let time = h.time.clone();
+    let time = h.clock.clone();
     tokio::spawn(async move {
         while let Some(p) = progress.recv().await {
             if p.state == BuildState::Running {
@@ -139,16 +137,15 @@ async fn a_build_past_its_timeout_is_cancelled() {
         ]
     );
     // The timeout counts as a failure of the image.
-    let state = ctx.store.image_state(crate::IMAGE).await.unwrap().unwrap();
+    let state = ctx.store.image_state(super::IMAGE).await.unwrap().unwrap();
     assert_eq!(state.consecutive_failures, 1);
 }
 
 #[tokio::test]
 async fn a_refused_template_fails_the_build_with_arms_code_and_message() {
-    let h = Harness::start(
-        "[[faults]]\nroute = \"template.put\"\nkind = { type = \"status\", code = 403 }\n",
-    )
-    .await;
+    let h =
+        world("[[faults]]\nroute = \"template.put\"\nkind = { type = \"status\", code = 403 }\n")
+            .await;
     let ctx = h.process("a", options()).await;
     let record = build::run_job(&ctx, &h.job()).await.unwrap();
 
@@ -163,7 +160,7 @@ async fn a_refused_template_fails_the_build_with_arms_code_and_message() {
 
 #[tokio::test]
 async fn an_outage_leaves_the_build_resumable_not_failed() {
-    let h = Harness::start("").await;
+    let h = world("").await;
     // Every read of the template fails once the run was requested.
     h.sim.add_fault(FaultRule {
         after: Some(1),
@@ -187,7 +184,7 @@ async fn an_outage_leaves_the_build_resumable_not_failed() {
 
 #[tokio::test]
 async fn a_template_azure_will_not_delete_is_retried_at_the_next_resume() {
-    let h = Harness::start("").await;
+    let h = world("").await;
     h.sim.add_fault(FaultRule::always(
         "template.delete",
         FaultKind::Status { code: 500 },
@@ -211,10 +208,8 @@ async fn a_template_azure_will_not_delete_is_retried_at_the_next_resume() {
 
 #[tokio::test]
 async fn a_run_post_without_an_answer_is_not_repeated_blindly() {
-    let h = Harness::start(
-        "[[faults]]\nroute = \"template.run\"\nkind = { type = \"drop\" }\ncount = 1\n",
-    )
-    .await;
+    let h = world("[[faults]]\nroute = \"template.run\"\nkind = { type = \"drop\" }\ncount = 1\n")
+        .await;
     let ctx = h.process("a", options()).await;
     // The connection drops after the POST was sent: it may have started a run.
     let error = build::run_job(&ctx, &h.job()).await.unwrap_err();

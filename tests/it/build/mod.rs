@@ -6,39 +6,26 @@
 //! database thread works.) The engine's wall clock is a [`TestClock`] that a
 //! test can move forward, to reach build timeouts and lease expiry.
 
-#[path = "build/crash.rs"]
 mod crash;
-#[path = "build/lease.rs"]
 mod lease;
-#[path = "build/lifecycle.rs"]
 mod lifecycle;
-#[path = "build/prune.rs"]
 mod prune;
-#[path = "build/recovery.rs"]
 mod recovery;
-#[path = "support/world.rs"]
-mod setup;
-#[path = "build/template.rs"]
 mod template;
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use azure_sim::{JournalEntry, SimHandle};
 use chrono::{DateTime, Utc};
 use image_refresh::app;
 use image_refresh::azure::ArmClientOptions;
 use image_refresh::azure::arm::RetryPolicy;
 use image_refresh::build::{BuildContext, BuildOptions, Job, Progress};
-use image_refresh::catalog::{self, Catalog};
-use image_refresh::cli::simulated;
-use image_refresh::clock::{Clock, SharedClock};
+use image_refresh::clock::Clock;
 use image_refresh::store::{BuildId, BuildRecord, BuildState, EventRecord, Store};
-use tempfile::TempDir;
 use tokio::sync::mpsc;
 
-use self::setup::IMAGE;
+use crate::support::setup::{self, IMAGE};
 
 /// Wall time that runs from a fixed start at real speed, plus whatever the
 /// test skipped ahead.
@@ -63,63 +50,47 @@ impl Clock for TestClock {
 
 const SOURCE_VERSION: &str = "22.04.202411050";
 
-struct Harness {
-    sim: SimHandle,
-    time: Arc<TestClock>,
-    clock: SharedClock,
-    catalog: Catalog,
-    dir: TempDir,
+/// The build suites' world: the classic catalog (`World::catalog`) pointed at
+/// the simulator, and a [`TestClock`].
+type World = crate::support::world::World<TestClock>;
+
+/// A fresh simulator whose builds take about a second; `extra` is appended
+/// to the scenario (build rules, faults).
+async fn world(extra: &str) -> World {
+    world_with_scenario(&format!("{}{extra}", setup::scenario("", 0, 1))).await
 }
 
-impl Harness {
-    /// The classic catalog pointed at a fresh simulator whose builds take
-    /// about a second; `extra` is appended to the scenario (build rules,
-    /// faults).
-    async fn start(extra: &str) -> Harness {
-        Harness::with_scenario(&format!("{}{extra}", setup::scenario("", 0, 1))).await
-    }
+/// Runs finish as soon as they start.
+async fn instant_world() -> World {
+    world_with_scenario(&setup::scenario("", 0, 0)).await
+}
 
-    /// Runs finish as soon as they start.
-    async fn instant() -> Harness {
-        Harness::with_scenario(&setup::scenario("", 0, 0)).await
-    }
-
-    async fn with_scenario(scenario: &str) -> Harness {
-        let time = Arc::new(TestClock {
+async fn world_with_scenario(scenario: &str) -> World {
+    crate::support::world::World::builder()
+        .clock(Arc::new(TestClock {
             wall: "2026-11-25T09:00:00Z".parse().unwrap(),
             start: std::time::Instant::now(),
             skipped: Mutex::new(chrono::Duration::zero()),
-        });
-        let clock: SharedClock = time.clone();
-        let sim = setup::simulator(clock.clone(), scenario).await;
-        let dir = TempDir::new().unwrap();
-        let mut catalog = catalog::parse(catalog::CLASSIC, "image-refresh.toml").unwrap();
-        simulated::point_catalog(&sim, &mut catalog, &dir.path().join("client-secret")).unwrap();
-        Harness {
-            sim,
-            time,
-            clock,
-            catalog,
-            dir,
-        }
-    }
+        }))
+        .scenario(scenario)
+        .start()
+        .await
+}
 
-    fn db(&self) -> PathBuf {
-        self.dir.path().join("history.db")
-    }
-
-    /// A new connection pool on the shared file: a new process's store.
-    async fn store(&self) -> Store {
-        Store::open(&self.db()).await.unwrap()
-    }
-
+/// What the build suites do with a world.
+trait BuildWorld {
     /// What one process builds with: its own ARM client and store.
+    async fn process(&self, holder: &str, options: BuildOptions) -> BuildContext;
+    fn job(&self) -> Job;
+}
+
+impl BuildWorld for World {
     async fn process(&self, holder: &str, options: BuildOptions) -> BuildContext {
-        let arm = app::arm_client(&self.catalog, self.clock.clone(), arm_options()).unwrap();
+        let arm = app::arm_client(&self.catalog, self.shared_clock(), arm_options()).unwrap();
         BuildContext {
             arm,
             store: self.store().await,
-            clock: self.clock.clone(),
+            clock: self.shared_clock(),
             azure: self.catalog.azure.clone(),
             options,
             holder: holder.to_owned(),
@@ -135,22 +106,6 @@ impl Harness {
             reason: "test".into(),
             check_id: None,
         }
-    }
-
-    /// Requests on `route` that Azure accepted (2xx).
-    fn accepted(&self, route: &str) -> usize {
-        self.journal(route)
-            .iter()
-            .filter(|e| (200..300).contains(&e.status))
-            .count()
-    }
-
-    fn journal(&self, route: &str) -> Vec<JournalEntry> {
-        self.sim
-            .journal()
-            .into_iter()
-            .filter(|e| e.route == route)
-            .collect()
     }
 }
 

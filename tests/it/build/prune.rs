@@ -6,7 +6,7 @@ use image_refresh::build;
 use image_refresh::catalog::{Distribute, GalleryTarget, StorageAccountType, TargetRegion};
 use image_refresh::store::{BuildState, Cleanup};
 
-use crate::{Harness, IMAGE, events, options};
+use super::{BuildWorld, IMAGE, World, events, options, world};
 
 const DEFINITION: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-image-gallery/providers/Microsoft.Compute/galleries/gal_corp/images/ubuntu-golden";
 
@@ -21,8 +21,8 @@ versions = ["1.0.0", "1.0.1"]
 "#;
 
 /// The classic catalog's image, distributed to the gallery and keeping `keep` versions.
-async fn gallery_harness(keep: u32) -> Harness {
-    let mut h = Harness::start(GALLERY).await;
+async fn gallery_world(keep: u32) -> World {
+    let mut h = world(GALLERY).await;
     let image = h
         .catalog
         .images
@@ -42,7 +42,7 @@ async fn gallery_harness(keep: u32) -> Harness {
     h
 }
 
-async fn version_names(h: &Harness) -> Vec<String> {
+async fn version_names(h: &World) -> Vec<String> {
     let ctx = h.process("reader", options()).await;
     let definition = GalleryImageRef::from_id(DEFINITION).unwrap();
     let mut names: Vec<String> = gallery::list_versions(&ctx.arm, &definition)
@@ -56,7 +56,7 @@ async fn version_names(h: &Harness) -> Vec<String> {
 }
 
 /// Versions Azure deleted, by name.
-fn deleted(h: &Harness) -> Vec<String> {
+fn deleted(h: &World) -> Vec<String> {
     h.journal("gallery.version.delete")
         .into_iter()
         .filter(|e| (200..300).contains(&e.status))
@@ -68,7 +68,7 @@ fn deleted(h: &Harness) -> Vec<String> {
 
 #[tokio::test]
 async fn only_versions_it_made_beyond_the_limit_are_deleted() {
-    let h = gallery_harness(2).await;
+    let h = gallery_world(2).await;
     let ctx = h.process("a", options()).await;
     let mut builds = Vec::new();
     for _ in 0..3 {
@@ -111,7 +111,7 @@ async fn only_versions_it_made_beyond_the_limit_are_deleted() {
 
 #[tokio::test]
 async fn a_version_azure_will_not_delete_is_tried_again_after_the_next_build() {
-    let h = gallery_harness(1).await;
+    let h = gallery_world(1).await;
     let ctx = h.process("a", options()).await;
     build::run_job(&ctx, &h.job()).await.unwrap();
     h.sim.add_fault(FaultRule::always(

@@ -4,11 +4,12 @@
 use image_refresh::azure::image_templates::{self, TemplateRef};
 use image_refresh::build::template::{self, TemplateInput};
 use image_refresh::build::{self, BuildContext, BuildOptions};
+use image_refresh::clock::Clock;
 use image_refresh::store::{BuildRecord, BuildState, BuildTransition, Cleanup, NewBuild};
 
-use crate::{Harness, IMAGE, SOURCE_VERSION, events, only_build, options, states};
+use super::{BuildWorld, IMAGE, SOURCE_VERSION, World, events, only_build, options, states, world};
 
-async fn planned(h: &Harness, ctx: &BuildContext, recipe_hash: &str) -> BuildRecord {
+async fn planned(h: &World, ctx: &BuildContext, recipe_hash: &str) -> BuildRecord {
     ctx.store
         .insert_build(NewBuild {
             image: IMAGE.into(),
@@ -25,7 +26,7 @@ async fn planned(h: &Harness, ctx: &BuildContext, recipe_hash: &str) -> BuildRec
 
 /// A build a crashed process left in `run_requested`, having sent the run
 /// POST (`posted`) or not.
-async fn left_in_run_requested(h: &Harness, ctx: &BuildContext, posted: bool) -> BuildRecord {
+async fn left_in_run_requested(h: &World, ctx: &BuildContext, posted: bool) -> BuildRecord {
     let image = h.catalog.image(IMAGE).unwrap();
     let build = planned(h, ctx, image.recipe_hash.hex()).await;
     let name = template::template_name(IMAGE, &build.id.to_string());
@@ -57,7 +58,7 @@ async fn left_in_run_requested(h: &Harness, ctx: &BuildContext, posted: bool) ->
 
 #[tokio::test]
 async fn a_run_posted_before_the_crash_is_followed_not_repeated() {
-    let h = Harness::start("").await;
+    let h = world("").await;
     let ctx = h.process("crashed", options()).await;
     let build = left_in_run_requested(&h, &ctx, true).await;
     assert_eq!(h.journal("template.run").len(), 1);
@@ -71,7 +72,7 @@ async fn a_run_posted_before_the_crash_is_followed_not_repeated() {
 
 #[tokio::test]
 async fn a_run_never_posted_is_requested_on_resume() {
-    let h = Harness::start("").await;
+    let h = world("").await;
     let ctx = h.process("crashed", options()).await;
     let build = left_in_run_requested(&h, &ctx, false).await;
     assert_eq!(h.journal("template.run").len(), 0);
@@ -83,7 +84,7 @@ async fn a_run_never_posted_is_requested_on_resume() {
 
 #[tokio::test]
 async fn a_requested_build_whose_image_left_the_catalog_is_still_followed() {
-    let h = Harness::start("").await;
+    let h = world("").await;
     let ctx = h.process("crashed", options()).await;
     let build = left_in_run_requested(&h, &ctx, true).await;
     let mut without = h.catalog.clone();
@@ -97,7 +98,7 @@ async fn a_requested_build_whose_image_left_the_catalog_is_still_followed() {
 
 #[tokio::test]
 async fn a_planned_build_whose_image_left_the_catalog_is_abandoned() {
-    let h = Harness::start("").await;
+    let h = world("").await;
     let ctx = h.process("crashed", options()).await;
     let image = h.catalog.image(IMAGE).unwrap();
     let build = planned(&h, &ctx, image.recipe_hash.hex()).await;
@@ -114,7 +115,7 @@ async fn a_planned_build_whose_image_left_the_catalog_is_abandoned() {
 
 #[tokio::test]
 async fn a_planned_build_whose_recipe_changed_is_abandoned() {
-    let h = Harness::start("").await;
+    let h = world("").await;
     let ctx = h.process("crashed", options()).await;
     let build = planned(&h, &ctx, "0000-an-older-recipe").await;
 
@@ -126,7 +127,7 @@ async fn a_planned_build_whose_recipe_changed_is_abandoned() {
 
 #[tokio::test]
 async fn a_detached_build_is_finished_by_a_later_resume() {
-    let h = Harness::start("").await;
+    let h = world("").await;
     let detached = BuildOptions {
         detach_when_running: true,
         ..options()
@@ -158,7 +159,7 @@ async fn a_detached_build_is_finished_by_a_later_resume() {
 
 #[tokio::test]
 async fn a_new_job_follows_the_images_unfinished_build_instead_of_starting_another() {
-    let h = Harness::start("").await;
+    let h = world("").await;
     let detached = BuildOptions {
         detach_when_running: true,
         ..options()
@@ -179,10 +180,8 @@ async fn a_new_job_follows_the_images_unfinished_build_instead_of_starting_anoth
 
 #[tokio::test]
 async fn a_crash_while_cancelling_an_overdue_run_still_cancels_it_once() {
-    let h =
-        Harness::start("[[builds]]\nmatch = \"*\"\noutcome = \"succeeded\"\nextra_secs = 3600\n")
-            .await;
-    let (first, mut progress) = crate::with_progress(h.process("daemon", options()).await);
+    let h = world("[[builds]]\nmatch = \"*\"\noutcome = \"succeeded\"\nextra_secs = 3600\n").await;
+    let (first, mut progress) = super::with_progress(h.process("daemon", options()).await);
     let first = std::sync::Arc::new(first);
     let task = {
         let (first, job) = (first.clone(), h.job());
@@ -190,7 +189,7 @@ async fn a_crash_while_cancelling_an_overdue_run_still_cancels_it_once() {
     };
     while let Some(p) = progress.recv().await {
         match p.state {
-            BuildState::Running => h.time.skip(chrono::Duration::hours(2)),
+            BuildState::Running => h.clock.skip(chrono::Duration::hours(2)),
             // `canceling` is recorded before the cancel POST: die around it.
             BuildState::Canceling => {
                 task.abort();
@@ -200,7 +199,7 @@ async fn a_crash_while_cancelling_an_overdue_run_still_cancels_it_once() {
         }
     }
     assert!(task.await.unwrap_err().is_cancelled());
-    crate::bury(&first).await;
+    super::bury(&first).await;
     let left = only_build(&h.store().await).await;
     assert_eq!(left.state, BuildState::Canceling);
 

@@ -4,12 +4,12 @@ use assert_cmd::Command;
 use image_refresh::store::BuildState;
 use serde_json::Value;
 
-use crate::{SKU, World, marketplace_image, record_build, scenario_with};
+use super::{CheckWorld, SKU, World, marketplace_image, record_build, scenario_with, world};
 
 /// Runs the binary on a blocking thread so the in-process simulator keeps serving.
 async fn check(world: &World, config: &std::path::Path) -> (Option<i32>, Value, String) {
     let config = config.to_owned();
-    let database = world.database();
+    let database = world.database.clone();
     let output = tokio::task::spawn_blocking(move || {
         Command::cargo_bin("image-refresh")
             .unwrap()
@@ -36,13 +36,13 @@ async fn check(world: &World, config: &std::path::Path) -> (Option<i32>, Value, 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exit_code_says_whether_anything_is_stale() {
-    let world = World::start(&scenario_with(&["22.04.202409110", "22.04.202411050"])).await;
+    let world = world(&scenario_with(&["22.04.202409110", "22.04.202411050"])).await;
     let images = format!(
         "{}{}",
         marketplace_image("web", SKU, "latest", ""),
         marketplace_image("db", SKU, "latest", "")
     );
-    let config = world.write_catalog(&images);
+    let config = world.write_catalog_with(&images);
 
     let (code, plan, stderr) = check(&world, &config).await;
     assert_eq!(code, Some(3), "{stderr}");
@@ -65,8 +65,8 @@ async fn exit_code_says_whether_anything_is_stale() {
     );
 
     // Builds recorded through the library on the same file make it up to date.
-    let catalog = world.catalog(&images);
-    let store = world.store(&catalog).await;
+    let catalog = world.catalog_with(&images);
+    let store = world.store_for(&catalog).await;
     for image in ["web", "db"] {
         let at = chrono::Utc::now() - chrono::Duration::hours(1);
         record_build(
@@ -91,7 +91,7 @@ async fn exit_code_says_whether_anything_is_stale() {
     );
 
     // Both cycles are in history.
-    let store = world.store(&catalog).await;
+    let store = world.store_for(&catalog).await;
     let last = store.last_check().await.unwrap().unwrap();
     assert_eq!(last.id.0, plan["check_id"].as_i64().unwrap());
     assert_eq!(last.images_stale, Some(0));

@@ -17,7 +17,7 @@ use image_refresh::check::CheckOptions;
 use serde_json::json;
 use tokio::sync::Barrier;
 
-use crate::{World, marketplace_image, scenario_with};
+use super::{CheckWorld, marketplace_image, scenario_with, world};
 
 const LIMIT: usize = 3;
 const SKUS: usize = 3 * LIMIT;
@@ -59,7 +59,7 @@ async fn versions(State(stub): State<Arc<Stub>>) -> axum::response::Response {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lookups_run_concurrently_up_to_the_limit() {
-    let world = World::start(&scenario_with(&["1.0.0"])).await;
+    let world = world(&scenario_with(&["1.0.0"])).await;
     let stub = Arc::new(Stub {
         gauge: Mutex::default(),
         barrier: Barrier::new(LIMIT),
@@ -76,7 +76,7 @@ async fn lookups_run_concurrently_up_to_the_limit() {
         .collect();
     let text = format!("{}\n{images}", world.header_with_arm(&arm_url));
     let catalog = image_refresh::catalog::parse(&text, "catalog.toml").unwrap();
-    let store = world.store(&catalog).await;
+    let store = world.store_for(&catalog).await;
     let plan = world
         .check_with(&catalog, &store, CheckOptions { concurrency: LIMIT })
         .await;

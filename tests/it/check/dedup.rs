@@ -3,7 +3,7 @@
 use image_refresh::check::CheckOptions;
 use image_refresh::store::{DecisionKind, SourceKey};
 
-use crate::{LOCATION, OFFER, PUBLISHER, World, marketplace_image};
+use super::{CheckWorld, LOCATION, OFFER, PUBLISHER, marketplace_image, world};
 
 const SKUS: usize = 50;
 const IMAGES: usize = 1000;
@@ -41,10 +41,10 @@ fn images() -> String {
 
 #[tokio::test]
 async fn thousand_images_over_fifty_skus_make_fifty_list_calls() {
-    let world = World::start(&scenario()).await;
-    let catalog = world.catalog(&images());
+    let world = world(&scenario()).await;
+    let catalog = world.catalog_with(&images());
     assert_eq!(catalog.images.len(), IMAGES);
-    let store = world.store(&catalog).await;
+    let store = world.store_for(&catalog).await;
 
     let plan = world
         .check_with(&catalog, &store, CheckOptions { concurrency: 8 })
@@ -106,9 +106,9 @@ async fn thousand_images_over_fifty_skus_make_fifty_list_calls() {
 
 #[tokio::test]
 async fn a_second_cycle_asks_again_and_finds_nothing_changed_upstream() {
-    let world = World::start(&scenario()).await;
-    let catalog = world.catalog(&images());
-    let store = world.store(&catalog).await;
+    let world = world(&scenario()).await;
+    let catalog = world.catalog_with(&images());
+    let store = world.store_for(&catalog).await;
     let first = world.check(&catalog, &store).await;
     let second = world.check(&catalog, &store).await;
     assert_ne!(first.check_id, second.check_id);
@@ -125,22 +125,22 @@ async fn a_second_cycle_asks_again_and_finds_nothing_changed_upstream() {
 
 #[tokio::test]
 async fn spellings_that_differ_only_in_case_are_one_lookup() {
-    let world = World::start(&crate::scenario_with(&["1.0.0", "1.1.0"])).await;
-    let shouting = marketplace_image("b", crate::SKU, "latest", "").replace(
+    let world = world(&super::scenario_with(&["1.0.0", "1.1.0"])).await;
+    let shouting = marketplace_image("b", super::SKU, "latest", "").replace(
         &format!("publisher = \"{PUBLISHER}\""),
         "publisher = \"CANONICAL\"",
     );
-    let catalog = world.catalog(&format!(
+    let catalog = world.catalog_with(&format!(
         "{}{shouting}",
-        marketplace_image("a", crate::SKU, "latest", "")
+        marketplace_image("a", super::SKU, "latest", "")
     ));
-    let store = world.store(&catalog).await;
+    let store = world.store_for(&catalog).await;
     let plan = world.check(&catalog, &store).await;
     assert_eq!(world.sim.count("marketplace.list"), 1);
     assert_eq!(plan.lookups, 1);
     for name in ["a", "b"] {
         assert_eq!(
-            crate::entry(&plan, name).source_version.as_deref(),
+            super::entry(&plan, name).source_version.as_deref(),
             Some("1.1.0")
         );
     }

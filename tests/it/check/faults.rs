@@ -6,7 +6,7 @@ use std::time::Duration;
 use azure_sim::{FaultKind, FaultRule};
 use image_refresh::check::{CheckOptions, Decision};
 
-use crate::{LOCATION, OFFER, PUBLISHER, World, entry, marketplace_image};
+use super::{CheckWorld, LOCATION, OFFER, PUBLISHER, World, entry, marketplace_image, world};
 
 fn scenario() -> String {
     (0..4)
@@ -32,12 +32,12 @@ fn images() -> String {
 }
 
 async fn check_under(fault: FaultKind, count: u32) -> (World, image_refresh::check::Plan) {
-    let world = World::start(&scenario()).await;
+    let world = world(&scenario()).await;
     world
         .sim
         .add_fault(FaultRule::times("marketplace.list", fault, count));
-    let catalog = world.catalog(&images());
-    let store = world.store(&catalog).await;
+    let catalog = world.catalog_with(&images());
+    let store = world.store_for(&catalog).await;
     let plan = world
         .check_with(&catalog, &store, CheckOptions { concurrency: 2 })
         .await;
@@ -109,9 +109,9 @@ async fn dropped_connections_are_retried() {
 
 #[tokio::test]
 async fn a_lookup_that_keeps_failing_makes_its_images_unavailable_not_the_check() {
-    let world = World::start(&scenario()).await;
-    let catalog = world.catalog(&images());
-    let store = world.store(&catalog).await;
+    let world = world(&scenario()).await;
+    let catalog = world.catalog_with(&images());
+    let store = world.store_for(&catalog).await;
     world.sim.add_fault(FaultRule::times(
         "marketplace.list",
         FaultKind::Status { code: 503 },

@@ -10,7 +10,10 @@ use image_refresh::check::{Decision, UNVERSIONED};
 use image_refresh::clock::Clock;
 use image_refresh::store::{BuildState, SourceKey, Store};
 
-use crate::{LOCATION, OFFER, PUBLISHER, RG, SKU, World, entry, fast_retries, record_build};
+use super::{
+    CheckWorld, LOCATION, OFFER, PUBLISHER, RG, SKU, World, entry, fast_retries, record_build,
+    world,
+};
 
 const DEFINITION: &str = "/subscriptions/00000000-0000-0000-0000-00000000a2b1/resourceGroups/rg-gallery/providers/Microsoft.Compute/galleries/gal/images/base";
 
@@ -125,9 +128,9 @@ async fn build_producer(world: &World, catalog: &Catalog, store: &Store) {
 
 #[tokio::test]
 async fn gallery_latest_is_the_newest_version_not_excluded_from_latest() {
-    let world = World::start(&scenario()).await;
-    let hidden = world.catalog(&images(true));
-    let store = world.store(&hidden).await;
+    let world = world(&scenario()).await;
+    let hidden = world.catalog_with(&images(true));
+    let store = world.store_for(&hidden).await;
 
     let plan = world.check(&hidden, &store).await;
     // Numeric order: 1.10.0 beats 1.9.0 and 1.2.0.
@@ -155,7 +158,7 @@ async fn gallery_latest_is_the_newest_version_not_excluded_from_latest() {
     assert_eq!(entry(&plan, "consumer").decision, Decision::UpToDate);
 
     // One published without it does.
-    let shown = world.catalog(&images(false));
+    let shown = world.catalog_with(&images(false));
     build_producer(&world, &shown, &store).await;
     let plan = world.check(&shown, &store).await;
     assert_eq!(
@@ -169,8 +172,8 @@ async fn gallery_latest_is_the_newest_version_not_excluded_from_latest() {
 
 #[tokio::test]
 async fn managed_image_sources_are_unversioned() {
-    let world = World::start(&scenario()).await;
-    let catalog = world.catalog(&format!(
+    let world = world(&scenario()).await;
+    let catalog = world.catalog_with(&format!(
         r#"
 [[images]]
 name = "from-managed"
@@ -189,7 +192,7 @@ type = "managed_image"
 image_id = "/subscriptions/00000000-0000-0000-0000-00000000a2b1/resourceGroups/{RG}/providers/Microsoft.Compute/images/from-managed"
 "#
     ));
-    let store = world.store(&catalog).await;
+    let store = world.store_for(&catalog).await;
     let plan = world.check(&catalog, &store).await;
     let image = entry(&plan, "from-managed");
     assert_eq!(image.decision, Decision::NeverBuilt);

@@ -1,22 +1,17 @@
 //! The check cycle end to end: a catalog parsed from TOML text, the real ARM
 //! client against the loopback simulator, and a real SQLite history file.
 
-mod check {
-    mod cli;
-    mod concurrency;
-    mod dedup;
-    mod faults;
-    mod gallery;
-    mod reasons;
-}
-#[path = "support/world.rs"]
-mod setup;
+mod cli;
+mod concurrency;
+mod dedup;
+mod faults;
+mod gallery;
+mod reasons;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use azure_sim::SimHandle;
 use chrono::{DateTime, Utc};
 use image_refresh::app;
 use image_refresh::azure::ArmClient;
@@ -24,11 +19,12 @@ use image_refresh::azure::ArmClientOptions;
 use image_refresh::azure::arm::RetryPolicy;
 use image_refresh::catalog::{self, Catalog};
 use image_refresh::check::{CheckOptions, Plan, PlanEntry, run_check};
-use image_refresh::clock::{Clock, ManualClock, SharedClock};
+use image_refresh::clock::{Clock, ManualClock};
 use image_refresh::store::{
     BuildRecord, BuildState, BuildTransition, CheckTrigger, DecisionKind, NewBuild, Store,
 };
-use tempfile::TempDir;
+
+use crate::support::setup;
 
 pub const PUBLISHER: &str = "Canonical";
 pub const OFFER: &str = "0001-com-ubuntu-server-jammy";
@@ -46,42 +42,43 @@ pub fn t0() -> DateTime<Utc> {
     at("2026-11-25T06:00:00Z")
 }
 
-/// A simulator, a temporary directory holding the client secret and the
-/// history database, and a clock both sides share.
-pub struct World {
-    pub sim: SimHandle,
-    pub dir: TempDir,
-    pub clock: Arc<ManualClock>,
-    secret_file: PathBuf,
+/// The check suites' world: its clock only moves when a test moves it.
+pub type World = crate::support::world::World<ManualClock>;
+
+/// A simulator and a temporary directory holding the client secret and the
+/// history database, with a manual clock both sides share, at [`t0`].
+pub async fn world(scenario: &str) -> World {
+    crate::support::world::World::builder()
+        .clock(Arc::new(ManualClock::new(t0())))
+        .scenario(scenario)
+        .start()
+        .await
 }
 
-impl World {
-    pub async fn start(scenario: &str) -> World {
-        let clock = Arc::new(ManualClock::new(t0()));
-        let shared: SharedClock = clock.clone();
-        let sim = setup::simulator(shared, scenario).await;
-        let dir = TempDir::new().unwrap();
-        let secret_file = setup::secret_file(&sim, dir.path());
-        World {
-            sim,
-            dir,
-            clock,
-            secret_file,
-        }
-    }
-
-    pub fn database(&self) -> PathBuf {
-        self.dir.path().join("history.db")
-    }
-
+/// The check suites' catalogs and check cycles.
+pub trait CheckWorld {
     /// The catalog's `[azure]` tables, pointed at the simulator through a
     /// custom cloud and a client secret kept in a file, as in production.
-    pub fn header(&self) -> String {
+    fn header(&self) -> String;
+    /// The header with ARM at `arm_url` while Entra stays on the simulator.
+    fn header_with_arm(&self, arm_url: &str) -> String;
+    /// Parses the header followed by `images` through the real catalog parser.
+    fn catalog_with(&self, images: &str) -> Catalog;
+    /// The same text as a file, for the binary.
+    fn write_catalog_with(&self, images: &str) -> PathBuf;
+    fn arm(&self, catalog: &Catalog) -> ArmClient;
+    async fn store_for(&self, catalog: &Catalog) -> Store;
+    /// One check cycle at the clock's current time.
+    async fn check(&self, catalog: &Catalog, store: &Store) -> Plan;
+    async fn check_with(&self, catalog: &Catalog, store: &Store, options: CheckOptions) -> Plan;
+}
+
+impl CheckWorld for World {
+    fn header(&self) -> String {
         self.header_with_arm(self.sim.base_url())
     }
 
-    /// The header with ARM at `arm_url` while Entra stays on the simulator.
-    pub fn header_with_arm(&self, arm_url: &str) -> String {
+    fn header_with_arm(&self, arm_url: &str) -> String {
         let sub = self.sim.subscription_id();
         format!(
             r#"
@@ -95,41 +92,33 @@ identity = "/subscriptions/{sub}/resourceGroups/{RG}/providers/Microsoft.Managed
         )
     }
 
-    /// Parses the header followed by `images` through the real catalog parser.
-    pub fn catalog(&self, images: &str) -> Catalog {
+    fn catalog_with(&self, images: &str) -> Catalog {
         let text = format!("{}\n{images}", self.header());
         catalog::parse(&text, "catalog.toml").unwrap_or_else(|e| panic!("{e:?}"))
     }
 
-    /// The same text as a file, for the binary.
-    pub fn write_catalog(&self, images: &str) -> PathBuf {
+    fn write_catalog_with(&self, images: &str) -> PathBuf {
         let path = self.dir.path().join("catalog.toml");
         std::fs::write(&path, format!("{}\n{images}", self.header())).unwrap();
         path
     }
 
-    pub fn arm(&self, catalog: &Catalog) -> ArmClient {
-        app::arm_client(catalog, self.clock.clone(), fast_retries()).unwrap()
+    fn arm(&self, catalog: &Catalog) -> ArmClient {
+        app::arm_client(catalog, self.shared_clock(), fast_retries()).unwrap()
     }
 
-    pub async fn store(&self, catalog: &Catalog) -> Store {
-        app::open_store(&self.database(), Some(catalog))
+    async fn store_for(&self, catalog: &Catalog) -> Store {
+        app::open_store(&self.database, Some(catalog))
             .await
             .unwrap()
     }
 
-    /// One check cycle at the clock's current time.
-    pub async fn check(&self, catalog: &Catalog, store: &Store) -> Plan {
+    async fn check(&self, catalog: &Catalog, store: &Store) -> Plan {
         self.check_with(catalog, store, CheckOptions::default())
             .await
     }
 
-    pub async fn check_with(
-        &self,
-        catalog: &Catalog,
-        store: &Store,
-        options: CheckOptions,
-    ) -> Plan {
+    async fn check_with(&self, catalog: &Catalog, store: &Store, options: CheckOptions) -> Plan {
         run_check(
             &self.arm(catalog),
             store,
@@ -140,16 +129,6 @@ identity = "/subscriptions/{sub}/resourceGroups/{RG}/providers/Microsoft.Managed
         )
         .await
         .unwrap()
-    }
-
-    /// HTTP statuses the simulator answered on `route`, in order (0: dropped).
-    pub fn statuses(&self, route: &str) -> Vec<u16> {
-        self.sim
-            .journal()
-            .into_iter()
-            .filter(|e| e.route == route)
-            .map(|e| e.status)
-            .collect()
     }
 }
 

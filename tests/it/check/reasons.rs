@@ -6,8 +6,9 @@ use image_refresh::check::Decision;
 use image_refresh::clock::Clock;
 use image_refresh::store::{BuildState, DecisionKind};
 
-use crate::{
-    LOCATION, OFFER, PUBLISHER, SKU, World, entry, marketplace_image, record_build, scenario_with,
+use super::{
+    CheckWorld, LOCATION, OFFER, PUBLISHER, SKU, entry, marketplace_image, record_build,
+    scenario_with, world,
 };
 
 const VERSIONS: &[&str] = &["22.04.202409110", "22.04.202411050", "22.04.202410020"];
@@ -15,9 +16,9 @@ const LATEST: &str = "22.04.202411050";
 
 #[tokio::test]
 async fn never_built_then_up_to_date_then_new_base_version() {
-    let world = World::start(&scenario_with(VERSIONS)).await;
-    let catalog = world.catalog(&marketplace_image("web", SKU, "latest", ""));
-    let store = world.store(&catalog).await;
+    let world = world(&scenario_with(VERSIONS)).await;
+    let catalog = world.catalog_with(&marketplace_image("web", SKU, "latest", ""));
+    let store = world.store_for(&catalog).await;
 
     let plan = world.check(&catalog, &store).await;
     let web = entry(&plan, "web");
@@ -76,9 +77,9 @@ async fn never_built_then_up_to_date_then_new_base_version() {
 
 #[tokio::test]
 async fn changing_a_step_changes_the_recipe() {
-    let world = World::start(&scenario_with(VERSIONS)).await;
-    let before = world.catalog(&marketplace_image("web", SKU, "latest", ""));
-    let store = world.store(&before).await;
+    let world = world(&scenario_with(VERSIONS)).await;
+    let before = world.catalog_with(&marketplace_image("web", SKU, "latest", ""));
+    let store = world.store_for(&before).await;
     record_build(
         &store,
         &before,
@@ -93,7 +94,7 @@ async fn changing_a_step_changes_the_recipe() {
         r#"inline = ["echo web"]"#,
         r#"inline = ["echo web", "echo hardened"]"#,
     );
-    let after = world.catalog(&edited);
+    let after = world.catalog_with(&edited);
     let old = before.image("web").unwrap().recipe_hash.hex().to_owned();
     let new = after.image("web").unwrap().recipe_hash.hex().to_owned();
     assert_ne!(old, new);
@@ -120,9 +121,9 @@ async fn changing_a_step_changes_the_recipe() {
 
 #[tokio::test]
 async fn an_image_older_than_its_maximum_age_is_rebuilt() {
-    let world = World::start(&scenario_with(VERSIONS)).await;
-    let catalog = world.catalog(&marketplace_image("web", SKU, "latest", "max_age_days = 7"));
-    let store = world.store(&catalog).await;
+    let world = world(&scenario_with(VERSIONS)).await;
+    let catalog = world.catalog_with(&marketplace_image("web", SKU, "latest", "max_age_days = 7"));
+    let store = world.store_for(&catalog).await;
     record_build(
         &store,
         &catalog,
@@ -160,13 +161,13 @@ async fn an_image_older_than_its_maximum_age_is_rebuilt() {
 
 #[tokio::test]
 async fn a_failed_build_is_retried_and_a_running_one_is_not_doubled() {
-    let world = World::start(&scenario_with(VERSIONS)).await;
-    let catalog = world.catalog(&format!(
+    let world = world(&scenario_with(VERSIONS)).await;
+    let catalog = world.catalog_with(&format!(
         "{}{}",
         marketplace_image("failed", SKU, "latest", ""),
         marketplace_image("running", SKU, "latest", "")
     ));
-    let store = world.store(&catalog).await;
+    let store = world.store_for(&catalog).await;
     let now = world.clock.now();
     record_build(
         &store,
@@ -210,14 +211,14 @@ async fn a_failed_build_is_retried_and_a_running_one_is_not_doubled() {
 
 #[tokio::test]
 async fn disabled_in_the_catalog_or_by_the_store_is_never_stale() {
-    let world = World::start(&scenario_with(VERSIONS)).await;
-    let catalog = world.catalog(&format!(
+    let world = world(&scenario_with(VERSIONS)).await;
+    let catalog = world.catalog_with(&format!(
         "{}{}{}",
         marketplace_image("off", "unknown-sku", "latest", "enabled = false"),
         marketplace_image("parked", SKU, "latest", ""),
         marketplace_image("on", SKU, "latest", "")
     ));
-    let store = world.store(&catalog).await;
+    let store = world.store_for(&catalog).await;
     store
         .set_enabled("parked", false, Some("3 failed builds in a row"))
         .await
@@ -246,9 +247,9 @@ async fn disabled_in_the_catalog_or_by_the_store_is_never_stale() {
 
 #[tokio::test]
 async fn a_pinned_version_needs_no_lookup() {
-    let world = World::start(&scenario_with(VERSIONS)).await;
-    let catalog = world.catalog(&marketplace_image("pinned", SKU, "22.04.202409110", ""));
-    let store = world.store(&catalog).await;
+    let world = world(&scenario_with(VERSIONS)).await;
+    let catalog = world.catalog_with(&marketplace_image("pinned", SKU, "22.04.202409110", ""));
+    let store = world.store_for(&catalog).await;
 
     let plan = world.check(&catalog, &store).await;
     let pinned = entry(&plan, "pinned");
@@ -283,14 +284,14 @@ async fn a_pinned_version_needs_no_lookup() {
 
 #[tokio::test]
 async fn an_unknown_sku_is_unavailable_for_its_images_only() {
-    let world = World::start(&scenario_with(VERSIONS)).await;
-    let catalog = world.catalog(&format!(
+    let world = world(&scenario_with(VERSIONS)).await;
+    let catalog = world.catalog_with(&format!(
         "{}{}{}",
         marketplace_image("lost-1", "no-such-sku", "latest", ""),
         marketplace_image("fine", SKU, "latest", ""),
         marketplace_image("lost-2", "no-such-sku", "latest", "")
     ));
-    let store = world.store(&catalog).await;
+    let store = world.store_for(&catalog).await;
 
     let plan = world.check(&catalog, &store).await;
     assert_eq!(
@@ -339,9 +340,9 @@ async fn an_unknown_sku_is_unavailable_for_its_images_only() {
 
 #[tokio::test]
 async fn a_check_that_cannot_record_its_results_is_recorded_as_failed() {
-    let world = World::start(&scenario_with(VERSIONS)).await;
-    let catalog = world.catalog(&marketplace_image("web", SKU, "latest", ""));
-    let store = world.store(&catalog).await;
+    let world = world(&scenario_with(VERSIONS)).await;
+    let catalog = world.catalog_with(&marketplace_image("web", SKU, "latest", ""));
+    let store = world.store_for(&catalog).await;
     // The disk "fills up" just as the decisions are written.
     sqlx::query(
         "CREATE TRIGGER full_disk BEFORE INSERT ON check_decisions

@@ -8,7 +8,7 @@
 //! `cargo test` runs a bounded version (12 kills). The full suite:
 //!
 //! ```text
-//! IMAGE_REFRESH_CRASH_KILLS=50 cargo test --release --test crash -- --nocapture
+//! IMAGE_REFRESH_CRASH_KILLS=50 cargo test --release --test it crash:: -- --nocapture
 //! ```
 //!
 //! Kills are placed by a seeded RNG: half of them right after a build is seen
@@ -18,18 +18,11 @@
 //! themselves still depend on scheduling).
 //!
 //! Not covered: `canceling`, which only follows a build timeout (minutes);
-//! tests/build/recovery.rs crashes the library around it.
+//! `build::recovery` crashes the library around it.
 
-#[path = "crash/audit.rs"]
 mod audit;
-#[path = "crash/phase.rs"]
 mod phase;
-#[path = "support/world.rs"]
-mod setup;
-#[path = "support/daemon.rs"]
-mod support;
-#[path = "crash/world.rs"]
-mod world;
+mod rounds;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -39,7 +32,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use self::phase::REQUIRED;
-use self::world::{ROUND_SIZE, World};
+use self::rounds::{ROUND_SIZE, Rounds};
 
 const DEFAULT_KILLS: usize = 12;
 /// Bound on waiting for the last restart to finish everything.
@@ -64,23 +57,25 @@ async fn sigkill_at_random_moments_loses_nothing_and_runs_each_build_once() {
         format!("replay with IMAGE_REFRESH_CRASH_SEED={seed} IMAGE_REFRESH_CRASH_KILLS={kills}");
     eprintln!("crash suite: {kills} kills; {context}");
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut world = World::start().await;
+    let world = rounds::world().await;
+    let mut rounds = Rounds::default();
     // Opened before the first start: it applies the migrations the service
     // would, and reads the history while services come and go.
     let store = Store::open(&world.database).await.unwrap();
     let mut tally: BTreeMap<&'static str, usize> = BTreeMap::new();
-    world.add_round();
+    rounds.add_round(&world);
     let started = Instant::now();
     for kill in 0..kills {
         let moment = choose(&mut rng, kill, &tally);
-        if phase::all_done(&store, world.round()).await || !reachable(&store, &world, moment).await
+        if phase::all_done(&store, rounds.round()).await
+            || !reachable(&store, &rounds, moment).await
         {
-            world.add_round();
+            rounds.add_round(&world);
         }
-        let daemon = world.spawn();
-        let reached = aim(&store, world.round(), moment, &mut rng).await;
+        let daemon = world.spawn(&format!("daemon-{kill}"), &[]);
+        let reached = aim(&store, rounds.round(), moment, &mut rng).await;
         daemon.kill();
-        let found = phase::phases(&store, world.round()).await;
+        let found = phase::phases(&store, rounds.round()).await;
         eprintln!("kill {kill}: aimed {moment:?} (reached: {reached}); left {found:?}");
         for phase in found {
             *tally.entry(phase).or_default() += 1;
@@ -88,15 +83,15 @@ async fn sigkill_at_random_moments_loses_nothing_and_runs_each_build_once() {
     }
     eprintln!("{kills} kills in {:?}", started.elapsed());
 
-    let last = world.spawn();
+    let last = world.spawn("daemon-last", &[]);
     let deadline = Instant::now() + PATIENCE;
     // Also waits for `ready`: a SIGTERM before the handlers are installed
     // would end the service the default way, not by its clean stop.
-    while !(phase::all_done(&store, &world.images).await && last.log().contains(" ready ")) {
+    while !(phase::all_done(&store, &rounds.images).await && last.log().contains(" ready ")) {
         assert!(
             Instant::now() < deadline,
             "the last restart did not finish every build: {:?}\n{context}\nservice log:\n{}",
-            phase::phases(&store, &world.images).await,
+            phase::phases(&store, &rounds.images).await,
             last.log()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -107,7 +102,7 @@ async fn sigkill_at_random_moments_loses_nothing_and_runs_each_build_once() {
         started.elapsed()
     );
 
-    audit::audit(&store, &world.images, &world.sim.journal(), &context).await;
+    audit::audit(&store, &rounds.images, &world.sim.journal(), &context).await;
     if kills >= 2 * REQUIRED.len() {
         let missed: Vec<_> = REQUIRED
             .iter()
@@ -157,12 +152,12 @@ fn choose(rng: &mut StdRng, kill: usize, tally: &BTreeMap<&str, usize>) -> Momen
 
 /// Whether a build of the current round can still pass through the aimed
 /// phase; if not, the next round is added so that one will.
-async fn reachable(store: &Store, world: &World, moment: Moment) -> bool {
+async fn reachable(store: &Store, rounds: &Rounds, moment: Moment) -> bool {
     let Moment::In(target) = moment else {
         return true;
     };
-    let phases = phase::phases(store, world.round()).await;
-    phases.iter().any(|p| rank(p) < rank(target)) && world.round().len() == ROUND_SIZE
+    let phases = phase::phases(store, rounds.round()).await;
+    phases.iter().any(|p| rank(p) < rank(target)) && rounds.round().len() == ROUND_SIZE
 }
 
 fn rank(phase: &str) -> usize {

@@ -3,11 +3,11 @@
 
 use image_refresh::store::CheckTrigger;
 
-use super::{NotifySocket, World, eventually};
+use super::{NotifySocket, eventually, world};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missed_checks_run_once_at_start_up_and_only_then() {
-    let world = World::start(0).await;
+    let world = world(0).await;
     // Once a year: nothing falls due while the test runs.
     world.write_catalog("[schedule]\ncron = \"0 0 1 1 *\"", &[super::IMAGE]);
     let mut notify = NotifySocket::bind(world.dir.path());

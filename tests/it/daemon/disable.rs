@@ -2,11 +2,11 @@
 
 use azure_sim::{Outcome, Phase};
 
-use super::{IMAGE, World, eventually};
+use super::{IMAGE, eventually, world};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_image_is_disabled_after_the_limit_and_enable_resumes_it() {
-    let world = World::start(0).await;
+    let world = world(0).await;
     world.write_catalog(
         "[schedule]\ncron = \"* * * * * *\"\n\n[service]\ndisable_after_failures = 2\nmax_concurrent_builds = 1",
         &[IMAGE],

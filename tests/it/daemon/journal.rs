@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{BIN, IMAGE, World};
+use super::{BIN, IMAGE, world};
 
 const JOURNALD_SOCKET: &str = "/run/systemd/journal/socket";
 
@@ -55,7 +55,7 @@ async fn logs_go_to_journald_with_structured_fields() {
         .set_read_timeout(Some(Duration::from_millis(200)))
         .unwrap();
 
-    let world = World::start(0).await;
+    let world = world(0).await;
     // systemd hands the service a stderr connected to the journal and names
     // it in JOURNAL_STREAM; a plain file stands in for that stream.
     let stderr_path = world.dir.path().join("journal-stream");
@@ -63,7 +63,7 @@ async fn logs_go_to_journald_with_structured_fields() {
     let meta = stderr.metadata().unwrap();
     let mut child = Command::new(BIN)
         .arg("--config")
-        .arg(&world.catalog)
+        .arg(&world.config)
         .arg("--database")
         .arg(&world.database)
         .arg("run")

@@ -2,11 +2,11 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::{World, eventually};
+use super::{eventually, world};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn builds_beyond_the_limit_wait_for_a_slot() {
-    let world = World::start(1).await;
+    let world = world(1).await;
     let images = ["image-a", "image-b", "image-c"];
     world.write_catalog("[service]\nmax_concurrent_builds = 1", &images);
     let daemon = world.spawn("limit", &[]);

@@ -1,10 +1,10 @@
 //! The service's messages to systemd, read from a test `NOTIFY_SOCKET`.
 
-use super::{NotifySocket, World};
+use super::{NotifySocket, world};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ready_status_watchdog_then_stopping_in_order() {
-    let world = World::start(1).await;
+    let world = world(1).await;
     let mut notify = NotifySocket::bind(world.dir.path());
     let daemon = world.spawn(
         "notify",

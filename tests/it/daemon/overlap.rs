@@ -3,11 +3,11 @@
 
 use azure_sim::{FaultKind, FaultRule};
 
-use super::{World, eventually};
+use super::{eventually, world};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_check_is_never_joined_by_the_next_one() {
-    let world = World::start(0).await;
+    let world = world(0).await;
     // Due every second, while each check takes over two seconds.
     world.write_catalog("[schedule]\ncron = \"* * * * * *\"", &[super::IMAGE]);
     world.sim.add_fault(FaultRule {

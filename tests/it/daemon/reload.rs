@@ -2,14 +2,14 @@
 
 use image_refresh::store::{BuildState, CheckTrigger};
 
-use super::{IMAGE, NotifySocket, World, eventually};
+use super::{IMAGE, NotifySocket, eventually, world};
 
 /// Checks every second, so a reload's effect on scheduling shows quickly.
 const EVERY_SECOND: &str = "[schedule]\ncron = \"* * * * * *\"";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_with_a_broken_catalog_keeps_the_old_one() {
-    let world = World::start(0).await;
+    let world = world(0).await;
     world.write_catalog(EVERY_SECOND, &[IMAGE]);
     let mut notify = NotifySocket::bind(world.dir.path());
     let mut daemon = world.spawn(
@@ -19,10 +19,10 @@ async fn sighup_with_a_broken_catalog_keeps_the_old_one() {
     let ready = notify.wait_for(&daemon, 0, "READY=1").await;
 
     // A typo: the key is misspelt.
-    let broken = std::fs::read_to_string(&world.catalog)
+    let broken = std::fs::read_to_string(&world.config)
         .unwrap()
         .replace("subscription_id", "subscripton_id");
-    std::fs::write(&world.catalog, broken).unwrap();
+    std::fs::write(&world.config, broken).unwrap();
     daemon.signal("HUP");
     let reloading = notify.wait_for(&daemon, ready + 1, "RELOADING=1").await;
     let ready_again = notify.wait_for(&daemon, reloading, "READY=1").await;
@@ -66,7 +66,7 @@ async fn sighup_with_a_broken_catalog_keeps_the_old_one() {
 async fn sighup_checks_an_added_image_at_once() {
     // Due once a year: only the start-up catch-up and the reload can check anything.
     const YEARLY: &str = "[schedule]\ncron = \"0 0 6 1 1 *\"";
-    let world = World::start(0).await;
+    let world = world(0).await;
     world.write_catalog(YEARLY, &[IMAGE]);
     let daemon = world.spawn("reload-added", &[]);
     eventually("the first image's build", &daemon, || async {

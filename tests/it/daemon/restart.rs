@@ -2,12 +2,12 @@
 
 use image_refresh::store::BuildState;
 
-use super::{IMAGE, World, eventually};
+use super::{IMAGE, eventually, world};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_mid_build_then_restart_resumes_with_exactly_one_run() {
     // Long enough that the first service is stopped while AIB customizes.
-    let world = World::start(4).await;
+    let world = world(4).await;
 
     // A fresh database owes a check at start-up, which finds the image never built.
     let first = world.spawn("first", &[]);

@@ -3,11 +3,11 @@
 
 use azure_sim::{FaultKind, FaultRule};
 
-use super::{IMAGE, World, eventually};
+use super::{IMAGE, eventually, world};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_check_is_retried_without_waiting_for_the_schedule() {
-    let world = World::start(0).await;
+    let world = world(0).await;
     // Once a year: only the start-up check and its retries can build.
     world.write_catalog("[schedule]\ncron = \"0 0 1 1 *\"", &[IMAGE]);
     // Azure refuses the start-up check's lookup for good (no client retry).

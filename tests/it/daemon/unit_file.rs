@@ -5,7 +5,7 @@ use std::process::Command;
 
 use super::BIN;
 
-const UNIT: &str = include_str!("../../systemd/image-refresh.service");
+const UNIT: &str = include_str!("../../../systemd/image-refresh.service");
 
 /// The unit with its ExecStart pointing at the binary under test, since
 /// `verify` rejects a unit whose executable does not exist.

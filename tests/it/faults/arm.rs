@@ -4,7 +4,9 @@
 use azure_sim::{FaultKind, FaultRule};
 
 use super::episode;
-use super::world::{Daemon, World, complaints, eventually, one_good_build, running_build};
+use super::service::{
+    Daemon, FaultWorld, IMAGE, World, complaints, eventually, one_good_build, running_build, world,
+};
 
 /// The Azure client's one warning per outage.
 const OUTAGE: &str = "Azure is failing requests";
@@ -19,7 +21,7 @@ const GAVE_UP: [&str; 3] = [
 /// Holds `kind` on every route once the build runs in AIB (so the service is following a
 /// run when Azure goes bad), then clears it. Returns the service's log.
 async fn mid_build(name: &str, kind: FaultKind) -> (World, String) {
-    let world = World::start(None).await;
+    let world = world(None).await;
     let mut daemon = running_build(&world, name).await;
     world.sim.add_fault(FaultRule::always("*", kind));
     tokio::time::sleep(episode()).await;
@@ -96,12 +98,12 @@ async fn slow_answers_mid_build_are_not_an_error() {
 /// default policy), so this episode lasts until the service gives up and says so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_token_endpoint_at_start() {
-    let world = World::start(None).await;
+    let world = world(None).await;
     world.sim.add_fault(FaultRule::always(
         "token.entra",
         FaultKind::Status { code: 500 },
     ));
-    let mut daemon = world.spawn("token", "image_refresh=debug");
+    let mut daemon = world.spawn_logging("token", "image_refresh=debug");
     eventually("a line saying authentication failed", &daemon, || async {
         let log = daemon.log();
         complaints(&log)
@@ -135,7 +137,7 @@ async fn a_failing_token_endpoint_at_start() {
 /// image, or a large catalog buries everything else.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outage_is_one_line_per_check_not_one_per_image() {
-    let world = World::start(None).await;
+    let world = world(None).await;
     let twins: String = ["ubuntu-twin-a", "ubuntu-twin-b"]
         .iter()
         .map(|name| {
@@ -149,12 +151,15 @@ async fn an_outage_is_one_line_per_check_not_one_per_image() {
         })
         .collect();
     // Only the start-up check runs during the test.
-    world.write_catalog(&format!("[schedule]\ncron = \"0 0 0 1 1 *\"\n\n{twins}"));
+    world.write_catalog(
+        &format!("[schedule]\ncron = \"0 0 0 1 1 *\"\n\n{twins}"),
+        &[IMAGE],
+    );
     world.sim.add_fault(FaultRule::always(
         "marketplace.list",
         FaultKind::Status { code: 503 },
     ));
-    let daemon = world.spawn("outage", "image_refresh=info");
+    let daemon = world.spawn_logging("outage", "image_refresh=info");
     let log = eventually("the start-up check to end", &daemon, || async {
         let log = daemon.log();
         log.contains("check done").then_some(log)

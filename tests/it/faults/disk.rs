@@ -12,9 +12,9 @@ use std::path::PathBuf;
 
 use image_refresh::store::Store;
 
-use super::disk_faults::{Filler, Immutable, Tmpfs};
 use super::episode;
-use super::world::{Daemon, World, complaints, eventually, one_good_build, running_build};
+use super::service::{Daemon, World, complaints, eventually, one_good_build, running_build, world};
+use crate::support::disk::{Filler, Immutable, Tmpfs};
 
 /// During the fault the service said what was wrong in exactly one line, naming the
 /// cause with one of `words`, however many checks and build steps failed meanwhile.
@@ -95,7 +95,7 @@ async fn a_full_database_disk() {
         eprintln!("NOT CHECKED: cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN)");
         return;
     };
-    let world = World::start(Some(data.path())).await;
+    let world = world(Some(data.path())).await;
     let mut daemon = running_build(&world, "full").await;
 
     let filler = Filler::fill(data.path());
@@ -109,7 +109,7 @@ async fn a_full_database_disk() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_only_database_directory() {
-    let world = World::start(None).await;
+    let world = world(None).await;
     let mut daemon = running_build(&world, "readonly").await;
 
     let wal = PathBuf::from(format!("{}-wal", world.database.display()));

@@ -4,22 +4,12 @@
 //! token the simulator minted never appearing in output, logs or the database.
 //!
 //! Each fault lasts a few seconds by default; `IMAGE_REFRESH_FAULT_FULL=1 cargo test
-//! --test faults` holds each one for a minute.
+//! --test it faults::` holds each one for a minute.
 
-#[path = "faults/arm.rs"]
 mod arm;
-#[path = "faults/disk.rs"]
 mod disk;
-#[path = "support/disk.rs"]
-mod disk_faults;
-#[path = "faults/secrets.rs"]
 mod secrets;
-#[path = "support/world.rs"]
-mod setup;
-#[path = "support/daemon.rs"]
-mod support;
-#[path = "faults/world.rs"]
-mod world;
+mod service;
 
 use std::time::Duration;
 

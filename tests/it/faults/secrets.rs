@@ -3,7 +3,7 @@
 
 use image_refresh::store::BuildState;
 
-use super::world::{SECRET, World, eventually};
+use super::service::{FaultWorld, SECRET, World, eventually, world};
 
 const TRACE: &str = "trace";
 const WRONG_SECRET: &str = "Wr0ng~leak-canary-8d3b1f9a2c7e";
@@ -55,13 +55,13 @@ impl Evidence {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_and_tokens_never_leak() {
-    let world = World::start(None).await;
+    let world = world(None).await;
     let mut evidence = Evidence(Vec::new());
 
     let check = world.run(&["check"], TRACE);
     assert_eq!(check.status.code(), Some(3), "{check:?}");
     evidence.output("check", &check);
-    let build = world.run(&["build", super::world::IMAGE, "--wait"], TRACE);
+    let build = world.run(&["build", super::service::IMAGE, "--wait"], TRACE);
     assert!(build.status.success(), "{build:?}");
     evidence.output("build --wait", &build);
     for args in [
@@ -75,7 +75,7 @@ async fn secrets_and_tokens_never_leak() {
     }
 
     // The service rebuilds once Azure publishes a newer base image.
-    let daemon = world.spawn("service", TRACE);
+    let daemon = world.spawn_logging("service", TRACE);
     world.sim.publish_version(
         "westeurope",
         "Canonical",

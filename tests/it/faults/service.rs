@@ -1,17 +1,16 @@
 //! The real `image-refresh run` binary against the in-process simulator, with its
 //! log in a file: the harness the fault and secret suites share.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
+use std::process::Output;
 use std::time::Duration;
 
-use azure_sim::SimHandle;
-use image_refresh::clock;
-use image_refresh::store::{BuildRecord, BuildState, Store};
-use tempfile::TempDir;
+use image_refresh::store::{BuildRecord, BuildState};
 
-use super::setup;
-pub use super::setup::IMAGE;
+pub use crate::support::daemon::{Daemon, eventually};
+pub use crate::support::setup::IMAGE;
+use crate::support::setup::scenario;
+pub use crate::support::world::World;
 
 /// A client secret that appears nowhere unless leaked.
 pub const SECRET: &str = "Zq8~leak-canary-5f0c9e1d7b2a4c6e";
@@ -19,88 +18,50 @@ pub const SECRET: &str = "Zq8~leak-canary-5f0c9e1d7b2a4c6e";
 /// Bound on any wait; generous because two cores are shared by many builds.
 const PATIENCE: Duration = Duration::from_secs(90);
 
-/// A simulator, a catalog pointing at it, and a database directory.
-pub struct World {
-    pub sim: SimHandle,
-    pub dir: TempDir,
-    pub catalog: PathBuf,
-    pub database: PathBuf,
-    pub secret_file: PathBuf,
+/// A simulator that accepts [`SECRET`], a catalog of [`IMAGE`] pointing at it
+/// with that secret in a file, and the database in `data` (the world's
+/// directory when `None`).
+pub async fn world(data: Option<&Path>) -> World {
+    let settings = format!("client_secret = \"{SECRET}\"\ntoken_lifetime_secs = 3600");
+    let mut builder = World::builder()
+        .scenario(scenario(&settings, 0, 1))
+        .patience(PATIENCE);
+    if let Some(data) = data {
+        builder = builder.database(data.join("history.db"));
+    }
+    let world = builder.start().await;
+    std::fs::write(&world.secret_file, SECRET).unwrap();
+    // Checked every two seconds, so that a check failed by a fault is retried soon.
+    world.write_catalog("[schedule]\ncron = \"*/2 * * * * *\"", &[IMAGE]);
+    world
 }
 
-impl World {
-    /// `data` is the database directory (inside `dir` when `None`).
-    pub async fn start(data: Option<&Path>) -> World {
-        let settings = format!("client_secret = \"{SECRET}\"\ntoken_lifetime_secs = 3600");
-        let sim = setup::simulator(clock::system(), &setup::scenario(&settings, 0, 1)).await;
-        let dir = tempfile::tempdir().unwrap();
-        let secret_file = dir.path().join("client-secret");
-        std::fs::write(&secret_file, SECRET).unwrap();
-        let database = data.unwrap_or(dir.path()).join("history.db");
-        let world = World {
-            catalog: dir.path().join("image-refresh.toml"),
-            database,
-            secret_file,
-            sim,
-            dir,
-        };
-        // Checked every two seconds, so that a check failed by a fault is retried soon.
-        world.write_catalog("[schedule]\ncron = \"*/2 * * * * *\"");
-        world
-    }
-
-    pub fn write_catalog(&self, extra: &str) {
-        let text = setup::catalog(&self.sim, &self.secret_file, extra, &[IMAGE]);
-        std::fs::write(&self.catalog, text).unwrap();
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = setup::service(&self.catalog, &self.database, 100);
-        command.args(args);
-        command
-    }
-
+/// What the fault suites do with a world.
+pub trait FaultWorld {
     /// `image-refresh run` in the background, logging at `filter` into `name.log`.
-    pub fn spawn(&self, name: &str, filter: &str) -> Daemon {
-        let log = self.dir.path().join(format!("{name}.log"));
-        let child = self
-            .command(&["run"])
-            .env("RUST_LOG", filter)
-            .stdout(std::fs::File::create(self.dir.path().join(format!("{name}.out"))).unwrap())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        Daemon::new(child, log, PATIENCE)
-    }
-
-    /// A one-shot command; its output.
-    pub fn run(&self, args: &[&str], filter: &str) -> std::process::Output {
-        self.command(args).env("RUST_LOG", filter).output().unwrap()
-    }
-
-    pub async fn builds(&self) -> Vec<BuildRecord> {
-        let store = Store::open(&self.database).await.unwrap();
-        let builds = store.history(None, 100).await.unwrap();
-        store.close().await;
-        builds
-    }
-
-    /// Requests the simulator answered with `status`.
-    pub fn answered(&self, status: u16) -> usize {
-        self.sim
-            .journal()
-            .iter()
-            .filter(|e| e.status == status)
-            .count()
-    }
+    fn spawn_logging(&self, name: &str, filter: &str) -> Daemon;
+    /// A one-shot command logging at `filter`; its output.
+    fn run(&self, args: &[&str], filter: &str) -> Output;
 }
 
-pub use super::support::{Daemon, eventually};
+impl FaultWorld for World {
+    fn spawn_logging(&self, name: &str, filter: &str) -> Daemon {
+        self.spawn(name, &[("RUST_LOG", filter.to_owned())])
+    }
+
+    fn run(&self, args: &[&str], filter: &str) -> Output {
+        self.service()
+            .args(args)
+            .env("RUST_LOG", filter)
+            .output()
+            .unwrap()
+    }
+}
 
 /// Starts the service and waits until it follows its build's run in AIB, the moment
 /// the faults are made.
 pub async fn running_build(world: &World, name: &str) -> Daemon {
-    let daemon = world.spawn(name, "image_refresh=debug");
+    let daemon = world.spawn_logging(name, "image_refresh=debug");
     eventually("the build to run in AIB", &daemon, || async {
         world
             .builds()

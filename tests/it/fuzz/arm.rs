@@ -64,14 +64,14 @@ async fn answer(State(shared): State<Shared>) -> Response {
 }
 
 /// A runtime with the stub serving on it and a client pointed at the stub.
-struct Harness {
+struct StubArm {
     runtime: Runtime,
     shared: Shared,
     client: ArmClient,
 }
 
-impl Harness {
-    fn start() -> Harness {
+impl StubArm {
+    fn start() -> StubArm {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -112,7 +112,7 @@ impl Harness {
         let tokens = Arc::new(TokenCache::new(Arc::new(StaticToken), clock::system()));
         let http = http_client(HttpTimeouts::default()).unwrap();
         let client = ArmClient::new(http, &endpoints, tokens, clock::system(), options);
-        Harness {
+        StubArm {
             runtime,
             shared,
             client,
@@ -198,7 +198,7 @@ fn named(
 }
 
 /// Every typed read the daemon makes, against the current answer.
-fn read_everything(h: &Harness) -> Result<(), TestCaseError> {
+fn read_everything(h: &StubArm) -> Result<(), TestCaseError> {
     h.runtime.block_on(async {
         let client = &h.client;
         named(
@@ -367,7 +367,7 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
 
 #[test]
 fn successful_answers_of_any_shape_never_panic() {
-    let harness = Harness::start();
+    let harness = StubArm::start();
     let mut runner = TestRunner::new(config());
     let statuses = prop::sample::select(vec![200u16, 201, 202, 204]);
     runner
@@ -380,7 +380,7 @@ fn successful_answers_of_any_shape_never_panic() {
 
 #[test]
 fn error_answers_of_any_shape_become_arm_errors() {
-    let harness = Harness::start();
+    let harness = StubArm::start();
     let mut runner = TestRunner::new(config());
     let statuses = prop::sample::select(vec![400u16, 401, 403, 404, 409, 429, 500, 502, 503]);
     runner

@@ -3,11 +3,9 @@
 //! line and column) or what was being read (Azure: the resource or request).
 //!
 //! Bounded for `cargo test` (64 cases per property); `PROPTEST_CASES=10000 cargo test
-//! --release --test fuzz` runs the long version.
+//! --release --test it fuzz::` runs the long version.
 
-#[path = "fuzz/arm.rs"]
 mod arm;
-#[path = "fuzz/catalog.rs"]
 mod catalog;
 
 use proptest::test_runner::Config;

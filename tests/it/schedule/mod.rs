@@ -3,11 +3,8 @@
 //! Computation is pure (instants in, instants out), so "time" here is whatever instant a test
 //! passes in; the alarms and tokio-cron-scheduler pitfalls live in `schedule/`.
 
-#[path = "schedule/alarms.rs"]
 mod alarms;
-#[path = "schedule/catalog.rs"]
 mod catalog;
-#[path = "schedule/pitfalls.rs"]
 mod pitfalls;
 
 use std::time::Duration as StdDuration;

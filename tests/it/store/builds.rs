@@ -5,7 +5,7 @@ use image_refresh::store::{
     StoreError,
 };
 
-use crate::{at, fresh, new_build, t0};
+use super::{at, fresh, new_build, t0};
 
 #[tokio::test]
 async fn a_build_reads_back_as_inserted() {

@@ -4,7 +4,7 @@ use image_refresh::store::{
     CheckTrigger, DecisionKind, ResolvedVersionRecord, SourceKey, StoreError,
 };
 
-use crate::{at, count, decision, fresh, marketplace, t0};
+use super::{at, count, decision, fresh, marketplace, t0};
 
 #[tokio::test]
 async fn a_finished_check_reads_back_with_its_versions_and_decisions() {

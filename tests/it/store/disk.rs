@@ -10,8 +10,8 @@ use image_refresh::store::{
     StoreError,
 };
 
-use crate::disk_faults::{Filler, Tmpfs};
-use crate::{decision, new_build, t0};
+use super::{decision, new_build, t0};
+use crate::support::disk::{Filler, Tmpfs};
 
 /// SQLite's codes for a damaged file: CORRUPT, NOTADB, IOERR_SHORT_READ.
 fn damage(error: &StoreError) -> Option<String> {
@@ -151,7 +151,7 @@ async fn diagnosing_a_fault_keeps_sqlites_locks() {
         println!("note: the sqlite3 shell is not installed; skipping");
         return;
     }
-    let (_dir, store) = crate::fresh().await;
+    let (_dir, store) = super::fresh().await;
     store.ensure_images(["web"]).await.unwrap();
     assert!(
         !another_process_can_take_it(store.path()),

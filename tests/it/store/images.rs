@@ -2,7 +2,7 @@
 
 use image_refresh::store::{BuildState, BuildTransition, CheckTrigger, DecisionKind};
 
-use crate::{at, decision, fresh, new_build, t0};
+use super::{at, decision, fresh, new_build, t0};
 
 #[tokio::test]
 async fn consecutive_failures_count_up_and_reset_on_success() {

@@ -4,7 +4,7 @@ use chrono::Duration;
 use image_refresh::store::{ClaimError, Store};
 use tempfile::TempDir;
 
-use crate::{at, db_path, fresh, t0};
+use super::{at, db_path, fresh, t0};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn of_many_racing_claims_from_two_processes_exactly_one_wins() {

@@ -1,5 +1,12 @@
 //! The history store against real SQLite files.
 
+mod builds;
+mod checks;
+mod disk;
+mod images;
+mod leases;
+mod shell;
+
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
@@ -157,16 +164,4 @@ async fn opening_something_that_is_not_a_database_names_the_file() {
         message.contains(path.to_str().unwrap()),
         "message should name the file: {message}"
     );
-}
-
-#[path = "support/disk.rs"]
-mod disk_faults;
-
-mod store {
-    mod builds;
-    mod checks;
-    mod disk;
-    mod images;
-    mod leases;
-    mod shell;
 }

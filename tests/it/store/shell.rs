@@ -5,7 +5,7 @@ use std::process::Command;
 
 use image_refresh::store::{BuildState, BuildTransition};
 
-use crate::{at, fresh, new_build, t0};
+use super::{at, fresh, new_build, t0};
 
 const SHELL: &str = "/usr/bin/sqlite3";
 

@@ -1,9 +1,6 @@
 //! The real `image-refresh run` as a child process with its log in a file:
 //! what the daemon, fault and crash suites drive.
 
-// Each test crate that includes this module uses a different part of it.
-#![allow(dead_code)]
-
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};

@@ -2,9 +2,6 @@
 //! `chattr +i`. Each returns `None` where it cannot be made (no root, no tmpfs,
 //! a file system without the immutable flag); the caller says so and passes.
 
-// Each test crate that includes this module uses a different part of it.
-#![allow(dead_code)]
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,7 +1,11 @@
-//! What the suites that drive the simulator share: its scenario, catalogs that
+//! The parts a test world is made of: the simulator's scenario, catalogs that
 //! point at it, and the command line that starts the real binary on them.
+//! [`super::world::World`] puts them together.
+//!
+//! Only std, azure-sim and the product's clock: the benches include this
+//! file too (`#[path]`), as they cannot use the test binary's modules.
 
-// Each test crate that includes this module uses a different part of it.
+// Each bench that includes this file uses a different part of it.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
