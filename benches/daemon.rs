@@ -16,7 +16,7 @@ use azure_sim::SimHandle;
 use image_refresh::clock;
 use image_refresh::store::Store;
 
-#[path = "../tests/support/world.rs"]
+#[path = "../tests/it/support/setup.rs"]
 mod setup;
 
 const WAVE: usize = 20;

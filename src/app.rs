@@ -24,6 +24,11 @@ pub enum AppError {
     Azure(#[from] AzureError),
     #[error("open the history database")]
     Store(#[from] StoreError),
+    #[error(
+        "use the credential file {}: its mode {mode:04o} lets others read it; chmod 600 it (or use LoadCredential=)",
+        path.display()
+    )]
+    LooseSecret { path: std::path::PathBuf, mode: u32 },
     #[error("{POLL_INTERVAL_ENV}={0:?} is not a number of milliseconds")]
     PollInterval(String),
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use azure_sim::SimHandle;
 
-#[path = "../../tests/support/world.rs"]
+#[path = "../../tests/it/support/setup.rs"]
 mod setup;
 
 /// Writes the secret file at `secret` and returns the catalog text.

@@ -320,4 +320,44 @@ mod tests {
             "{err}"
         );
     }
+
+    /// Security finding 2: `secret_file` naming some other file (a root-only
+    /// `/etc/shadow`, a directory, a log) must not post its contents.
+    #[test]
+    fn only_a_small_regular_one_line_file_is_a_client_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let refused = |path: &Path, kind| {
+            SecretSource::File(path.to_owned())
+                .read(None, kind)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(refused(dir.path(), SecretKind::Line).contains("not a regular file"));
+
+        let lines = dir.path().join("shadow");
+        std::fs::write(&lines, "root:x:0:0\ndaemon:x:1:1\n").unwrap();
+        let err = refused(&lines, SecretKind::Line);
+        assert!(err.contains("one line"), "{err}");
+        assert!(!err.contains("root:x"), "never the content: {err}");
+        // A PEM file is several lines by nature.
+        let pem = SecretSource::File(lines.clone()).read(None, SecretKind::Pem);
+        assert!(pem.is_ok());
+
+        let big = dir.path().join("big");
+        std::fs::write(&big, "x".repeat(MAX_SECRET_FILE as usize + 1)).unwrap();
+        assert!(refused(&big, SecretKind::Pem).contains("at most"));
+    }
+
+    #[test]
+    fn a_secret_others_may_read_is_noticed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret");
+        std::fs::write(&path, "s").unwrap();
+        let source = SecretSource::File(path.clone());
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(source.loose_mode(None).unwrap(), None);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(source.loose_mode(None).unwrap(), Some(0o644));
+    }
 }

@@ -18,7 +18,7 @@ pub fn point_catalog(
     catalog: &mut Catalog,
     secret_file: &Path,
 ) -> std::io::Result<()> {
-    std::fs::write(secret_file, sim.client_secret())?;
+    write_private(secret_file, sim.client_secret())?;
     catalog.azure.cloud = Cloud::Custom;
     catalog.azure.endpoints = CloudEndpoints::custom(
         sim.base_url(),
@@ -32,6 +32,21 @@ pub fn point_catalog(
         secret_source: SecretSource::File(secret_file.to_owned()),
     };
     Ok(())
+}
+
+/// Writes a secret file only its owner may read, as the service insists.
+pub fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    // An existing file keeps its mode on open.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(contents.as_bytes())
 }
 
 /// The `[azure]` settings that point a catalog at `sim`.

@@ -72,7 +72,7 @@
 //! tokio-cron-scheduler 0.15 is used only as a UTC alarm ([`CronAlarm`]: a one-shot job
 //! re-armed for each due instant computed here; [`TokioAlarm`] does the same on tokio's timer
 //! and follows `tokio::time::pause`), because its scheduling has these pitfalls, each shown
-//! by a test in `tests/schedule/pitfalls.rs`:
+//! by a test in `tests/it/schedule/pitfalls.rs`:
 //! - a job with a timezone stores the UTC offset of the day it was created and computes every
 //!   later firing with that fixed offset, so it drifts by an hour across daylight saving;
 //! - ticks missed while the process was down are never run (its state lives in memory);

@@ -159,6 +159,16 @@ impl Store {
             .map_err(StoreError::query("read the last check"))
     }
 
+    /// The checks recorded after `id`, oldest first, running or not.
+    pub async fn checks_after(&self, id: CheckId) -> Result<Vec<CheckRecord>, StoreError> {
+        sqlx::query("SELECT * FROM check_cycles WHERE id > ?1 ORDER BY id")
+            .bind(id.0)
+            .try_map(|row: SqliteRow| check_from_row(&row))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::query("read the checks after a check"))
+    }
+
     /// The versions a check resolved, in the order they were recorded.
     pub async fn resolved_versions(
         &self,

@@ -1,11 +1,13 @@
 //! What the service builds from a catalog, at start and on every reload.
 
 use std::collections::BTreeSet;
+use std::path::PathBuf;
 
 use tracing::info;
 
 use super::ServiceConfig;
 use crate::app::{self, App, AppError};
+use crate::azure::{self, CredentialConfig};
 use crate::catalog::Catalog;
 use crate::pipeline::Pipeline;
 use crate::schedule::{self, CatalogSchedules, ScheduleError};
@@ -31,6 +33,7 @@ pub(super) async fn wire(
     store: &Store,
     catalog: Catalog,
 ) -> Result<(App, Pipeline), AppError> {
+    refuse_loose_secret(&catalog)?;
     let app = App::with_store(
         catalog,
         store.clone(),
@@ -40,6 +43,26 @@ pub(super) async fn wire(
     .await?;
     let pipeline = app.pipeline(None);
     Ok((app, pipeline))
+}
+
+/// The service runs unattended for weeks: a secret file others may read is refused
+/// rather than warned about (a command a person runs only warns).
+fn refuse_loose_secret(catalog: &Catalog) -> Result<(), AppError> {
+    let source = match &catalog.credential {
+        CredentialConfig::ClientSecret { secret_source, .. } => secret_source,
+        CredentialConfig::ClientCertificate {
+            certificate_source, ..
+        } => certificate_source,
+        _ => return Ok(()),
+    };
+    let directory = std::env::var_os(azure::CREDENTIALS_DIRECTORY_ENV).map(PathBuf::from);
+    match source.loose_mode(directory.as_deref())? {
+        None => Ok(()),
+        Some(mode) => Err(AppError::LooseSecret {
+            path: source.path(directory.as_deref())?,
+            mode,
+        }),
+    }
 }
 
 /// Images a reload added, or whose staleness depends on something the reload changed

@@ -1,0 +1,74 @@
+//! `systemd/image-refresh.service` passes `systemd-analyze verify` and scores
+//! at most 2.0 in `systemd-analyze security` (where systemd-analyze exists).
+
+use std::process::Command;
+
+use super::BIN;
+
+const UNIT: &str = include_str!("../../../systemd/image-refresh.service");
+
+/// The unit with its ExecStart pointing at the binary under test, since
+/// `verify` rejects a unit whose executable does not exist.
+fn unit_for_this_build(dir: &std::path::Path) -> Option<std::path::PathBuf> {
+    let analyze = Command::new("systemd-analyze").arg("--version").output();
+    if !analyze.is_ok_and(|out| out.status.success()) {
+        eprintln!("systemd-analyze is not installed; the unit file is not checked");
+        return None;
+    }
+    assert!(UNIT.contains("/usr/bin/image-refresh "), "ExecStart moved?");
+    let path = dir.join("image-refresh.service");
+    std::fs::write(
+        &path,
+        UNIT.replace("/usr/bin/image-refresh ", &format!("{BIN} ")),
+    )
+    .unwrap();
+    Some(path)
+}
+
+#[test]
+fn unit_file_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(unit) = unit_for_this_build(dir.path()) else {
+        return;
+    };
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&unit)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "systemd-analyze verify failed:\n{stderr}"
+    );
+    assert!(
+        !stderr.contains("image-refresh.service"),
+        "systemd-analyze verify complains about the unit:\n{stderr}"
+    );
+}
+
+#[test]
+fn unit_file_exposure_is_at_most_two() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(unit) = unit_for_this_build(dir.path()) else {
+        return;
+    };
+    let out = Command::new("systemd-analyze")
+        .args(["security", "--offline=true", "--no-pager"])
+        .arg(&unit)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let score: f64 = stdout
+        .lines()
+        .find_map(|line| line.split_once("Overall exposure level for image-refresh.service:"))
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .and_then(|score| score.parse().ok())
+        .unwrap_or_else(|| panic!("no overall exposure level in:\n{stdout}"));
+    assert!(score <= 2.0, "exposure {score} > 2.0:\n{stdout}");
+}

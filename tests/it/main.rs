@@ -1,0 +1,22 @@
+//! The integration tests, as one binary: one module per suite, and the
+//! support they share in [`support`] (above all [`support::world::World`]:
+//! a simulator, a clock, a temporary directory, a catalog, a database and the
+//! real `image-refresh` binary on them).
+//!
+//! `cargo test --test it` runs them all; a module path selects a suite, e.g.
+//! `cargo test --test it daemon::` (names match anywhere in a test's path).
+
+mod azure_client;
+mod build;
+mod catalog;
+mod check;
+mod cli;
+mod crash;
+mod daemon;
+mod faults;
+mod fuzz;
+mod schedule;
+mod security;
+mod simulator;
+mod store;
+mod support;

@@ -1,0 +1,178 @@
+//! Check cycles: round trips and all-or-nothing results.
+
+use image_refresh::model::{CheckTrigger, DecisionKind, SourceKey};
+use image_refresh::store::{ResolvedVersionRecord, StoreError};
+
+use super::{at, count, decision, fresh, marketplace, t0};
+
+#[tokio::test]
+async fn a_finished_check_reads_back_with_its_versions_and_decisions() {
+    let (_dir, store) = fresh().await;
+    let id = store
+        .begin_check(t0(), CheckTrigger::Schedule)
+        .await
+        .unwrap();
+    let running = store.last_check().await.unwrap().unwrap();
+    assert_eq!(running.id, id);
+    assert_eq!(running.finished_at, None);
+    assert_eq!(running.trigger, CheckTrigger::Schedule);
+
+    let gallery = ResolvedVersionRecord {
+        key: SourceKey::Gallery {
+            image_id: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/base".into(),
+        },
+        version: "1.2.3".into(),
+        resolved_at: at("2026-11-25T09:00:02Z"),
+    };
+    let resolved = vec![marketplace("22.04.202411200"), gallery];
+    let mut web = decision("web", DecisionKind::NewBaseVersion);
+    web.source_version = None;
+    let decisions = vec![
+        web,
+        decision("api", DecisionKind::UpToDate),
+        decision("batch", DecisionKind::NeverBuilt),
+    ];
+    let finished = at("2026-11-25T09:00:05Z");
+    store
+        .finish_check(id, finished, &resolved, &decisions)
+        .await
+        .unwrap();
+
+    let check = store.last_check().await.unwrap().unwrap();
+    assert_eq!(check.finished_at, Some(finished));
+    assert_eq!(check.images_total, Some(3));
+    assert_eq!(check.images_stale, Some(2));
+    assert_eq!(check.error, None);
+    assert_eq!(store.resolved_versions(id).await.unwrap(), resolved);
+    let mut by_name = decisions.clone();
+    by_name.sort_by(|a, b| a.image.cmp(&b.image));
+    assert_eq!(store.decisions(id).await.unwrap(), by_name);
+    let web_state = store.image_state("web").await.unwrap().unwrap();
+    assert_eq!(web_state.last_check_at, Some(finished));
+
+    let err = store
+        .finish_check(id, finished, &[], &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::CheckNotRunning(other) if other == id));
+}
+
+#[tokio::test]
+async fn the_stale_column_agrees_with_every_decision_kind() {
+    let (_dir, store) = fresh().await;
+    let id = store.begin_check(t0(), CheckTrigger::Cli).await.unwrap();
+    let decisions: Vec<_> = DecisionKind::ALL
+        .iter()
+        .map(|kind| decision(&format!("image-{kind}"), *kind))
+        .collect();
+    store.finish_check(id, t0(), &[], &decisions).await.unwrap();
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT decision, stale FROM check_decisions WHERE check_id = ?1")
+            .bind(id.0)
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(rows.len(), DecisionKind::ALL.len());
+    for (word, stale) in rows {
+        let kind: DecisionKind = word.parse().unwrap();
+        assert_eq!(stale == 1, kind.is_stale(), "{kind}");
+    }
+}
+
+#[tokio::test]
+async fn a_check_whose_results_break_a_constraint_records_nothing() {
+    let (_dir, store) = fresh().await;
+    let id = store
+        .begin_check(t0(), CheckTrigger::Startup)
+        .await
+        .unwrap();
+    let decisions = vec![
+        decision("web", DecisionKind::UpToDate),
+        // An empty image name violates a CHECK constraint, after rows for
+        // "web" and the resolved version were already written.
+        decision("", DecisionKind::NeverBuilt),
+    ];
+    let err = store
+        .finish_check(id, t0(), &[marketplace("1.0.0")], &decisions)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Query { .. }), "{err:?}");
+
+    let check = store.last_check().await.unwrap().unwrap();
+    assert_eq!(check.finished_at, None);
+    assert_eq!(check.images_total, None);
+    assert_eq!(
+        count(&store, "SELECT count(*) FROM resolved_versions").await,
+        0
+    );
+    assert_eq!(
+        count(&store, "SELECT count(*) FROM check_decisions").await,
+        0
+    );
+    assert_eq!(count(&store, "SELECT count(*) FROM images").await, 0);
+
+    // The same check can still be finished properly.
+    store
+        .finish_check(id, t0(), &[], &decisions[..1])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.last_check().await.unwrap().unwrap().images_total,
+        Some(1)
+    );
+}
+
+#[tokio::test]
+async fn a_duplicate_decision_for_one_image_is_refused_whole() {
+    let (_dir, store) = fresh().await;
+    let id = store.begin_check(t0(), CheckTrigger::Reload).await.unwrap();
+    let decisions = vec![
+        decision("web", DecisionKind::UpToDate),
+        decision("web", DecisionKind::TooOld),
+    ];
+    store
+        .finish_check(id, t0(), &[], &decisions)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        count(&store, "SELECT count(*) FROM check_decisions").await,
+        0
+    );
+    assert_eq!(store.last_check().await.unwrap().unwrap().finished_at, None);
+}
+
+#[tokio::test]
+async fn a_failed_check_keeps_its_error() {
+    let (_dir, store) = fresh().await;
+    assert_eq!(store.last_check().await.unwrap(), None);
+    let first = store
+        .begin_check(t0(), CheckTrigger::Schedule)
+        .await
+        .unwrap();
+    store.finish_check(first, t0(), &[], &[]).await.unwrap();
+    let second = store
+        .begin_check(at("2026-11-26T09:00:00Z"), CheckTrigger::Schedule)
+        .await
+        .unwrap();
+    store
+        .fail_check(second, at("2026-11-26T09:01:00Z"), "Azure said 503")
+        .await
+        .unwrap();
+    let check = store.last_check().await.unwrap().unwrap();
+    assert_eq!(check.id, second);
+    assert_eq!(check.error.as_deref(), Some("Azure said 503"));
+    assert_eq!(check.finished_at, Some(at("2026-11-26T09:01:00Z")));
+    assert_eq!(check.images_total, None);
+    let again = store.fail_check(second, t0(), "again").await.unwrap_err();
+    assert!(matches!(again, StoreError::CheckNotRunning(_)));
+}
+
+#[tokio::test]
+async fn every_trigger_is_accepted_and_read_back() {
+    let (_dir, store) = fresh().await;
+    for trigger in CheckTrigger::ALL {
+        let id = store.begin_check(t0(), *trigger).await.unwrap();
+        let check = store.last_check().await.unwrap().unwrap();
+        assert_eq!((check.id, check.trigger), (id, *trigger));
+    }
+}

@@ -1,0 +1,166 @@
+//! The history store against real SQLite files.
+
+mod builds;
+mod checks;
+mod disk;
+mod images;
+mod leases;
+mod shell;
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use image_refresh::model::{DecisionKind, SourceKey};
+use image_refresh::store::{DecisionRecord, NewBuild, ResolvedVersionRecord, Store};
+use tempfile::TempDir;
+
+fn at(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn t0() -> DateTime<Utc> {
+    at("2026-11-25T09:00:00Z")
+}
+
+fn db_path(dir: &TempDir) -> PathBuf {
+    dir.path().join("history.db")
+}
+
+async fn fresh() -> (TempDir, Store) {
+    let dir = TempDir::new().unwrap();
+    let store = Store::open(&db_path(&dir)).await.unwrap();
+    (dir, store)
+}
+
+fn new_build(image: &str, created_at: DateTime<Utc>) -> NewBuild {
+    NewBuild {
+        image: image.into(),
+        check_id: None,
+        decision: Some(DecisionKind::NewBaseVersion),
+        reason: "new base version 22.04.202411010 → 22.04.202411200".into(),
+        recipe_hash: "sha256:aaaa".into(),
+        source_version: "22.04.202411200".into(),
+        created_at,
+    }
+}
+
+fn decision(image: &str, kind: DecisionKind) -> DecisionRecord {
+    DecisionRecord {
+        image: image.into(),
+        kind,
+        reason: format!("{kind} because"),
+        source_version: Some("22.04.202411200".into()),
+        recipe_hash: "sha256:aaaa".into(),
+    }
+}
+
+fn marketplace(version: &str) -> ResolvedVersionRecord {
+    ResolvedVersionRecord {
+        key: SourceKey::Marketplace {
+            location: "westeurope".into(),
+            publisher: "Canonical".into(),
+            offer: "ubuntu-24_04-lts".into(),
+            sku: "server".into(),
+        },
+        version: version.into(),
+        resolved_at: t0(),
+    }
+}
+
+async fn count(store: &Store, table_query: &str) -> i64 {
+    sqlx::query_scalar(table_query)
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn migrations_create_the_schema_in_a_new_directory_and_reopening_changes_nothing() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("var/lib/image-refresh/history.db");
+    let store = Store::open(&path).await.unwrap();
+    assert!(path.exists());
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\'
+         ORDER BY name",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        tables,
+        [
+            "build_events",
+            "builds",
+            "check_cycles",
+            "check_decisions",
+            "image_leases",
+            "images",
+            "resolved_versions"
+        ]
+    );
+    store.ensure_images(["web"]).await.unwrap();
+    store.close().await;
+
+    let again = Store::open(&path).await.unwrap();
+    let also = Store::open(&path).await.unwrap();
+    assert_eq!(
+        count(&also, "SELECT count(*) FROM _sqlx_migrations").await,
+        1
+    );
+    assert!(again.image_state("web").await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn processes_starting_together_on_a_new_file_apply_the_schema_once() {
+    let dir = TempDir::new().unwrap();
+    let path = db_path(&dir);
+    let opens = (0..4).map(|_| {
+        let path = path.clone();
+        tokio::spawn(async move { Store::open(&path).await })
+    });
+    let mut stores = Vec::new();
+    for open in opens {
+        stores.push(open.await.unwrap().unwrap());
+    }
+    assert_eq!(
+        count(&stores[0], "SELECT count(*) FROM _sqlx_migrations").await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn connections_use_wal_foreign_keys_and_normal_sync() {
+    let (_dir, store) = fresh().await;
+    let mut conn = store.pool().acquire().await.unwrap();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+    assert_eq!(foreign_keys, 1);
+    assert_eq!(synchronous, 1, "1 is NORMAL");
+}
+
+#[tokio::test]
+async fn opening_something_that_is_not_a_database_names_the_file() {
+    let dir = TempDir::new().unwrap();
+    let path = db_path(&dir);
+    std::fs::write(&path, vec![b'x'; 4096]).unwrap();
+    let err = Store::open(&path).await.unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains(path.to_str().unwrap()),
+        "message should name the file: {message}"
+    );
+}

@@ -1,0 +1,7 @@
+//! What the suites share.
+
+pub mod daemon;
+pub mod disk;
+pub mod env;
+pub mod setup;
+pub mod world;
