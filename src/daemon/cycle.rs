@@ -39,6 +39,7 @@ pub async fn run_cycle(
     on_plan: impl FnOnce(&Plan),
 ) -> Result<CycleReport, CycleError> {
     let mut results = Vec::new();
+    build::release_dead_leases(ctx).await;
     let unfinished = ctx
         .store
         .unfinished_builds()

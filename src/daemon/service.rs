@@ -144,6 +144,7 @@ impl Service {
     /// Picks up every build an earlier process left unfinished; AIB runs went
     /// on in Azure meanwhile, and the build machine asks Azure where they are.
     async fn resume_unfinished(&mut self) -> Result<(), DaemonError> {
+        crate::build::release_dead_leases(&self.ctx).await;
         for build in self.store.unfinished_builds().await? {
             self.pool.resume(&self.ctx, &self.catalog, build);
         }

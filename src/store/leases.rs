@@ -125,6 +125,15 @@ impl Store {
         Ok(deleted.rows_affected() > 0)
     }
 
+    /// Every lease as stored, expired or not, by image.
+    pub async fn leases(&self) -> Result<Vec<Lease>, StoreError> {
+        sqlx::query("SELECT * FROM image_leases ORDER BY image")
+            .try_map(|row: SqliteRow| lease_from_row(&row))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::query("read the image leases"))
+    }
+
     /// The lease on an image as stored, expired or not.
     pub async fn lease(&self, image: &str) -> Result<Option<Lease>, StoreError> {
         sqlx::query("SELECT * FROM image_leases WHERE image = ?1")
