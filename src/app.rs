@@ -118,9 +118,7 @@ pub fn lease_holder() -> String {
     )
 }
 
-/// This machine's name, for leases and schedule jitter.
+/// This machine's name, for leases and schedule jitter (see [`crate::host`]).
 pub fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "localhost".into())
+    crate::host::host_name()
 }

@@ -11,6 +11,7 @@ pub mod check;
 pub mod cli;
 pub mod clock;
 pub mod daemon;
+pub mod host;
 pub mod report;
 pub mod simulator;
 pub mod store;
