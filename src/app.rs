@@ -108,14 +108,9 @@ pub async fn open_store(path: &Path, catalog: Option<&Catalog>) -> Result<Store,
     Ok(store)
 }
 
-/// Names this process in image leases.
+/// Names this process in image leases (see [`crate::build::name_this_process`]).
 pub fn lease_holder() -> String {
-    format!(
-        "{}:{}:{}",
-        host_name(),
-        std::process::id(),
-        uuid::Uuid::new_v4().simple()
-    )
+    crate::build::name_this_process()
 }
 
 /// This machine's name, for leases and schedule jitter (see [`crate::host`]).

@@ -1,8 +1,12 @@
 //! Facts about this machine that leases and schedules rely on.
 //!
 //! The shipped unit runs with `ProcSubset=pid`, which hides every part of
-//! /proc that is not a process directory (/proc/sys among them): the host
-//! name therefore comes from uname(2), not from /proc/sys/kernel/hostname.
+//! /proc that is not a process directory (/proc/sys among them), and with
+//! `ProtectProc=invisible`, which hides other users' processes: the host name
+//! therefore comes from uname(2), not from /proc/sys/kernel/hostname, and
+//! whether a process exists from kill(2), not from /proc/<pid>.
+
+use std::path::Path;
 
 /// This machine's name, for leases and schedule jitter: uname(2)'s node name.
 pub fn host_name() -> String {
@@ -12,6 +16,58 @@ pub fn host_name() -> String {
         "" => "localhost".to_owned(),
         name => name.to_owned(),
     }
+}
+
+/// What kill(pid, 0) says about a process of this host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presence {
+    /// It exists: it may be signalled, or it belongs to another user (EPERM),
+    /// which `ProtectProc=invisible` also hides from /proc.
+    Exists,
+    /// No such process (ESRCH).
+    Gone,
+    /// The answer says neither (an impossible pid, a refused call).
+    Unknown,
+}
+
+/// Asks the kernel whether process `pid` exists, sending no signal.
+pub fn presence(pid: u32) -> Presence {
+    let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return Presence::Unknown;
+    };
+    match rustix::process::test_kill_process(pid) {
+        Ok(()) | Err(rustix::io::Errno::PERM) => Presence::Exists,
+        Err(rustix::io::Errno::SRCH) => Presence::Gone,
+        Err(_) => Presence::Unknown,
+    }
+}
+
+/// When process `pid` started, in clock ticks after boot: with the pid, it
+/// names one process of one boot. `None` where /proc does not show the
+/// process (another user's under `ProtectProc=invisible`, no /proc at all).
+pub fn process_start(pid: u32) -> Option<u64> {
+    start_in(&Path::new("/proc").join(pid.to_string()).join("stat"))
+}
+
+/// This process's start, as [`process_start`]; /proc/self shows it even under
+/// `ProtectProc=invisible` and `ProcSubset=pid`.
+pub fn own_start() -> Option<u64> {
+    start_in(Path::new("/proc/self/stat"))
+}
+
+fn start_in(stat: &Path) -> Option<u64> {
+    parse_start(&std::fs::read_to_string(stat).ok()?)
+}
+
+/// Field 22 of proc_pid_stat(5). The command name before it is in
+/// parentheses and may itself hold spaces and parentheses.
+fn parse_start(stat: &str) -> Option<u64> {
+    let (_, after_name) = stat.rsplit_once(')')?;
+    // After the name come field 3 (the state) onwards.
+    after_name.split_whitespace().nth(22 - 3)?.parse().ok()
 }
 
 #[cfg(test)]
@@ -110,6 +166,28 @@ mod tests {
             .output()
             .unwrap();
         String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    }
+
+    #[test]
+    fn a_process_start_is_field_22_of_its_stat() {
+        let stat = "4242 (a (b) c) S 1 4242 4242 0 -1 4194560 90 0 0 0 1 0 0 0 20 0 1 0 \
+                    987654 5431296 321 18446744073709551615";
+        assert_eq!(parse_start(stat), Some(987654));
+        assert_eq!(parse_start("4242 (cut short) S 1"), None);
+        assert_eq!(parse_start(""), None);
+        let own = own_start().unwrap();
+        assert_eq!(process_start(std::process::id()), Some(own));
+    }
+
+    #[test]
+    fn kill_0_tells_a_live_process_from_a_gone_one() {
+        assert_eq!(presence(std::process::id()), Presence::Exists);
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        assert_eq!(presence(pid), Presence::Gone);
+        assert_eq!(presence(0), Presence::Unknown);
+        assert_eq!(presence(u32::MAX), Presence::Unknown);
     }
 
     #[test]

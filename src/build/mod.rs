@@ -24,6 +24,7 @@ use crate::store::{
     Store, StoreError,
 };
 
+pub use holder::name_this_process;
 pub use machine::drive;
 
 #[derive(Debug, thiserror::Error)]
@@ -117,7 +118,7 @@ pub struct BuildContext {
     pub clock: SharedClock,
     pub azure: AzureSettings,
     pub options: BuildOptions,
-    /// Names this process in leases: "hostname:pid:uuid".
+    /// Names this process in leases: "host:pid:start:uuid" (see [`name_this_process`]).
     pub holder: String,
     pub progress: Option<mpsc::UnboundedSender<Progress>>,
 }

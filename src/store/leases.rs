@@ -16,7 +16,7 @@ use super::{ClaimError, Store, StoreError};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Lease {
     pub image: String,
-    /// "hostname:pid:uuid" of the holder, as the caller chose it.
+    /// "host:pid:start:uuid" of the holder, as the caller chose it.
     pub holder: String,
     pub acquired_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
