@@ -195,19 +195,12 @@ pub async fn open_store(path: &Path, catalog: Option<&Catalog>) -> Result<Store,
     Ok(store)
 }
 
-/// Names this process in image leases.
+/// Names this process in image leases (see [`crate::build::name_this_process`]).
 pub fn lease_holder() -> String {
-    format!(
-        "{}:{}:{}",
-        host_name(),
-        std::process::id(),
-        uuid::Uuid::new_v4().simple()
-    )
+    crate::build::name_this_process()
 }
 
-/// This machine's name, for leases and schedule jitter.
+/// This machine's name, for leases and schedule jitter (see [`crate::host`]).
 pub fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "localhost".into())
+    crate::host::host_name()
 }

@@ -17,6 +17,7 @@ pub mod cli;
 pub mod clock;
 pub mod daemon;
 pub mod events;
+pub mod host;
 pub mod logging;
 pub mod model;
 pub mod pipeline;

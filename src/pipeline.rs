@@ -166,6 +166,7 @@ impl Pipeline {
         on_plan: impl FnOnce(&Plan),
     ) -> Result<CycleReport, CycleError> {
         let mut events = self.events().subscribe();
+        build::release_dead_leases(&self.ctx).await;
         let mut results = Vec::new();
         let unfinished = self.unfinished().await.map_err(CycleError::Unfinished)?;
         for build in unfinished {

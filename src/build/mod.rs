@@ -23,6 +23,7 @@ use crate::store::{
     BuildRecord, BuildTransition, ClaimError, FailureLimit, NewBuild, Store, StoreError,
 };
 
+pub use holder::name_this_process;
 pub use machine::drive;
 
 #[derive(Debug, thiserror::Error)]
@@ -119,7 +120,7 @@ pub struct BuildContext {
     pub service: ServiceSettings,
     pub options: BuildOptions,
     pub events: Events,
-    /// Names this process in leases: "hostname:pid:uuid".
+    /// Names this process in leases: "host:pid:start:uuid" (see [`name_this_process`]).
     pub holder: String,
     pub progress: Option<mpsc::UnboundedSender<Progress>>,
 }
@@ -264,6 +265,43 @@ impl BuildContext {
             }
             Err(error) => {
                 warn!(image, error = %chain(&error), "could not release the image lease; it expires by itself");
+            }
+        }
+    }
+}
+
+/// Releases every lease that a process which died on this host left behind.
+///
+/// A claim takes over such a lease, but only a claim of the same image: a
+/// process killed after its build's last record (the clean-up) and before it
+/// released the lease leaves it on an image that nothing claims again, since
+/// its build is finished and its check is answered. The restart sweeps them
+/// before it resumes anything. Only rows still naming the dead holder are
+/// deleted, so a lease taken over meanwhile stays; a failure leaves the leases
+/// to the next sweep or claim.
+pub async fn release_dead_leases(ctx: &BuildContext) {
+    let leases = match ctx.store.leases().await {
+        Ok(leases) => leases,
+        Err(error) => {
+            warn!(error = %chain(&error), "could not read the image leases to release those of dead processes");
+            return;
+        }
+    };
+    for lease in leases {
+        if !holder::is_dead_on_this_host(&ctx.holder, &lease.holder) {
+            continue;
+        }
+        match ctx.store.release(&lease.image, &lease.holder).await {
+            Ok(true) => {
+                warn!(image = %lease.image, dead = %lease.holder, "released the lease of a process that died on this host");
+            }
+            // Taken over or released meanwhile.
+            Ok(false) => {}
+            Err(error) if error.is_disk_fault() => {
+                debug!(image = %lease.image, error = %chain(&error), "could not release the lease of a dead process");
+            }
+            Err(error) => {
+                warn!(image = %lease.image, error = %chain(&error), "could not release the lease of a dead process");
             }
         }
     }

@@ -146,6 +146,7 @@ impl Service {
     /// Picks up every build an earlier process left unfinished; AIB runs went
     /// on in Azure meanwhile, and the build machine asks Azure where they are.
     async fn resume_unfinished(&mut self) -> Result<(), DaemonError> {
+        crate::build::release_dead_leases(self.pipeline.context()).await;
         for build in self.pipeline.unfinished().await? {
             self.pool.resume(&self.pipeline, &self.app.catalog, build);
         }

@@ -16,7 +16,7 @@ use super::{ClaimError, Store, StoreError};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Lease {
     pub image: String,
-    /// "hostname:pid:uuid" of the holder, as the caller chose it.
+    /// "host:pid:start:uuid" of the holder, as the caller chose it.
     pub holder: String,
     pub acquired_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
@@ -123,6 +123,15 @@ impl Store {
             .await
             .map_err(StoreError::query("release the lease on an image"))?;
         Ok(deleted.rows_affected() > 0)
+    }
+
+    /// Every lease as stored, expired or not, by image.
+    pub async fn leases(&self) -> Result<Vec<Lease>, StoreError> {
+        sqlx::query("SELECT * FROM image_leases ORDER BY image")
+            .try_map(|row: SqliteRow| lease_from_row(&row))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::query("read the image leases"))
     }
 
     /// The lease on an image as stored, expired or not.

@@ -3,12 +3,15 @@
 use std::sync::Arc;
 
 use azure_sim::{FaultKind, FaultRule};
+use image_refresh::app;
 use image_refresh::build::{self, BuildError, BuildOptions};
 use image_refresh::clock::Clock;
+use image_refresh::model::CheckTrigger;
 use image_refresh::model::{BuildState, Cleanup};
+use image_refresh::pipeline::Pipeline;
 use image_refresh::store::ClaimError;
 
-use super::{BuildWorld, IMAGE, only_build, options, with_progress, world};
+use super::{BuildWorld, IMAGE, instant_world, only_build, options, with_progress, world};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_racing_for_one_image_build_it_once() {
@@ -152,4 +155,52 @@ async fn a_long_azure_wait_keeps_the_lease() {
     let record = task.await.unwrap().unwrap();
     assert_eq!(record.cleanup, Cleanup::Done);
     assert_eq!(h.accepted("template.delete"), 1);
+}
+
+/// A process SIGKILLed after its build's last record (the clean-up) but before
+/// it released the lease, as the crash suite found: nothing claims that image
+/// again (its build is finished, its check answered), so no claim takes the
+/// lease over, and the restart must release it. A live holder's lease stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_left_after_the_last_record_is_released_by_the_restart() {
+    let h = instant_world().await;
+    let dead = format!("{}:{}:killed", app::host_name(), exited_pid());
+    let killed = h.process(&dead, options()).await;
+    let record = build::run_job(&killed, &h.job()).await.unwrap();
+    assert_eq!(record.state, BuildState::Succeeded);
+    assert_eq!(record.cleanup, Cleanup::Done);
+    // The lease as it was in the instant before the release.
+    let ttl = options().lease_ttl;
+    killed
+        .store
+        .try_claim(IMAGE, &dead, h.clock.now(), ttl)
+        .await
+        .unwrap();
+    // A lease of a live process on this host (pid 1 always exists).
+    let alive = format!("{}:1:alive", app::host_name());
+    killed
+        .store
+        .try_claim("other-image", &alive, h.clock.now(), ttl)
+        .await
+        .unwrap();
+    super::bury(&killed).await;
+
+    let restarted = Pipeline::new(h.process(&app::lease_holder(), options()).await);
+    let report = restarted
+        .run_cycle(&h.catalog, CheckTrigger::Startup, |_| {})
+        .await
+        .unwrap();
+    assert!(report.results.is_empty(), "{:?}", report.results);
+    assert_eq!(restarted.store().lease(IMAGE).await.unwrap(), None);
+    let kept = restarted.store().lease("other-image").await.unwrap();
+    assert_eq!(kept.map(|lease| lease.holder), Some(alive));
+    assert_eq!(h.journal("template.run").len(), 1);
+}
+
+/// The pid of a process that has exited and been reaped.
+fn exited_pid() -> u32 {
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    child.wait().unwrap();
+    pid
 }
