@@ -4,7 +4,7 @@
 //! /proc that is not a process directory (/proc/sys among them), and with
 //! `ProtectProc=invisible`, which hides other users' processes: the host name
 //! therefore comes from uname(2), not from /proc/sys/kernel/hostname, and
-//! whether a process exists from kill(2), not from /proc/<pid>.
+//! whether a process exists from kill(2), not from `/proc/<pid>`.
 
 use std::path::Path;
 

@@ -9,7 +9,7 @@
 //! such process, or when /proc shows that its pid now belongs to a process
 //! that started at another time (the pid was reused).
 //!
-//! Never /proc/<pid> alone: the unit's `ProtectProc=invisible` hides other
+//! Never `/proc/<pid>` alone: the unit's `ProtectProc=invisible` hides other
 //! users' processes, so a live `build --wait` run by root would look dead.
 //! Errs towards "alive": another user's process (EPERM), a zombie, or a start
 //! time /proc does not show leave the lease to expire by itself. Assumes a
