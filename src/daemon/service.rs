@@ -72,6 +72,13 @@ pub async fn serve(
     catalog: Catalog,
     notifier: Notifier,
 ) -> Result<(), DaemonError> {
+    // A core of this process (the watchdog's SIGABRT) would hold tokens and
+    // secrets, and a non-dumpable process cannot be ptraced by its own user.
+    if let Err(error) =
+        rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+    {
+        warn!(%error, "could not mark the process non-dumpable");
+    }
     let mut signals = Signals::install().map_err(DaemonError::Signals)?;
     let store = Store::open(&config.database).await?;
     // tokio-cron-scheduler, as the product chose, but only as a UTC alarm for

@@ -45,7 +45,36 @@ impl ErrorDetail {
 
 /// Code and message from an error response body, falling back to the status and raw text
 /// when the body is not a CloudError (gateways and proxies answer with HTML or nothing).
+/// Both are escaped (see [`printable`]), since they reach terminals, logs and history.
 pub(crate) fn parse(status: u16, body: &[u8]) -> (String, String) {
+    let (code, message) = raw_parse(status, body);
+    (printable(&code, MAX_CODE), printable(&message, MAX_MESSAGE))
+}
+
+/// Longest code and message kept from an error body.
+const MAX_CODE: usize = 100;
+const MAX_MESSAGE: usize = 2000;
+
+/// `text` with control characters (C0 but tab, DEL, C1) written as `\u{…}`, so an
+/// error body cannot move a terminal's cursor or recolour it, and cut at `max`
+/// characters.
+pub(crate) fn printable(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for (count, c) in text.chars().enumerate() {
+        if count == max {
+            out.push('…');
+            break;
+        }
+        if (c.is_control() && c != '\t') || ('\u{80}'..='\u{9f}').contains(&c) {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn raw_parse(status: u16, body: &[u8]) -> (String, String) {
     // serde also reads a JSON array as a CloudError, and `{"error": {}}` says nothing: only
     // a body that carries something replaces the raw text.
     if let Ok(CloudError {
@@ -96,5 +125,28 @@ mod tests {
             ("HTTP400".to_owned(), r#"[{"name":"x"}]"#.to_owned())
         );
         assert_eq!(parse(409, br#"{"error":{}}"#).1, r#"{"error":{}}"#);
+    }
+
+    /// Security finding (low): an error body's escapes reached the terminal.
+    #[test]
+    fn control_characters_are_escaped_and_long_messages_cut() {
+        let body = br#"{"error": {"code": "Bad\u001b[2J", "message": "\u001b[31mred\u001b[0m and \u009b31m"}}"#;
+        let (code, message) = parse(400, body);
+        assert_eq!(code, "Bad\\u{1b}[2J");
+        assert_eq!(message, "\\u{1b}[31mred\\u{1b}[0m and \\u{9b}31m");
+        let raw = format!("<html>{}</html>", "x".repeat(5000));
+        let (_, message) = parse(502, raw.as_bytes());
+        assert!(
+            message.chars().count() <= MAX_MESSAGE + 1,
+            "{}",
+            message.len()
+        );
+        let long = format!(
+            r#"{{"error": {{"code": "C", "message": "{}"}}}}"#,
+            "y".repeat(5000)
+        );
+        let (_, message) = parse(400, long.as_bytes());
+        assert_eq!(message.chars().count(), MAX_MESSAGE + 1);
+        assert!(message.ends_with('…'));
     }
 }

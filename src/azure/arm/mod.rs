@@ -317,7 +317,15 @@ impl ArmClient {
         let status = response.status();
         let headers = response.headers().clone();
         inner.throttle.observe(method, &headers);
-        let bytes = response.bytes().await.map_err(|e| transport(e, false))?;
+        let bytes = read_capped(response, MAX_BODY)
+            .await
+            .map_err(|read| match read {
+                Capped::Transport(e) => transport(e, false),
+                Capped::TooLarge => Failure::permanent(AzureError::unexpected_body(
+                    format!("{method} {} response", url.path()),
+                    format!("the body is larger than {} MiB", MAX_BODY >> 20),
+                )),
+            })?;
         tracing::debug!(method = %method, path = url.path(), status = status.as_u16(), request_id, attempt, "ARM request");
 
         if status.is_success() {
@@ -384,4 +392,31 @@ fn describe(e: reqwest::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// The most of a response body the client reads: ARM pages its lists, so a
+/// real answer is far smaller, while an endpoint that streams without end
+/// would otherwise be read into memory whole.
+const MAX_BODY: usize = 32 << 20;
+
+enum Capped {
+    Transport(reqwest::Error),
+    TooLarge,
+}
+
+async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<Vec<u8>, Capped> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > cap as u64)
+    {
+        return Err(Capped::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(Capped::Transport)? {
+        if body.len() + chunk.len() > cap {
+            return Err(Capped::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }

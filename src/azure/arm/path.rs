@@ -36,6 +36,15 @@ impl ResourcePath {
         if self.0.iter().any(String::is_empty) {
             return Err(invalid("a resource name in the path is empty"));
         }
+        // A URL drops `.` and `..` segments (or climbs with them): the request
+        // would reach another resource than the one named.
+        if self
+            .0
+            .iter()
+            .any(|segment| segment == "." || segment == "..")
+        {
+            return Err(invalid("a resource name in the path is `.` or `..`"));
+        }
         let mut url = base.clone();
         url.path_segments_mut()
             .map_err(|()| invalid("the ARM endpoint cannot carry a path"))?
@@ -83,5 +92,18 @@ mod tests {
             .to_url(&base, "v")
             .unwrap_err();
         assert!(err.to_string().contains("empty"), "{err}");
+    }
+
+    #[test]
+    fn dot_segments_are_refused_not_dropped() {
+        let base = Url::parse("https://management.azure.com/").unwrap();
+        for name in [".", ".."] {
+            let path = ResourcePath::resource_group("sub", "rg")
+                .join("providers")
+                .join(name)
+                .join("x");
+            let err = path.to_url(&base, "2025-01-01").unwrap_err();
+            assert!(err.to_string().contains("`.` or `..`"), "{err}");
+        }
     }
 }

@@ -6,7 +6,7 @@ mod credentials;
 mod operations;
 mod retries;
 mod simulated_aib;
-mod stub;
+pub(crate) mod stub;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -140,9 +140,13 @@ async fn handle(
 pub const TEMPLATE_PATH: &str = "/subscriptions/sub/resourceGroups/rg/providers/Microsoft.VirtualMachineImages/imageTemplates/golden";
 
 pub fn stub_client(stub: &Stub) -> ArmClient {
+    client_at(&stub.base)
+}
+
+/// An ARM client with a fixed token for the server at `base`.
+pub fn client_at(base: &str) -> ArmClient {
     let endpoints =
-        CloudEndpoints::custom(&stub.base, &stub.base, Some("https://management.azure.com"))
-            .unwrap();
+        CloudEndpoints::custom(base, base, Some("https://management.azure.com")).unwrap();
     let tokens = Arc::new(TokenCache::new(Arc::new(StaticToken), clock::system()));
     let http = http_client(HttpTimeouts::default()).unwrap();
     ArmClient::new(http, &endpoints, tokens, clock::system(), fast_retries())

@@ -72,3 +72,43 @@ fn unit_file_exposure_is_at_most_two() {
         .unwrap_or_else(|| panic!("no overall exposure level in:\n{stdout}"));
     assert!(score <= 2.0, "exposure {score} > 2.0:\n{stdout}");
 }
+
+/// The credentials the shipped example and the README name are the ones the
+/// unit loads, so copying them works at the first check (security finding 6).
+#[test]
+fn the_example_the_readme_and_the_unit_name_the_same_credentials() {
+    let loaded: Vec<&str> = UNIT
+        .lines()
+        .filter_map(|line| line.strip_prefix("LoadCredential="))
+        .filter_map(|spec| spec.split(':').next())
+        .collect();
+    assert!(
+        loaded.contains(&"image-refresh-client-secret"),
+        "{loaded:?}"
+    );
+    assert!(
+        loaded.contains(&"image-refresh-client-certificate"),
+        "{loaded:?}"
+    );
+    let example = include_str!("../../../config/examples/enterprise.toml");
+    let readme = include_str!("../../../README.md");
+    let named = example
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("credential = \""))
+        .map(|rest| rest.trim_end_matches('"'));
+    for name in named {
+        assert!(
+            loaded.contains(&name),
+            "the example names {name}, the unit loads {loaded:?}"
+        );
+    }
+    for name in &loaded {
+        assert!(
+            readme.contains(&format!("`{name}`")),
+            "the README never names {name}"
+        );
+    }
+    // The watchdog's SIGABRT must not dump a process holding secrets.
+    assert!(UNIT.lines().any(|line| line == "LimitCORE=0"));
+    assert!(UNIT.lines().any(|line| line.starts_with("MemoryMax=")));
+}

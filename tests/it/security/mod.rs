@@ -2,6 +2,8 @@
 //! against the real binary, the simulator and a real SQLite file.
 
 mod authority;
+mod bodies;
+mod dumps;
 mod proxy;
 mod secrets;
 
