@@ -102,7 +102,7 @@ pub fn parse_secure_url(raw: &str) -> Result<Url, AzureError> {
         "http" if is_loopback(&url) => {}
         "http" => {
             return Err(invalid(
-                "plain http is only allowed for loopback addresses (127.0.0.0/8, ::1, localhost); use https"
+                "plain http is only allowed for literal loopback addresses (127.0.0.0/8, ::1); use https"
                     .to_owned(),
             ));
         }
@@ -122,16 +122,17 @@ pub fn parse_secure_url(raw: &str) -> Result<Url, AzureError> {
     Ok(url)
 }
 
-/// True when the URL's host is a loopback address, where plain http cannot leave the machine.
+/// True when the URL's host is a literal loopback address, where plain http cannot
+/// leave the machine. Not `localhost` by name: what a name resolves to is up to
+/// `/etc/hosts` and the resolver, and plain http would carry the token wherever.
 pub fn is_loopback(url: &Url) -> bool {
     let Some(host) = url.host_str() else {
         return false;
     };
     let unbracketed = host.trim_start_matches('[').trim_end_matches(']');
-    match unbracketed.parse::<IpAddr>() {
-        Ok(ip) => ip.is_loopback(),
-        Err(_) => host.eq_ignore_ascii_case("localhost"),
-    }
+    unbracketed
+        .parse::<IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
@@ -161,7 +162,6 @@ mod tests {
             "http://127.0.0.1:8080",
             "http://127.3.4.5/",
             "http://[::1]:9000/",
-            "http://localhost:1234",
             "https://example.com",
         ] {
             assert!(parse_secure_url(ok).is_ok(), "{ok} should be accepted");
@@ -171,6 +171,7 @@ mod tests {
             "http://10.0.0.1:8080",
             "http://[::2]/",
             "http://localhost.evil.com/",
+            "http://localhost:1234",
             "http://128.0.0.1/",
             "ftp://127.0.0.1/",
             "not a url",

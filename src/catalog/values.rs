@@ -142,19 +142,10 @@ pub(super) fn check_url(value: &str) -> Result<(), String> {
     let url = url::Url::parse(value).map_err(|e| format!("not a URL ({e})"))?;
     match url.scheme() {
         "https" => Ok(()),
-        "http" if is_loopback(&url) => Ok(()),
+        "http" if crate::azure::is_loopback(&url) => Ok(()),
         other => Err(format!(
-            "use https:// (`{other}` is only accepted for loopback hosts: 127.0.0.0/8, ::1, localhost)"
+            "use https:// (`{other}` is only accepted for literal loopback addresses: 127.0.0.0/8, ::1)"
         )),
-    }
-}
-
-fn is_loopback(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
     }
 }
 
@@ -262,7 +253,8 @@ mod tests {
         assert!(check_url("http://127.0.0.1:8080").is_ok());
         assert!(check_url("http://127.3.2.1").is_ok());
         assert!(check_url("http://[::1]:1234").is_ok());
-        assert!(check_url("http://localhost:9").is_ok());
+        // By name, localhost is whatever the resolver says.
+        assert!(check_url("http://localhost:9").is_err());
         assert!(check_url("http://10.0.0.1").is_err());
         assert!(check_url("http://example.com").is_err());
         assert!(check_url("ftp://127.0.0.1").is_err());

@@ -39,11 +39,18 @@ pub async fn run(global: &GlobalArgs) -> miette::Result<ExitCode> {
 /// Lets the service rebuild an image again after it stopped by itself.
 pub async fn enable(global: &GlobalArgs, image: &str) -> miette::Result<ExitCode> {
     let store = open_store(global).await?;
-    let state = known_image(global, &store, image).await?;
-    store
-        .set_enabled(image, true, None)
-        .await
-        .into_diagnostic()?;
+    let state = async {
+        let state = known_image(global, &store, image).await?;
+        store
+            .set_enabled(image, true, None)
+            .await
+            .into_diagnostic()?;
+        Ok::<_, miette::Report>(state)
+    }
+    .await;
+    // Closing checkpoints the WAL: nothing of this command stays in `-wal`.
+    store.close().await;
+    let state = state?;
     match state {
         Some(ImageState {
             enabled: false,
@@ -59,11 +66,17 @@ pub async fn enable(global: &GlobalArgs, image: &str) -> miette::Result<ExitCode
 /// Stops automatic rebuilds of an image until `enable`.
 pub async fn disable(global: &GlobalArgs, image: &str, reason: &str) -> miette::Result<ExitCode> {
     let store = open_store(global).await?;
-    known_image(global, &store, image).await?;
-    store
-        .set_enabled(image, false, Some(reason))
-        .await
-        .into_diagnostic()?;
+    let done = async {
+        known_image(global, &store, image).await?;
+        store
+            .set_enabled(image, false, Some(reason))
+            .await
+            .into_diagnostic()?;
+        Ok::<_, miette::Report>(())
+    }
+    .await;
+    store.close().await;
+    done?;
     println!("{image}: disabled ({reason}); `image-refresh enable {image}` resumes");
     Ok(ExitCode::SUCCESS)
 }

@@ -15,10 +15,12 @@ pub async fn history(
     format: Output,
 ) -> miette::Result<ExitCode> {
     let store = open_store(global).await?;
-    let builds = store.history(image, limit).await.into_diagnostic()?;
+    let builds = store.history(image, limit).await.into_diagnostic();
+    // Closing checkpoints the WAL: nothing of this command stays in `-wal`.
+    store.close().await;
     match format {
-        Output::Json => output::print_json(&builds)?,
-        Output::Table => print_history(&builds),
+        Output::Json => output::print_json(&builds?)?,
+        Output::Table => print_history(&builds?),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -109,7 +111,9 @@ fn short_id(id: &str) -> String {
 
 pub async fn status(global: &GlobalArgs, format: Output) -> miette::Result<ExitCode> {
     let store = open_store(global).await?;
-    let rows = store.status().await.into_diagnostic()?;
+    let rows = store.status().await.into_diagnostic();
+    store.close().await;
+    let rows = rows?;
     match format {
         Output::Json => output::print_json(&rows)?,
         Output::Table => {

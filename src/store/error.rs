@@ -15,6 +15,12 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    #[error("create the history database {}", path.display())]
+    Create {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("open the history database {}", path.display())]
     Open {
         path: PathBuf,

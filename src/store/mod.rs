@@ -48,6 +48,40 @@ pub struct Store {
     path: PathBuf,
 }
 
+/// Refuses a symlink in the database's place (a root-run CLI followed a dangling
+/// one and created its target), and creates a new database readable by its
+/// owner only, whatever the caller's umask; SQLite gives the `-wal` and `-shm`
+/// files the database's mode.
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let refuse = |source: std::io::Error| StoreError::Create {
+        path: path.to_owned(),
+        source,
+    };
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => Err(refuse(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "it is a symbolic link; give the database's real path",
+        ))),
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+                .open(path)
+            {
+                Ok(_) => Ok(()),
+                // Another process created it meanwhile.
+                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+                Err(error) => Err(refuse(error)),
+            }
+        }
+        Err(error) => Err(refuse(error)),
+    }
+}
+
 impl Store {
     /// Opens (creating if needed) the database at `path` and brings its schema
     /// up to date.
@@ -58,6 +92,7 @@ impl Store {
                 source,
             })?;
         }
+        create_private(path)?;
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)

@@ -3,6 +3,7 @@
 
 mod authority;
 mod bodies;
+mod database;
 mod dumps;
 mod proxy;
 mod secrets;
