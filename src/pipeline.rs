@@ -99,6 +99,9 @@ impl Pipeline {
             CheckOptions::default(),
         )
         .await;
+        if checked.is_ok() {
+            self.prune_checks(catalog).await;
+        }
         self.ctx.events.emit(match &checked {
             Ok(plan) => Event::CheckFinished {
                 check_id: plan.check_id,
@@ -116,6 +119,24 @@ impl Pipeline {
             },
         });
         checked
+    }
+
+    /// History retention: old checks go after each recorded one, so a frequent
+    /// schedule cannot grow the database forever. A failure only waits for the
+    /// next check.
+    async fn prune_checks(&self, catalog: &Catalog) {
+        let before = self.ctx.clock.now() - catalog.store.keep_checks;
+        match self.ctx.store.prune_checks(before).await {
+            Ok(0) => {}
+            Ok(gone) => tracing::debug!(gone, "deleted checks past [store] keep_checks_days"),
+            // Said once by whoever reports the disk fault.
+            Err(error) if error.is_disk_fault() => {
+                tracing::debug!(error = %chain(&error), "could not delete old checks")
+            }
+            Err(error) => {
+                warn!(error = %chain(&error), "could not delete old checks; the next check tries again")
+            }
+        }
     }
 
     /// The builds a plan asks for.

@@ -272,11 +272,26 @@ pub(super) fn resource_id(p: &mut Problems, value: &S<String>, kind: IdKind) -> 
     }
 }
 
-pub(super) fn check_store(raw: Option<&RawStore>) -> StoreSettings {
+pub(super) fn check_store(p: &mut Problems, raw: Option<&RawStore>) -> StoreSettings {
+    let keep_checks = match raw.and_then(|s| s.keep_checks_days.as_ref()) {
+        None => Some(StoreSettings::KEEP_CHECKS),
+        Some(days) => match *days.get_ref() {
+            d @ 1..=36500 => Some(Duration::days(d)),
+            _ => {
+                p.hint(
+                    days.span(),
+                    "`keep_checks_days` out of range",
+                    "use 1 to 36500 days; checks that builds refer to are always kept",
+                );
+                None
+            }
+        },
+    };
     StoreSettings {
         database: raw
             .and_then(|s| s.database.as_ref())
             .map(|d| PathBuf::from(d.get_ref())),
+        keep_checks: keep_checks.unwrap_or(StoreSettings::KEEP_CHECKS),
     }
 }
 
@@ -312,11 +327,59 @@ pub(super) fn check_schedule(p: &mut Problems, raw: &S<RawSchedule>) -> Option<S
             }
         },
     };
-    Some(ScheduleSettings {
+    let settings = ScheduleSettings {
         cron: cron?,
         timezone: timezone?,
         jitter,
-    })
+    };
+    check_frequency(p, schedule, &settings).then_some(settings)
+}
+
+/// Base images change weekly at most: a check every few seconds only spends ARM's
+/// budget and grows the history, so it takes `allow_frequent = true`. Jitter longer
+/// than the period (or a day) spreads nothing.
+fn check_frequency(p: &mut Problems, raw: &RawSchedule, settings: &ScheduleSettings) -> bool {
+    const FREQUENT: chrono::Duration = chrono::Duration::minutes(5);
+    let Ok(schedule) = crate::schedule::Schedule::new(settings, "") else {
+        return true;
+    };
+    let Some(gap) = schedule.shortest_gap() else {
+        return true;
+    };
+    let allowed = raw.allow_frequent.as_ref().is_some_and(|a| *a.get_ref());
+    let mut ok = true;
+    if gap < FREQUENT
+        && !allowed
+        && let Some(cron) = &raw.cron
+    {
+        p.hint(
+            cron.span(),
+            format!(
+                "`cron` fires every {} s, more often than every 5 minutes",
+                gap.num_seconds()
+            ),
+            "base images change weekly at most: check daily or weekly, or set \
+             allow_frequent = true in this table if you mean it",
+        );
+        ok = false;
+    }
+    let bound = gap.to_std().map_or(crate::schedule::MAX_JITTER, |gap| {
+        gap.min(crate::schedule::MAX_JITTER)
+    });
+    if let (Some(jitter), Some(raw_jitter)) = (settings.jitter, &raw.jitter)
+        && jitter > bound
+    {
+        p.hint(
+            raw_jitter.span(),
+            format!(
+                "`jitter` is longer than the {} s between checks (or a day)",
+                bound.as_secs()
+            ),
+            format!("use at most {} s", bound.as_secs()),
+        );
+        ok = false;
+    }
+    ok
 }
 
 pub(super) fn check_defaults(p: &mut Problems, raw: Option<&RawDefaults>) -> Defaults {

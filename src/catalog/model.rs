@@ -36,10 +36,27 @@ impl Catalog {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreSettings {
     /// SQLite database path; the service picks its default location when absent.
     pub database: Option<PathBuf>,
+    /// Check records older than this are deleted, except those a build refers to
+    /// and each image's latest: a frequent schedule cannot grow the file forever.
+    pub keep_checks: Duration,
+}
+
+impl StoreSettings {
+    /// A year and a bit: enough to compare with the same month last year.
+    pub const KEEP_CHECKS: Duration = Duration::days(400);
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings {
+            database: None,
+            keep_checks: StoreSettings::KEEP_CHECKS,
+        }
+    }
 }
 
 /// The `[service]` table: limits of the long-running service.

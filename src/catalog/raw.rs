@@ -74,6 +74,7 @@ pub(super) const SECRET_KEYS: &[&str] = &["secret", "client_secret", "password"]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawStore {
     pub database: Str,
+    pub keep_checks_days: Int,
 }
 
 #[derive(Deserialize)]
@@ -82,6 +83,7 @@ pub(super) struct RawSchedule {
     pub cron: Str,
     pub timezone: Str,
     pub jitter: Str,
+    pub allow_frequent: Option<S<bool>>,
 }
 
 #[derive(Deserialize)]

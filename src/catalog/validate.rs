@@ -66,7 +66,7 @@ fn check_catalog(p: &mut Problems, raw: &RawCatalog) -> Option<Catalog> {
             .as_ref()
             .and_then(|a| a.get_ref().credential.as_ref()),
     );
-    let store = check_store(raw.store.as_ref());
+    let store = check_store(p, raw.store.as_ref());
     let schedule = raw.schedule.as_ref().and_then(|s| check_schedule(p, s));
     let defaults = check_defaults(p, raw.defaults.as_ref());
     let service = check_service(p, raw.service.as_ref());

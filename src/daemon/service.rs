@@ -108,6 +108,9 @@ struct Service {
     pool: BuildPool,
     alarm: Box<dyn Alarm>,
     check: Option<CheckTask>,
+    /// A catalog being read for SIGHUP: off the loop, since a large one takes
+    /// seconds (100,000 images: about 9 s) and signals must still be answered.
+    reloading: Option<JoinHandle<Result<Catalog, catalog::CatalogError>>>,
     /// Images due while a check ran; checked as soon as it ends.
     pending: BTreeSet<String>,
     pending_trigger: CheckTrigger,
@@ -142,6 +145,7 @@ impl Service {
             app,
             config,
             check: None,
+            reloading: None,
             pending: BTreeSet::new(),
             pending_trigger: CheckTrigger::Schedule,
             cursor,
@@ -194,16 +198,20 @@ impl Service {
             let scheduled = self.schedules.next_due(self.cursor).map(|(at, _)| at);
             let next = [scheduled, self.retries.next()].into_iter().flatten().min();
             tokio::select! {
+                // Signals first, then the watchdog: however busy the rest is, SIGTERM
+                // is answered and systemd hears the service is alive.
+                biased;
                 signal = signals.recv() => match signal {
                     Signal::Stop(name) => {
                         info!(signal = name, "stopping; AIB runs keep going in Azure and are resumed on the next start");
                         return;
                     }
-                    Signal::Reload => self.reload().await,
+                    Signal::Reload => self.reload(),
                 },
                 _ = tick(&mut watchdog) => self.notifier.watchdog(),
                 _ = ring(self.alarm.as_ref(), next) => self.fire_due().await,
                 checked = wait(&mut self.check) => self.checked(checked).await,
+                loaded = wait(&mut self.reloading) => self.reloaded(loaded).await,
                 finished = self.pool.next_finished() => self.finished(finished).await,
             }
         }
@@ -386,10 +394,31 @@ impl Service {
 
     /// Reads the catalog again; a catalog that does not validate changes
     /// nothing, and the log says why.
-    async fn reload(&mut self) {
+    fn reload(&mut self) {
+        if self.reloading.is_some() {
+            info!("a reload is already under way; it reads the file as it is now");
+            return;
+        }
         self.notifier.reloading();
         info!(catalog = %self.config.catalog_path.display(), "reloading the catalog");
-        match catalog::load(&self.config.catalog_path) {
+        let path = self.config.catalog_path.clone();
+        self.reloading = Some(tokio::task::spawn_blocking(move || catalog::load(&path)));
+    }
+
+    async fn reloaded(
+        &mut self,
+        loaded: Result<Result<Catalog, catalog::CatalogError>, JoinError>,
+    ) {
+        self.reloading = None;
+        let loaded = match loaded {
+            Ok(loaded) => loaded,
+            Err(error) => {
+                error!(%error, "reading the catalog ended abnormally; keeping the old one");
+                self.notifier.ready(&self.status_line());
+                return;
+            }
+        };
+        match loaded {
             Ok(catalog) => {
                 let changed = changed_images(&self.app.catalog, &catalog);
                 match self.install(catalog).await {

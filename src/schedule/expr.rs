@@ -17,6 +17,11 @@ const MAX_REPEAT: Duration = Duration::hours(3);
 /// an hour of jitter cannot spin for long.
 const MAX_SCAN: usize = 100_000;
 
+/// Jitter is at most this, and at most the cron's period.
+pub const MAX_JITTER: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+/// Cron matches looked at to find a schedule's period.
+const GAP_SAMPLE: usize = 64;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ScheduleError {
     #[error("parse the cron expression `{expression}`: {source}")]
@@ -51,12 +56,33 @@ impl Schedule {
                 expression: expression.clone(),
                 source,
             })?;
-        Ok(Schedule {
+        let mut schedule = Schedule {
             cron,
             expression,
             timezone: settings.timezone,
-            jitter: Jitter::new(settings.jitter, jitter_key),
-        })
+            jitter: Jitter::new(None, jitter_key),
+        };
+        // Jitter past the cron's period or a day spreads nothing and made every
+        // query scan that many ticks (150 such schedules starved the service loop).
+        let bound = schedule
+            .shortest_gap()
+            .and_then(|gap| gap.to_std().ok())
+            .map_or(MAX_JITTER, |gap| gap.min(MAX_JITTER));
+        schedule.jitter = Jitter::new(settings.jitter.map(|j| j.min(bound)), jitter_key);
+        Ok(schedule)
+    }
+
+    /// The shortest time between two cron matches over the next [`GAP_SAMPLE`]
+    /// matches from a fixed instant: the schedule's period, for regular ones.
+    pub fn shortest_gap(&self) -> Option<Duration> {
+        let from = DateTime::<Utc>::from_timestamp(1_767_225_600, 0)?; // 2026-01-01
+        let ticks: Vec<_> = self.ticks_after(from).take(GAP_SAMPLE).collect();
+        ticks.windows(2).map(|pair| pair[1] - pair[0]).min()
+    }
+
+    /// The longest jitter this schedule adds.
+    pub fn jitter_span(&self) -> Duration {
+        self.jitter.span()
     }
 
     /// The expression with its seconds field, as evaluated.

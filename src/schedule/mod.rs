@@ -88,4 +88,4 @@ mod jitter;
 
 pub use alarm::{Alarm, AlarmError, CronAlarm, TokioAlarm};
 pub use catalog::{CatalogSchedules, DEFAULT_CRON};
-pub use expr::{Schedule, ScheduleError};
+pub use expr::{MAX_JITTER, Schedule, ScheduleError};

@@ -848,3 +848,35 @@ fn a_named_cloud_refuses_endpoint_overrides() {
         "`resource_manager_audience` overrides a named cloud's endpoint",
     );
 }
+
+/// Security finding 4: a schedule that fires every few seconds is refused unless
+/// asked for, and jitter is at most the time between checks.
+#[test]
+fn frequent_schedules_need_to_be_asked_for_and_jitter_fits_the_period() {
+    let hint = single_problem(
+        &format!("{}[schedule]\ncron = \"* * * * * *\"\n{IMAGE}", azure()),
+        7,
+        8,
+        "`cron` fires every 1 s, more often than every 5 minutes",
+    );
+    assert!(hint.contains("allow_frequent = true"), "{hint}");
+    parse(&format!(
+        "{}[schedule]\ncron = \"* * * * * *\"\nallow_frequent = true\n{IMAGE}",
+        azure()
+    ))
+    .unwrap();
+    single_problem(
+        &format!(
+            "{}[schedule]\ncron = \"0 * * * *\"\njitter = \"2h\"\n{IMAGE}",
+            azure()
+        ),
+        8,
+        10,
+        "`jitter` is longer than the 3600 s between checks (or a day)",
+    );
+    parse(&format!(
+        "{}[schedule]\ncron = \"0 * * * *\"\njitter = \"59m\"\n{IMAGE}",
+        azure()
+    ))
+    .unwrap();
+}

@@ -43,7 +43,10 @@ async fn missed_checks_run_once_at_start_up_and_only_then() {
     );
 
     // Every second: a due instant passes while the service is down.
-    world.write_catalog("[schedule]\ncron = \"* * * * * *\"", &[super::IMAGE]);
+    world.write_catalog(
+        "[schedule]\ncron = \"* * * * * *\"\nallow_frequent = true",
+        &[super::IMAGE],
+    );
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let third = world.spawn("third", &env);
     // With a check due every second, scheduled checks soon follow the

@@ -8,7 +8,7 @@ use super::{IMAGE, eventually, world};
 async fn failing_image_is_disabled_after_the_limit_and_enable_resumes_it() {
     let world = world(0).await;
     world.write_catalog(
-        "[schedule]\ncron = \"* * * * * *\"\n\n[service]\ndisable_after_failures = 2\nmax_concurrent_builds = 1",
+        "[schedule]\ncron = \"* * * * * *\"\nallow_frequent = true\n\n[service]\ndisable_after_failures = 2\nmax_concurrent_builds = 1",
         &[IMAGE],
     );
     world

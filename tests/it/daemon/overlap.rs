@@ -9,7 +9,10 @@ use super::{eventually, world};
 async fn a_slow_check_is_never_joined_by_the_next_one() {
     let world = world(0).await;
     // Due every second, while each check takes over two seconds.
-    world.write_catalog("[schedule]\ncron = \"* * * * * *\"", &[super::IMAGE]);
+    world.write_catalog(
+        "[schedule]\ncron = \"* * * * * *\"\nallow_frequent = true",
+        &[super::IMAGE],
+    );
     world.sim.add_fault(FaultRule {
         route: "marketplace.list".into(),
         kind: FaultKind::Latency { ms: 2_200 },

@@ -5,7 +5,7 @@ use image_refresh::model::{BuildState, CheckTrigger};
 use super::{IMAGE, NotifySocket, eventually, world};
 
 /// Checks every second, so a reload's effect on scheduling shows quickly.
-const EVERY_SECOND: &str = "[schedule]\ncron = \"* * * * * *\"";
+const EVERY_SECOND: &str = "[schedule]\ncron = \"* * * * * *\"\nallow_frequent = true";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_with_a_broken_catalog_keeps_the_old_one() {

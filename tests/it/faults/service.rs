@@ -33,7 +33,10 @@ pub async fn world(data: Option<&Path>) -> World {
     let world = builder.start().await;
     std::fs::write(&world.secret_file, SECRET).unwrap();
     // Checked every two seconds, so that a check failed by a fault is retried soon.
-    world.write_catalog("[schedule]\ncron = \"*/2 * * * * *\"", &[IMAGE]);
+    world.write_catalog(
+        "[schedule]\ncron = \"*/2 * * * * *\"\nallow_frequent = true",
+        &[IMAGE],
+    );
     world
 }
 

@@ -348,3 +348,31 @@ fn an_expression_that_never_matches_has_no_next() {
     assert_eq!(never.next_after(at("2026-01-01T00:00:00Z")), None);
     assert_eq!(never.missed_since(None, at("2026-01-01T00:00:00Z")), None);
 }
+
+/// Jitter past the period used to make every query scan that many ticks: 150
+/// every-second schedules with an hour of jitter starved the service loop.
+#[test]
+fn jitter_is_bounded_by_the_period_and_a_day() {
+    let every_second = Schedule::new(
+        &settings("* * * * * *", Tz::UTC, Some(StdDuration::from_secs(3600))),
+        "k",
+    )
+    .unwrap();
+    assert_eq!(every_second.jitter_span(), chrono::Duration::seconds(1));
+    let weekly = Schedule::new(
+        &settings(
+            "0 6 * * TUE",
+            Tz::UTC,
+            Some(StdDuration::from_secs(40 * 3600)),
+        ),
+        "k",
+    )
+    .unwrap();
+    assert_eq!(weekly.jitter_span(), chrono::Duration::hours(24));
+    let daily = Schedule::new(
+        &settings("0 6 * * *", Tz::UTC, Some(StdDuration::from_secs(1800))),
+        "k",
+    )
+    .unwrap();
+    assert_eq!(daily.jitter_span(), chrono::Duration::minutes(30));
+}

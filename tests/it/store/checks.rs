@@ -176,3 +176,61 @@ async fn every_trigger_is_accepted_and_read_back() {
         assert_eq!((check.id, check.trigger), (id, *trigger));
     }
 }
+
+/// Retention (security finding 4): old checks go with their decisions and
+/// versions, but not one a build refers to, nor an image's latest decision.
+#[tokio::test]
+async fn old_checks_are_pruned_but_not_those_still_needed() {
+    use image_refresh::store::NewBuild;
+    let (_dir, store) = fresh().await;
+    let check_at = |day: i64| t0() + chrono::Duration::days(day);
+    let mut ids = Vec::new();
+    for day in 0..4 {
+        let id = store
+            .begin_check(check_at(day), CheckTrigger::Schedule)
+            .await
+            .unwrap();
+        // "rare" is only decided in the first check, "web" in every one.
+        let mut decisions = vec![decision("web", DecisionKind::UpToDate)];
+        if day == 0 {
+            decisions.push(decision("rare", DecisionKind::UpToDate));
+        }
+        store
+            .finish_check(id, check_at(day), &[marketplace("22.04.1")], &decisions)
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    // A build asked for by the second check.
+    store
+        .insert_build(NewBuild {
+            image: "web".into(),
+            check_id: Some(ids[1]),
+            decision: Some(DecisionKind::NewBaseVersion),
+            reason: "r".into(),
+            recipe_hash: "h".into(),
+            source_version: "22.04.1".into(),
+            created_at: check_at(1),
+        })
+        .await
+        .unwrap();
+
+    let gone = store.prune_checks(check_at(3)).await.unwrap();
+    // Check 0 holds rare's latest decision, check 1 a build's, check 3 is new:
+    // only check 2 goes.
+    assert_eq!(gone, 1);
+    let left: Vec<i64> = sqlx::query_scalar("SELECT id FROM check_cycles ORDER BY id")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(left, [ids[0].0, ids[1].0, ids[3].0]);
+    assert!(store.decisions(ids[2]).await.unwrap().is_empty());
+    assert!(store.resolved_versions(ids[2]).await.unwrap().is_empty());
+    let broken = sqlx::query("PRAGMA foreign_key_check")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    assert!(broken.is_empty());
+    // Nothing more to do the second time.
+    assert_eq!(store.prune_checks(check_at(3)).await.unwrap(), 0);
+}
