@@ -235,6 +235,7 @@ pub(super) fn guid(p: &mut Problems, value: &S<String>, field: &str) -> Option<S
     if is_guid(value.get_ref()) {
         Some(value.get_ref().to_ascii_lowercase())
     } else {
+        p.hide(value.span());
         p.hint(
             value.span(),
             format!("`{field}` is not a GUID"),

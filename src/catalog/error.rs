@@ -188,6 +188,9 @@ impl Diagnostic for CatalogError {
 pub(super) struct Problems<'s> {
     source: &'s str,
     list: Vec<Problem>,
+    /// Values never shown in a snippet (one that failed a GUID check may be a
+    /// secret pasted into the wrong key).
+    hidden: Vec<Range<usize>>,
 }
 
 impl<'s> Problems<'s> {
@@ -195,7 +198,17 @@ impl<'s> Problems<'s> {
         Problems {
             source,
             list: Vec::new(),
+            hidden: Vec::new(),
         }
+    }
+
+    /// Keeps the value at `span` out of every rendered snippet.
+    pub(super) fn hide(&mut self, span: Range<usize>) {
+        self.hidden.push(span);
+    }
+
+    pub(super) fn hidden(&self) -> &[Range<usize>] {
+        &self.hidden
     }
 
     pub(super) fn error(&mut self, span: Range<usize>, message: impl Into<String>) {

@@ -67,8 +67,11 @@ pub(super) struct RawCredential {
     pub password: Option<S<Discarded>>,
 }
 
-/// Keys whose values must never be echoed back, wherever they appear in the file.
-pub(super) const SECRET_KEYS: &[&str] = &["secret", "client_secret", "password"];
+/// Parts of key names whose values are blanked in diagnostics: secrets, and URLs,
+/// which often carry one (a SAS token, a webhook's key).
+pub(super) const SECRET_KEY_PARTS: &[&str] = &[
+    "secret", "password", "token", "key", "sas", "url", "webhook",
+];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

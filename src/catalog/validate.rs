@@ -13,7 +13,7 @@ use super::check_settings::{check_azure, check_defaults, check_schedule, check_s
 use super::check_steps::check_step;
 use super::error::{CatalogError, InvalidCatalog, Problems};
 use super::model::{Catalog, Recipe};
-use super::raw::{RawCatalog, SECRET_KEYS};
+use super::raw::{RawCatalog, SECRET_KEY_PARTS};
 use super::values::check_name;
 
 pub(super) fn parse(source: &str, file_name: &str) -> Result<Catalog, CatalogError> {
@@ -27,11 +27,14 @@ pub(super) fn parse(source: &str, file_name: &str) -> Result<Catalog, CatalogErr
     };
     match catalog {
         Some(catalog) if problems.len() == 0 => Ok(catalog),
-        _ => Err(CatalogError::Invalid(InvalidCatalog::new(
-            file_name,
-            redact_secrets(source),
-            problems.into_vec(),
-        ))),
+        _ => {
+            let shown = redact_secrets(source, problems.hidden());
+            Err(CatalogError::Invalid(InvalidCatalog::new(
+                file_name,
+                shown,
+                problems.into_vec(),
+            )))
+        }
     }
 }
 
@@ -141,12 +144,15 @@ fn check_catalog(p: &mut Problems, raw: &RawCatalog) -> Option<Catalog> {
     })
 }
 
-/// The source with the value of every secret-looking key blanked, for diagnostics that
-/// show snippets. Byte offsets and line breaks are kept so that spans still line up.
-fn redact_secrets(source: &str) -> String {
-    let mut spans = Vec::new();
-    if let Ok(document) = DeTable::parse(source) {
-        collect_secret_spans(document.get_ref(), &mut spans);
+/// The source with the value of every secret-looking key (see [`SECRET_KEY_PARTS`])
+/// and every `hidden` span blanked, for diagnostics that show snippets. Byte offsets
+/// and line breaks are kept so that spans still line up. A file that does not parse
+/// is blanked line by line, so a syntax error elsewhere cannot show a secret.
+fn redact_secrets(source: &str, hidden: &[Range<usize>]) -> String {
+    let mut spans = hidden.to_vec();
+    match DeTable::parse(source) {
+        Ok(document) => collect_secret_spans(document.get_ref(), &mut spans),
+        Err(_) => secret_lines(source, &mut spans),
     }
     let mut bytes = source.as_bytes().to_vec();
     for span in spans {
@@ -160,9 +166,28 @@ fn redact_secrets(source: &str) -> String {
     String::from_utf8(bytes).unwrap_or_else(|_| String::new())
 }
 
+fn is_secret_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    SECRET_KEY_PARTS.iter().any(|part| key.contains(part))
+}
+
+/// `key = value` lines whose key looks secret: the span after the `=`.
+fn secret_lines(source: &str, spans: &mut Vec<Range<usize>>) {
+    let mut offset = 0;
+    for line in source.split_inclusive('\n') {
+        if let Some((key, _)) = line.split_once('=')
+            && is_secret_key(key.trim().trim_matches(['"', '\'']))
+        {
+            let start = offset + key.len() + 1;
+            spans.push(start..offset + line.trim_end_matches(['\r', '\n']).len());
+        }
+        offset += line.len();
+    }
+}
+
 fn collect_secret_spans(table: &DeTable, spans: &mut Vec<Range<usize>>) {
     for (key, value) in table.iter() {
-        if SECRET_KEYS.contains(&key.get_ref().as_ref()) {
+        if is_secret_key(key.get_ref()) {
             spans.push(value.span());
         }
         collect_value(value.get_ref(), spans);

@@ -880,3 +880,42 @@ fn frequent_schedules_need_to_be_asked_for_and_jitter_fits_the_period() {
     ))
     .unwrap();
 }
+
+/// Everything a person could read of an invalid catalog.
+fn renderings(source: &str) -> String {
+    let error = parse(source).unwrap_err();
+    let mut fancy = String::new();
+    let report = parse(source).unwrap_err().into_report();
+    miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+        .render_report(&mut fancy, report.as_ref())
+        .unwrap();
+    format!("{error}\n{error:?}\n{fancy}")
+}
+
+/// Security finding (low): diagnostics blanked only three key names, and only when
+/// the file parsed; a value that failed the GUID check was shown as written.
+#[test]
+fn diagnostics_never_show_a_secret_looking_value() {
+    // An unknown key whose value is a webhook URL with its key in it; a syntax
+    // error on the very line of a SAS token.
+    for source in [
+        format!(
+            "{}notify_webhook_url = \"https://hooks.example/abc?sig=Zm9vYmFy-leak\"\n{IMAGE}",
+            azure()
+        ),
+        format!("{}sas_token = \"sv=2024&sig=leak2\n{IMAGE}", azure()),
+    ] {
+        let shown = renderings(&source);
+        assert!(shown.contains("test.toml:6:"), "{shown}");
+        assert!(!shown.contains("leak"), "secret shown:\n{shown}");
+    }
+
+    // A client secret pasted where the client id goes.
+    let pasted = format!(
+        "{}[azure.credential]\nkind = \"client_secret\"\ntenant_id = \"{SUB}\"\nclient_id = \"Qx8~pasted.secret-value\"\nsecret_file = \"/etc/image-refresh/secret\"\n{IMAGE}",
+        azure()
+    );
+    let shown = renderings(&pasted);
+    assert!(shown.contains("`client_id` is not a GUID"), "{shown}");
+    assert!(!shown.contains("pasted.secret"), "secret shown:\n{shown}");
+}
