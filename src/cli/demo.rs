@@ -23,11 +23,30 @@ const DEMO_TIMEZONE: chrono_tz::Tz = chrono_tz::Europe::Prague;
 /// The scenario the demo tells its story with.
 pub const DEMO_SCENARIO: &str = include_str!("../../config/scenarios/demo.toml");
 
+/// The demo, until it ends or SIGINT/SIGTERM stops it; either way its temporary
+/// directory (owner-only: it holds the simulator's client secret) is removed.
 pub async fn run() -> miette::Result<ExitCode> {
+    use std::os::unix::fs::PermissionsExt;
     let workdir = tempfile::Builder::new()
         .prefix("image-refresh-demo-")
+        .permissions(std::fs::Permissions::from_mode(0o700))
         .tempdir()
         .into_diagnostic()?;
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .into_diagnostic()?;
+    let outcome = tokio::select! {
+        outcome = story(&workdir) => outcome,
+        _ = tokio::signal::ctrl_c() => Ok(ExitCode::from(130)),
+        _ = terminate.recv() => Ok(ExitCode::from(143)),
+    };
+    // The story's tasks may still hold files open; removing the directory does not mind.
+    if let Err(error) = workdir.close() {
+        eprintln!("warning: could not remove the demo's temporary directory: {error}");
+    }
+    outcome
+}
+
+async fn story(workdir: &tempfile::TempDir) -> miette::Result<ExitCode> {
     let scenario = Scenario::from_toml(DEMO_SCENARIO).into_diagnostic()?;
     let sim = Simulator::start(SimConfig::new(SystemClock, scenario))
         .await

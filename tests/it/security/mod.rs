@@ -4,6 +4,7 @@
 mod authority;
 mod bodies;
 mod database;
+mod demo;
 mod dumps;
 mod proxy;
 mod secrets;
