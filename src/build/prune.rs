@@ -1,9 +1,11 @@
 //! After a successful build, keeps each gallery image definition with `versions_to_keep`
 //! to its newest versions.
 //!
-//! Only versions this image's builds made (AIB tags them with the template's
-//! `artifactTags`) are ever deleted: a version someone published by hand counts towards
-//! the newest ones but is left alone. Pruning is best effort: a version Azure will not
+//! Only versions this image's builds made are ever deleted: tagged by AIB with the
+//! template's `artifactTags` *and* recorded in this deployment's history as a build's
+//! artifact. A tag alone proves nothing (anyone with tag rights can set one), so a
+//! version someone published by hand, or tagged to look like ours, counts towards the
+//! newest ones but is left alone. Pruning is best effort: a version Azure will not
 //! delete now is tried again after the next successful build.
 
 use tracing::{info, warn};
@@ -34,6 +36,7 @@ pub(super) async fn prune(
         ) else {
             continue;
         };
+        let recorded = ctx.store.recorded_artifacts(&image.name).await?;
         let versions = match gallery::list_versions(&ctx.arm, &gallery).await {
             Ok(versions) => versions,
             Err(error) => {
@@ -42,7 +45,7 @@ pub(super) async fn prune(
                 continue;
             }
         };
-        for version in doomed(&versions, keep, &image.name) {
+        for version in doomed(&versions, keep, &image.name, &recorded) {
             let deadline = ctx.deadline_for_arm();
             let delete = gallery::delete_version(&ctx.arm, &gallery, &version.name, deadline);
             match ctx.holding_lease(&build.image, delete).await? {
@@ -72,6 +75,7 @@ fn doomed<'a>(
     versions: &'a [GalleryImageVersion],
     keep: u32,
     image: &str,
+    recorded: &std::collections::HashSet<String>,
 ) -> Vec<&'a GalleryImageVersion> {
     let mut ordered: Vec<(ImageVersion, &GalleryImageVersion)> = versions
         .iter()
@@ -89,6 +93,10 @@ fn doomed<'a>(
                 .is_some_and(|made_for| made_for == image)
         })
         .filter(|v| {
+            v.id.as_ref()
+                .is_some_and(|id| recorded.contains(&id.to_ascii_lowercase()))
+        })
+        .filter(|v| {
             v.provisioning_state.as_deref().is_none_or(|state| {
                 state.eq_ignore_ascii_case("succeeded") || state.eq_ignore_ascii_case("failed")
             })
@@ -102,10 +110,16 @@ mod tests {
 
     use super::*;
 
+    fn id(name: &str) -> String {
+        format!(
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/web/versions/{name}"
+        )
+    }
+
     fn version(name: &str, made_for: Option<&str>, state: &str) -> GalleryImageVersion {
         GalleryImageVersion {
             name: name.to_owned(),
-            id: None,
+            id: Some(id(name)),
             provisioning_state: Some(state.to_owned()),
             exclude_from_latest: false,
             excluded_regions: Vec::new(),
@@ -132,14 +146,37 @@ mod tests {
             version("1.0.1", Some("web"), "Succeeded"),
             version("nightly", Some("web"), "Succeeded"),
         ];
+        let ours: std::collections::HashSet<String> = versions
+            .iter()
+            .map(|v| id(&v.name).to_ascii_lowercase())
+            .collect();
         // Newest two: 1.0.10 and 1.0.9 (numerically, not as text).
-        assert_eq!(names(doomed(&versions, 2, "web")), ["1.0.4", "1.0.1"]);
         assert_eq!(
-            names(doomed(&versions, 6, "web")),
+            names(doomed(&versions, 2, "web", &ours)),
+            ["1.0.4", "1.0.1"]
+        );
+        assert_eq!(
+            names(doomed(&versions, 6, "web", &ours)),
             ["1.0.1"],
             "versions made by others count towards the newest"
         );
-        assert!(doomed(&versions, 7, "web").is_empty());
-        assert!(doomed(&versions[..2], 2, "web").is_empty());
+        assert!(doomed(&versions, 7, "web", &ours).is_empty());
+        assert!(doomed(&versions[..2], 2, "web", &ours).is_empty());
+    }
+
+    /// Security finding (low): a tag is not proof. A version someone tagged as
+    /// ours, but that no build of this deployment recorded, is never deleted.
+    #[test]
+    fn a_version_tagged_as_ours_but_not_recorded_is_left_alone() {
+        let versions = vec![
+            version("1.0.3", Some("web"), "Succeeded"),
+            version("1.0.2", Some("web"), "Succeeded"),
+            version("1.0.1", Some("web"), "Succeeded"),
+        ];
+        let recorded: std::collections::HashSet<String> = [id("1.0.3"), id("1.0.1").to_uppercase()]
+            .into_iter()
+            .map(|id| id.to_ascii_lowercase())
+            .collect();
+        assert_eq!(names(doomed(&versions, 1, "web", &recorded)), ["1.0.1"]);
     }
 }

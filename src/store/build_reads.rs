@@ -64,6 +64,28 @@ impl Store {
     }
 
     /// The newest build of an image that produced an image.
+    /// Every artifact (resource ID, lowercase) that builds of `image` recorded: what
+    /// this deployment made, as opposed to what merely carries its tags.
+    pub async fn recorded_artifacts(
+        &self,
+        image: &str,
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        let lists: Vec<Option<String>> = sqlx::query_scalar(
+            "SELECT artifact_ids FROM builds WHERE image = ?1 AND artifact_ids IS NOT NULL",
+        )
+        .bind(image)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::query("read an image's recorded artifacts"))?;
+        Ok(lists
+            .into_iter()
+            .flatten()
+            .filter_map(|list| serde_json::from_str::<Vec<String>>(&list).ok())
+            .flatten()
+            .map(|id| id.to_ascii_lowercase())
+            .collect())
+    }
+
     pub async fn last_successful_build(
         &self,
         image: &str,
