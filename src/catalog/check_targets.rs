@@ -37,6 +37,32 @@ fn reject_foreign(
     }
 }
 
+/// Marketplace names become ARM path segments: letters, digits, `.`, `_` and `-`,
+/// starting with a letter or digit, at most 128 characters (so never `.` or `..`,
+/// which a URL would drop or climb with).
+fn marketplace_name<'a>(
+    p: &mut Problems,
+    value: &'a S<String>,
+    field: &str,
+) -> Option<&'a S<String>> {
+    let name = value.get_ref();
+    let ok = name.len() <= 128
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        return Some(value);
+    }
+    p.hint(
+        value.span(),
+        format!("invalid marketplace `{field}`"),
+        "use the name from `az vm image list`: letters, digits, `.`, `_` and `-`, \
+         starting with a letter or digit, at most 128 characters",
+    );
+    None
+}
+
 fn span<T>(field: &Option<S<T>>) -> Option<Range<usize>> {
     field.as_ref().map(|f| f.span())
 }
@@ -94,6 +120,9 @@ pub(super) fn check_source(
                 "sku",
                 "e.g. sku = \"22_04-lts-gen2\"",
             );
+            let publisher = publisher.and_then(|v| marketplace_name(p, v, "publisher"));
+            let offer = offer.and_then(|v| marketplace_name(p, v, "offer"));
+            let sku = sku.and_then(|v| marketplace_name(p, v, "sku"));
             let version = version(p, &source.version);
             let plan = source.plan.as_ref().map(|plan| {
                 let t = plan.span();

@@ -919,3 +919,25 @@ fn diagnostics_never_show_a_secret_looking_value() {
     assert!(shown.contains("`client_id` is not a GUID"), "{shown}");
     assert!(!shown.contains("pasted.secret"), "secret shown:\n{shown}");
 }
+
+/// Security finding (low): marketplace names become ARM path segments, and `..`
+/// silently climbed out of the path.
+#[test]
+fn marketplace_names_follow_arms_rules() {
+    let with = |publisher: &str, sku: &str| {
+        format!(
+            "{}[[images]]\nname = \"img\"\n[images.source]\ntype = \"marketplace\"\n\
+             publisher = \"{publisher}\"\noffer = \"0001-com-ubuntu-server-jammy\"\n\
+             sku = \"{sku}\"\n[[images.distribute]]\ntype = \"vhd\"\n",
+            azure()
+        )
+    };
+    single_problem(&with("Canonical", ".."), 12, 7, "invalid marketplace `sku`");
+    single_problem(
+        &with("Canon ical", "22_04-lts-gen2"),
+        10,
+        13,
+        "invalid marketplace `publisher`",
+    );
+    parse(&with("MicrosoftWindowsServer", "18.04-LTS")).unwrap();
+}
