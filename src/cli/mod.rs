@@ -6,6 +6,7 @@ mod daemon;
 #[cfg(feature = "simulator")]
 mod demo;
 mod history;
+mod images;
 mod output;
 mod plan;
 mod progress;
@@ -62,8 +63,8 @@ pub async fn run(cli: Cli) -> miette::Result<ExitCode> {
         Command::Demo => demo::run().await,
         Command::Run { once: true } => build::run_once(global).await,
         Command::Run { once: false } => daemon::run(global).await,
-        Command::Enable { image } => daemon::enable(global, &image).await,
-        Command::Disable { image, reason } => daemon::disable(global, &image, &reason).await,
+        Command::Enable { image } => images::enable(global, &image).await,
+        Command::Disable { image, reason } => images::disable(global, &image, &reason).await,
         Command::History {
             image,
             limit,
@@ -95,17 +96,6 @@ fn database_for(global: &GlobalArgs, catalog: Option<&Catalog>) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(store::DEFAULT_DATABASE_PATH))
 }
 
-/// [`database_for`] without a catalog in hand. Reading history must work without
-/// a catalog (an operator on a box whose catalog is broken still wants to see what
-/// happened), so a missing default catalog is not an error here.
-fn database_path(global: &GlobalArgs) -> miette::Result<PathBuf> {
-    if global.database.is_none() && global.config.exists() {
-        let catalog = load_catalog(global)?;
-        return Ok(database_for(global, Some(&catalog)));
-    }
-    Ok(database_for(global, None))
-}
-
 /// The catalog (read once), its store and ARM client: what every Azure-facing
 /// command works with.
 async fn open_app(global: &GlobalArgs) -> miette::Result<App> {
@@ -119,9 +109,23 @@ async fn open_app(global: &GlobalArgs) -> miette::Result<App> {
 }
 
 async fn open_store(global: &GlobalArgs) -> miette::Result<Store> {
-    let path = database_path(global)?;
-    Store::open(&path)
+    Ok(open_store_and_catalog(global).await?.0)
+}
+
+/// The history store and, when one loads, the catalog, each read once. Reading
+/// history must work without a catalog (an operator on a box whose catalog is
+/// broken still wants to see what happened): a missing catalog is no error, and a
+/// broken one only when the database's path has to come from it.
+async fn open_store_and_catalog(global: &GlobalArgs) -> miette::Result<(Store, Option<Catalog>)> {
+    let catalog = match global.config.exists().then(|| load_catalog(global)) {
+        Some(Err(report)) if global.database.is_none() => return Err(report),
+        Some(loaded) => loaded.ok(),
+        None => None,
+    };
+    let path = database_for(global, catalog.as_ref());
+    let store = Store::open(&path)
         .await
         .into_diagnostic()
-        .wrap_err("failed to open the history database")
+        .wrap_err("failed to open the history database")?;
+    Ok((store, catalog))
 }
