@@ -9,6 +9,7 @@ use tokio::time::Instant;
 
 use super::AzureError;
 use super::arm::{ArmClient, ArmResponse};
+use super::arm::{MAX_CODE, MAX_MESSAGE, printable};
 
 /// The first wait of an operation that sent no `Retry-After`.
 const FIRST_POLL_WAIT: Duration = Duration::from_secs(1);
@@ -138,8 +139,11 @@ impl LroPoller {
             return Err(AzureError::Lro {
                 operation: self.operation.as_str().into(),
                 status: state.into(),
-                code: code.unwrap_or_else(|| "Unknown".to_owned()),
-                message: message.unwrap_or_else(|| "no error details".to_owned()),
+                code: printable(&code.unwrap_or_else(|| "Unknown".to_owned()), MAX_CODE),
+                message: printable(
+                    &message.unwrap_or_else(|| "no error details".to_owned()),
+                    MAX_MESSAGE,
+                ),
             });
         }
         // InProgress, Accepted, Running, provider-specific states: keep waiting.

@@ -2,6 +2,7 @@
 
 use tracing::{info, warn};
 
+use crate::azure::arm::{MAX_MESSAGE, printable};
 use crate::azure::image_templates::{self, RunState, RunStatus, TemplateRef};
 use crate::model::{BuildState, RunSubState};
 use crate::store::{BuildRecord, BuildTransition};
@@ -108,7 +109,11 @@ async fn finished_run(
     run: RunStatus,
 ) -> Result<BuildTransition, StepError> {
     let now = ctx.now();
-    let message = run.message.filter(|m| !m.is_empty());
+    // AIB's message reaches terminals, logs and the history: no escapes in it.
+    let message = run
+        .message
+        .filter(|m| !m.is_empty())
+        .map(|m| printable(&m, MAX_MESSAGE));
     let change = match run.run_state {
         RunState::Succeeded | RunState::PartiallySucceeded => {
             let outputs = image_templates::run_outputs(&ctx.arm, template).await?;

@@ -11,6 +11,7 @@
 use tracing::{info, warn};
 
 use crate::azure::AzureError;
+use crate::azure::arm::{MAX_CODE, MAX_MESSAGE, printable};
 use crate::azure::image_templates::{self, ImageTemplateStatus, ProvisioningState, TemplateRef};
 use crate::catalog::Image;
 use crate::model::{BuildState, Cleanup, RunSubState};
@@ -198,12 +199,13 @@ async fn create_template(
             });
         let mut change = BuildTransition::to(BuildState::Failed, ctx.now(), "template rejected");
         change.template_name = Some(template.name.clone());
-        change.error_code = Some(
-            error
+        change.error_code = Some(printable(
+            &error
                 .provisioning_error_code
                 .unwrap_or_else(|| "ProvisioningFailed".into()),
-        );
-        change.error_message = error.message;
+            MAX_CODE,
+        ));
+        change.error_message = error.message.map(|m| printable(&m, MAX_MESSAGE));
         return Ok(change);
     }
     let mut change =

@@ -72,7 +72,7 @@ impl Schedule {
         Ok(schedule)
     }
 
-    /// The shortest time between two cron matches over the next [`GAP_SAMPLE`]
+    /// The shortest time between two cron matches over the next `GAP_SAMPLE`
     /// matches from a fixed instant: the schedule's period, for regular ones.
     pub fn shortest_gap(&self) -> Option<Duration> {
         let from = DateTime::<Utc>::from_timestamp(1_767_225_600, 0)?; // 2026-01-01

@@ -52,13 +52,13 @@ pub(crate) fn parse(status: u16, body: &[u8]) -> (String, String) {
 }
 
 /// Longest code and message kept from an error body.
-const MAX_CODE: usize = 100;
-const MAX_MESSAGE: usize = 2000;
+pub const MAX_CODE: usize = 100;
+pub const MAX_MESSAGE: usize = 2000;
 
 /// `text` with control characters (C0 but tab, DEL, C1) written as `\u{…}`, so an
 /// error body cannot move a terminal's cursor or recolour it, and cut at `max`
 /// characters.
-pub(crate) fn printable(text: &str, max: usize) -> String {
+pub fn printable(text: &str, max: usize) -> String {
     let mut out = String::new();
     for (count, c) in text.chars().enumerate() {
         if count == max {

@@ -14,6 +14,7 @@ use reqwest::{Method, StatusCode, Url};
 use serde_json::Value;
 use uuid::Uuid;
 
+pub use error_body::{MAX_CODE, MAX_MESSAGE, printable};
 pub use path::ResourcePath;
 pub use retry::RetryPolicy;
 pub use throttle::{BucketConfig, RateLimits};
