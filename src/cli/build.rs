@@ -5,14 +5,14 @@ use std::process::ExitCode;
 use miette::{IntoDiagnostic, WrapErr, miette};
 use tokio::sync::mpsc;
 
-use super::plan::print_plan;
+use super::plan::{print_plan, say_unresolved};
 use super::progress::spawn_printer;
 use super::{GlobalArgs, open_app, output};
 use crate::app::App;
 use crate::build::{BuildError, BuildOptions};
-use crate::model::CheckTrigger;
+use crate::model::{CheckTrigger, DecisionKind};
 use crate::pipeline::Pipeline;
-use crate::plan::Selection;
+use crate::plan::{Plan, Selection};
 use crate::store::BuildRecord;
 
 pub async fn build(
@@ -48,20 +48,39 @@ pub async fn build(
     } else {
         Selection::Stale
     };
-    if force {
-        for entry in plan.entries.iter().filter(|e| e.source_version.is_none()) {
+    let not_built = say_why_not_built(&plan, selection);
+    let jobs = pipeline.jobs(&subset, &plan, selection);
+    let results = pipeline.build_all(jobs).await;
+    finish(&app, pipeline, printer).await;
+    let built = report(&results, wait);
+    Ok(if not_built > 0 {
+        ExitCode::FAILURE
+    } else {
+        built
+    })
+}
+
+/// One line for each named image that gets no build, and how many of them were
+/// not simply up to date (the command then exits 1: it was asked to build them).
+fn say_why_not_built(plan: &Plan, selection: Selection) -> usize {
+    let mut failed = 0;
+    for entry in &plan.entries {
+        let built =
+            entry.source_version.is_some() && (entry.stale || selection == Selection::Forced);
+        if built {
+            continue;
+        }
+        if entry.decision.kind() == DecisionKind::UpToDate {
+            println!(
+                "{}: up to date ({}); --force rebuilds it",
+                entry.image, entry.reason
+            );
+        } else {
+            failed += 1;
             println!("{}: cannot build: {}", entry.image, entry.reason);
         }
     }
-    let jobs = pipeline.jobs(&subset, &plan, selection);
-    if jobs.is_empty() {
-        finish(&app, pipeline, printer).await;
-        println!("nothing to build; use --force to rebuild up-to-date images");
-        return Ok(ExitCode::SUCCESS);
-    }
-    let results = pipeline.build_all(jobs).await;
-    finish(&app, pipeline, printer).await;
-    report(&results, wait)
+    failed
 }
 
 /// Lets the progress printer drain (it ends when the pipeline, the last sender,
@@ -72,7 +91,7 @@ async fn finish(app: &App, pipeline: Pipeline, printer: tokio::task::JoinHandle<
     app.store.close().await;
 }
 
-fn report(results: &[Result<BuildRecord, BuildError>], waited: bool) -> miette::Result<ExitCode> {
+fn report(results: &[Result<BuildRecord, BuildError>], waited: bool) -> ExitCode {
     let mut failed = 0;
     for result in results {
         match result {
@@ -102,14 +121,14 @@ fn report(results: &[Result<BuildRecord, BuildError>], waited: bool) -> miette::
             }
         }
     }
-    if !waited {
+    if !waited && !results.is_empty() {
         println!("the daemon (or `image-refresh run --once`) follows the runs to the end");
     }
-    Ok(if failed == 0 {
+    if failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
-    })
+    }
 }
 
 /// One check cycle and its builds, then exit: what the daemon does on each tick.
@@ -127,5 +146,11 @@ pub async fn run_once(global: &GlobalArgs) -> miette::Result<ExitCode> {
     for (image, reason) in &cycle.disabled {
         println!("{image}: disabled: {reason}; `image-refresh enable {image}` resumes");
     }
-    report(&cycle.results, true)
+    let built = report(&cycle.results, true);
+    // A cycle that could not look at some image did not do its job.
+    Ok(if say_unresolved(&cycle.plan) {
+        ExitCode::FAILURE
+    } else {
+        built
+    })
 }

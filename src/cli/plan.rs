@@ -25,11 +25,32 @@ pub async fn check(global: &GlobalArgs, format: Output) -> miette::Result<ExitCo
         Output::Json => output::print_json(&plan)?,
         Output::Table => print_plan(&plan),
     }
-    Ok(if plan.stale().next().is_some() {
+    Ok(exit_code(&plan))
+}
+
+/// 0 only when every image's decision is known and none is stale; 3 when some
+/// are stale and all are known; 1 when any could not be determined, whatever
+/// else is true: a check that could not look never says "all good".
+fn exit_code(plan: &Plan) -> ExitCode {
+    if say_unresolved(plan) {
+        ExitCode::FAILURE
+    } else if plan.stale().next().is_some() {
         ExitCode::from(EXIT_STALE)
     } else {
         ExitCode::SUCCESS
-    })
+    }
+}
+
+/// Says on stderr which images could not be decided, and why; true if any.
+pub fn say_unresolved(plan: &Plan) -> bool {
+    let unresolved: Vec<_> = plan.unresolved().collect();
+    for entry in &unresolved {
+        eprintln!(
+            "error: cannot tell whether {} is stale: {}",
+            entry.image, entry.reason
+        );
+    }
+    !unresolved.is_empty()
 }
 
 pub fn print_plan(plan: &Plan) {
@@ -43,8 +64,13 @@ pub fn print_plan(plan: &Plan) {
         ]);
     }
     println!("{table}");
+    let unknown = plan.unresolved().count();
+    let unknown = match unknown {
+        0 => String::new(),
+        n => format!(", {n} could not be told"),
+    };
     println!(
-        "check {}: {} of {} images stale ({} source lookups)",
+        "check {}: {} of {} images stale{unknown} ({} source lookups)",
         plan.check_id,
         plan.stale().count(),
         plan.entries.len(),

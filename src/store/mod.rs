@@ -192,8 +192,15 @@ impl Store {
         &self.path
     }
 
-    /// Closes every connection; waits for those in use to be returned.
+    /// Closes every connection; waits for those in use to be returned. The
+    /// write-ahead log is checkpointed and truncated first: SQLite would do it
+    /// when the last connection closes, but sqlx closes connections on their
+    /// worker threads, which a command's process may not wait for.
     pub async fn close(&self) {
+        // Best effort: a busy database (the service writing) keeps its log.
+        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await;
         self.pool.close().await;
     }
 

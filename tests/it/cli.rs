@@ -197,7 +197,11 @@ async fn check_build_history_status_round_trip() {
 
     let nothing = world.run(&["build", "ubuntu-golden"]).await;
     assert!(nothing.status.success());
-    assert!(stdout(&nothing).contains("nothing to build"));
+    assert!(
+        stdout(&nothing).contains("ubuntu-golden: up to date"),
+        "{}",
+        stdout(&nothing)
+    );
     assert_eq!(world.sim.count("template.run"), 1, "no second run");
 
     let table = world.run(&["history", "--image", "ubuntu-golden"]).await;

@@ -13,6 +13,7 @@ mod check;
 mod cli;
 mod crash;
 mod daemon;
+mod exit_codes;
 mod faults;
 mod fuzz;
 mod schedule;
