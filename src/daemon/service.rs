@@ -94,6 +94,9 @@ pub async fn serve(
     Ok(())
 }
 
+/// When the next check falls due and for which images.
+type NextDue = Option<(DateTime<Utc>, Vec<String>)>;
+
 /// A running check: the catalog subset it covers and its task.
 type CheckTask = JoinHandle<(Catalog, Result<Plan, CheckError>)>;
 
@@ -116,6 +119,9 @@ struct Service {
     pending_trigger: CheckTrigger,
     /// Due instants up to here have been acted on.
     cursor: DateTime<Utc>,
+    /// The next due instant after `cursor`, computed once per cursor move or
+    /// catalog change rather than on every turn of the loop.
+    due: std::cell::RefCell<Option<(DateTime<Utc>, NextDue)>>,
     /// Failed checks and builds let go of, to try again with backoff.
     retries: Retries,
     health: DatabaseHealth,
@@ -149,6 +155,7 @@ impl Service {
             pending: BTreeSet::new(),
             pending_trigger: CheckTrigger::Schedule,
             cursor,
+            due: std::cell::RefCell::new(None),
             retries,
             health,
         })
@@ -195,7 +202,7 @@ impl Service {
     async fn run(&mut self, signals: &mut Signals) {
         let mut watchdog = self.config.watchdog.map(tokio::time::interval);
         loop {
-            let scheduled = self.schedules.next_due(self.cursor).map(|(at, _)| at);
+            let scheduled = self.next_due().map(|(at, _)| at);
             let next = [scheduled, self.retries.next()].into_iter().flatten().min();
             tokio::select! {
                 // Signals first, then the watchdog: however busy the rest is, SIGTERM
@@ -229,7 +236,7 @@ impl Service {
             self.resume_later();
         }
         let mut due = BTreeSet::new();
-        while let Some((at, images)) = self.schedules.next_due(self.cursor) {
+        while let Some((at, images)) = self.next_due() {
             if at > now {
                 break;
             }
@@ -449,13 +456,26 @@ impl Service {
         // Builds already started keep the pipeline (and catalog) they began with.
         self.pool.set_limit(limit);
         self.schedules = schedules;
+        self.due.replace(None);
         self.pipeline = pipeline;
         self.app = app;
         Ok(())
     }
 
+    fn next_due(&self) -> NextDue {
+        let mut memo = self.due.borrow_mut();
+        match &*memo {
+            Some((cursor, next)) if *cursor == self.cursor => next.clone(),
+            _ => {
+                let next = self.schedules.next_due(self.cursor);
+                *memo = Some((self.cursor, next.clone()));
+                next
+            }
+        }
+    }
+
     fn status_line(&self) -> String {
-        let next = match self.schedules.next_due(self.cursor) {
+        let next = match self.next_due() {
             Some((at, _)) => format!("next check {}", at.format("%Y-%m-%d %H:%M:%S UTC")),
             None => "no check scheduled".to_owned(),
         };
