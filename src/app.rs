@@ -132,7 +132,7 @@ impl App {
             service: self.catalog.service,
             options,
             events: Events::default(),
-            holder: lease_holder(),
+            holder: crate::build::name_this_process(),
             progress,
         })
     }
@@ -193,14 +193,4 @@ pub async fn open_store(path: &Path, catalog: Option<&Catalog>) -> Result<Store,
             .await?;
     }
     Ok(store)
-}
-
-/// Names this process in image leases (see [`crate::build::name_this_process`]).
-pub fn lease_holder() -> String {
-    crate::build::name_this_process()
-}
-
-/// This machine's name, for leases and schedule jitter (see [`crate::host`]).
-pub fn host_name() -> String {
-    crate::host::host_name()
 }

@@ -139,11 +139,6 @@ impl Pipeline {
         }
     }
 
-    /// The builds a plan asks for.
-    pub fn jobs(&self, catalog: &Catalog, plan: &Plan, selection: Selection) -> Vec<Job> {
-        plan.jobs(catalog, selection)
-    }
-
     /// Claims the image, records the build and drives it to its end. A failure
     /// that completes the catalog's failure limit disables the image in the same
     /// transaction as the build's final state.
@@ -195,7 +190,7 @@ impl Pipeline {
         }
         let plan = self.check(catalog, trigger).await?;
         on_plan(&plan);
-        let jobs = self.jobs(catalog, &plan, Selection::Stale);
+        let jobs = plan.jobs(catalog, Selection::Stale);
         results.extend(self.build_all(jobs).await);
         let mut disabled = Vec::new();
         loop {

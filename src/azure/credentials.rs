@@ -72,13 +72,11 @@ impl SecretSource {
         &self,
         credentials_directory: Option<&Path>,
     ) -> Result<Option<u32>, AzureError> {
-        use std::os::unix::fs::PermissionsExt;
         let path = self.path(credentials_directory)?;
-        let mode = std::fs::metadata(&path)
-            .map_err(|e| AzureError::Auth(format!("read credential file {}: {e}", path.display())))?
-            .permissions()
-            .mode();
-        Ok((mode & 0o077 != 0).then_some(mode & 0o777))
+        let meta = std::fs::metadata(&path).map_err(|e| {
+            AzureError::Auth(format!("read credential file {}: {e}", path.display()))
+        })?;
+        Ok(loose(&meta))
     }
 
     /// Reads the secret: a regular file (a link to one is followed) of at most
@@ -109,7 +107,7 @@ impl SecretSource {
         file.take(MAX_SECRET_FILE + 1)
             .read_to_string(&mut text)
             .map_err(|e| refuse(e.to_string()))?;
-        if let Ok(Some(mode)) = self.loose_mode(credentials_directory) {
+        if let Some(mode) = loose(&meta) {
             tracing::warn!(
                 file = %path.display(),
                 mode = format!("{mode:04o}"),
@@ -127,6 +125,13 @@ impl SecretSource {
         }
         Ok(Secret::new(secret.to_owned()))
     }
+}
+
+/// The permission bits of a file its group or the world may read.
+fn loose(meta: &std::fs::Metadata) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = meta.permissions().mode();
+    (mode & 0o077 != 0).then_some(mode & 0o777)
 }
 
 /// How to authenticate. Managed identity is the default for a daemon running in Azure.

@@ -8,7 +8,7 @@ use azure_core::http::headers::{HeaderName, HeaderValue, Headers};
 use azure_core::http::{AsyncRawResponse, Body, HttpClient, Method, Request, StatusCode};
 use reqwest::Url;
 
-use super::AzureError;
+use super::{AzureError, is_loopback};
 
 /// Timeouts of the shared HTTP client.
 #[derive(Debug, Clone, Copy)]
@@ -73,14 +73,16 @@ fn with_proxies(builder: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
     builder.proxy(proxy)
 }
 
-/// Loopback and link-local hosts: nothing a proxy should carry.
+/// Loopback (as [`is_loopback`] judges it, or `localhost` by name) and
+/// link-local hosts: nothing a proxy should carry.
 fn is_local(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback() || ip.is_link_local(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback() || (ip.segments()[0] & 0xffc0) == 0xfe80,
-        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        None => false,
-    }
+    is_loopback(url)
+        || match url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_link_local(),
+            Some(url::Host::Ipv6(ip)) => (ip.segments()[0] & 0xffc0) == 0xfe80,
+            Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+            None => false,
+        }
 }
 
 /// azure_identity's transport, backed by our reqwest client.

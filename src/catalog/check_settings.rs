@@ -344,7 +344,7 @@ fn check_frequency(p: &mut Problems, raw: &RawSchedule, settings: &ScheduleSetti
     let Ok(schedule) = crate::schedule::Schedule::new(settings, "") else {
         return true;
     };
-    let Some(gap) = schedule.shortest_gap() else {
+    let Some(gap) = schedule.period() else {
         return true;
     };
     let allowed = raw.allow_frequent.as_ref().is_some_and(|a| *a.get_ref());
@@ -364,9 +364,7 @@ fn check_frequency(p: &mut Problems, raw: &RawSchedule, settings: &ScheduleSetti
         );
         ok = false;
     }
-    let bound = gap.to_std().map_or(crate::schedule::MAX_JITTER, |gap| {
-        gap.min(crate::schedule::MAX_JITTER)
-    });
+    let bound = schedule.jitter_bound();
     if let (Some(jitter), Some(raw_jitter)) = (settings.jitter, &raw.jitter)
         && jitter > bound
     {

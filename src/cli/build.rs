@@ -49,7 +49,7 @@ pub async fn build(
         Selection::Stale
     };
     let not_built = say_why_not_built(&plan, selection);
-    let jobs = pipeline.jobs(&subset, &plan, selection);
+    let jobs = plan.jobs(&subset, selection);
     let results = pipeline.build_all(jobs).await;
     finish(&app, pipeline, printer).await;
     let built = report(&results, wait);

@@ -39,6 +39,8 @@ pub struct Schedule {
     expression: String,
     timezone: Tz,
     jitter: Jitter,
+    /// Computed once: the catalog's check and the jitter bound both need it.
+    period: Option<Duration>,
 }
 
 impl Schedule {
@@ -61,23 +63,34 @@ impl Schedule {
             expression,
             timezone: settings.timezone,
             jitter: Jitter::new(None, jitter_key),
+            period: None,
         };
+        schedule.period = schedule.shortest_gap();
         // Jitter past the cron's period or a day spreads nothing and made every
         // query scan that many ticks (150 such schedules starved the service loop).
-        let bound = schedule
-            .shortest_gap()
-            .and_then(|gap| gap.to_std().ok())
-            .map_or(MAX_JITTER, |gap| gap.min(MAX_JITTER));
+        let bound = schedule.jitter_bound();
         schedule.jitter = Jitter::new(settings.jitter.map(|j| j.min(bound)), jitter_key);
         Ok(schedule)
     }
 
     /// The shortest time between two cron matches over the next `GAP_SAMPLE`
     /// matches from a fixed instant: the schedule's period, for regular ones.
-    pub fn shortest_gap(&self) -> Option<Duration> {
+    fn shortest_gap(&self) -> Option<Duration> {
         let from = DateTime::<Utc>::from_timestamp(1_767_225_600, 0)?; // 2026-01-01
         let ticks: Vec<_> = self.ticks_after(from).take(GAP_SAMPLE).collect();
         ticks.windows(2).map(|pair| pair[1] - pair[0]).min()
+    }
+
+    /// The schedule's period (see `shortest_gap`); `None` when it matches at most once.
+    pub fn period(&self) -> Option<Duration> {
+        self.period
+    }
+
+    /// The most jitter this schedule takes: its period, and at most [`MAX_JITTER`].
+    pub fn jitter_bound(&self) -> std::time::Duration {
+        self.period
+            .and_then(|gap| gap.to_std().ok())
+            .map_or(MAX_JITTER, |gap| gap.min(MAX_JITTER))
     }
 
     /// The longest jitter this schedule adds.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use tracing::info;
 
 use super::ServiceConfig;
-use crate::app::{self, App, AppError};
+use crate::app::{App, AppError};
 use crate::azure::{self, CredentialConfig};
 use crate::catalog::Catalog;
 use crate::pipeline::Pipeline;
@@ -16,7 +16,7 @@ use crate::store::Store;
 /// The catalog's schedules, with jitter salted by the host name so that hosts
 /// sharing a catalog spread out while one host's due times survive restarts.
 pub(super) fn schedules(catalog: &Catalog) -> Result<CatalogSchedules, ScheduleError> {
-    let schedules = CatalogSchedules::new(catalog, &app::host_name())?;
+    let schedules = CatalogSchedules::new(catalog, &crate::host::host_name())?;
     if schedules.uses_default() {
         info!(
             cron = schedule::DEFAULT_CRON,

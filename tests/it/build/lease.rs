@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use azure_sim::{FaultKind, FaultRule};
-use image_refresh::app;
 use image_refresh::build::{self, BuildError, BuildOptions};
 use image_refresh::clock::Clock;
 use image_refresh::model::CheckTrigger;
@@ -164,7 +163,11 @@ async fn a_long_azure_wait_keeps_the_lease() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lease_left_after_the_last_record_is_released_by_the_restart() {
     let h = instant_world().await;
-    let dead = format!("{}:{}:killed", app::host_name(), exited_pid());
+    let dead = format!(
+        "{}:{}:killed",
+        image_refresh::host::host_name(),
+        exited_pid()
+    );
     let killed = h.process(&dead, options()).await;
     let record = build::run_job(&killed, &h.job()).await.unwrap();
     assert_eq!(record.state, BuildState::Succeeded);
@@ -177,7 +180,7 @@ async fn a_lease_left_after_the_last_record_is_released_by_the_restart() {
         .await
         .unwrap();
     // A lease of a live process on this host (pid 1 always exists).
-    let alive = format!("{}:1:alive", app::host_name());
+    let alive = format!("{}:1:alive", image_refresh::host::host_name());
     killed
         .store
         .try_claim("other-image", &alive, h.clock.now(), ttl)
@@ -185,7 +188,10 @@ async fn a_lease_left_after_the_last_record_is_released_by_the_restart() {
         .unwrap();
     super::bury(&killed).await;
 
-    let restarted = Pipeline::new(h.process(&app::lease_holder(), options()).await);
+    let restarted = Pipeline::new(
+        h.process(&image_refresh::build::name_this_process(), options())
+            .await,
+    );
     let report = restarted
         .run_cycle(&h.catalog, CheckTrigger::Startup, |_| {})
         .await

@@ -152,7 +152,7 @@ async fn build_all_keeps_to_the_catalogs_build_limit() {
         .unwrap();
 
     let plan = pipeline.check(&catalog, CheckTrigger::Cli).await.unwrap();
-    let jobs = pipeline.jobs(&catalog, &plan, Selection::Stale);
+    let jobs = plan.jobs(&catalog, Selection::Stale);
     assert_eq!(jobs.len(), 2);
     let results = pipeline.build_all(jobs).await;
     let mut runs: Vec<_> = results
