@@ -34,7 +34,8 @@ pub enum AppError {
 }
 
 /// Polls running builds and operations at most this often (milliseconds)
-/// instead of every 30 s and 10 s: for the simulator and tests, where builds
+/// instead of every 30 s and 10 s, and starts the backoff of a failed ARM
+/// request there instead of at 1 s: for the simulator and tests, where builds
 /// take seconds. ARM's `Retry-After` is still honoured.
 pub const POLL_INTERVAL_ENV: &str = "IMAGE_REFRESH_POLL_INTERVAL_MS";
 
@@ -61,9 +62,11 @@ impl Tuning {
         Ok(tuning)
     }
 
-    /// Polls operations and running builds every `interval`.
+    /// Polls operations and running builds every `interval`, and retries no
+    /// later than that at first.
     pub fn polling_every(mut self, interval: Duration) -> Tuning {
         self.arm.lro_poll_interval = interval;
+        self.arm.retry.base_delay = self.arm.retry.base_delay.min(interval);
         self.build.poll_interval = interval;
         self.poll_interval = Some(interval);
         self

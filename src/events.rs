@@ -23,7 +23,8 @@ pub enum Event {
         images: usize,
         /// Images the check found stale, in catalog order.
         stale: Vec<String>,
-        /// Images whose staleness Azure could not tell, with the error.
+        /// Images whose staleness could not be told (Azure unreadable, or the
+        /// source missing), with the reason.
         unresolved: Vec<(String, String)>,
     },
     /// A check could not be recorded (its decisions are unknown).

@@ -101,6 +101,7 @@ impl Pipeline {
         .await;
         if checked.is_ok() {
             self.prune_checks(catalog).await;
+            self.delete_expired_templates().await;
         }
         self.ctx.events.emit(match &checked {
             Ok(plan) => Event::CheckFinished {
@@ -135,6 +136,20 @@ impl Pipeline {
             }
             Err(error) => {
                 warn!(error = %chain(&error), "could not delete old checks; the next check tries again")
+            }
+        }
+    }
+
+    /// Failed builds' templates past `failed_template_retention` go after each
+    /// check, the cycle's regular beat; one Azure keeps waits for the next.
+    async fn delete_expired_templates(&self) {
+        match build::delete_expired(&self.ctx).await {
+            Ok(_) => {}
+            Err(error) if error.is_disk_fault() => {
+                tracing::debug!(error = %chain(&error), "could not delete expired templates")
+            }
+            Err(error) => {
+                warn!(error = %chain(&error), "could not delete expired templates; the next check tries again")
             }
         }
     }

@@ -62,6 +62,17 @@ impl Plan {
 
     /// Entries whose source Azure could not tell.
     pub fn unresolved(&self) -> impl Iterator<Item = &PlanEntry> {
+        self.entries.iter().filter(|e| {
+            matches!(
+                e.decision,
+                Decision::SourceUnavailable { .. } | Decision::SourceNotFound { .. }
+            )
+        })
+    }
+
+    /// The entries an outage left undecided: worth asking again before the next
+    /// scheduled check. A missing source is not: Azure already answered.
+    pub fn retryable(&self) -> impl Iterator<Item = &PlanEntry> {
         self.entries
             .iter()
             .filter(|e| matches!(e.decision, Decision::SourceUnavailable { .. }))

@@ -18,7 +18,24 @@ pub struct CloudEndpoints {
     pub authority_host: Url,
     /// Audience of ARM tokens; the scope requested is `{audience}/.default`.
     pub audience: String,
+    /// Where storage accounts' blobs are, for AIB's customization.log; `None`
+    /// when a custom cloud does not say (logs are then only linked, not read).
+    pub blob: Option<BlobEndpoint>,
 }
+
+/// The blob service of a cloud's storage accounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlobEndpoint {
+    /// Accounts are host names under this suffix, over https:
+    /// `{account}.blob.core.windows.net`.
+    HostSuffix(&'static str),
+    /// Accounts are the first path segment under this base URL (Azure Stack
+    /// Hub's path-style endpoints, Azurite, a local emulator).
+    PathStyle(Url),
+}
+
+/// The audience of Azure Storage tokens; the same in every cloud.
+pub const STORAGE_SCOPE: &str = "https://storage.azure.com/.default";
 
 impl CloudEndpoints {
     pub fn public() -> Self {
@@ -26,6 +43,7 @@ impl CloudEndpoints {
             "https://management.azure.com/",
             "https://login.microsoftonline.com/",
             "https://management.azure.com",
+            ".blob.core.windows.net",
         )
     }
 
@@ -34,6 +52,7 @@ impl CloudEndpoints {
             "https://management.usgovcloudapi.net/",
             "https://login.microsoftonline.us/",
             "https://management.usgovcloudapi.net",
+            ".blob.core.usgovcloudapi.net",
         )
     }
 
@@ -42,7 +61,34 @@ impl CloudEndpoints {
             "https://management.chinacloudapi.cn/",
             "https://login.chinacloudapi.cn/",
             "https://management.chinacloudapi.cn",
+            ".blob.core.chinacloudapi.cn",
         )
+    }
+
+    /// Whether a storage token may be sent to `url`: only to this cloud's blob
+    /// service, whatever a run's message says the log's address is.
+    pub fn check_blob_url(&self, url: &Url) -> Result<(), String> {
+        let Some(blob) = &self.blob else {
+            return Err("this cloud has no blob endpoint configured ([azure] blob_url)".into());
+        };
+        let ok = match blob {
+            BlobEndpoint::HostSuffix(suffix) => {
+                url.scheme() == "https"
+                    && url.port().is_none()
+                    && url.host_str().is_some_and(|host| {
+                        host.strip_suffix(suffix)
+                            .is_some_and(|account| !account.is_empty() && !account.contains('.'))
+                    })
+            }
+            BlobEndpoint::PathStyle(base) => {
+                url.origin() == base.origin() && url.path().starts_with(base.path())
+            }
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("{url} is not on this cloud's blob service"))
+        }
     }
 
     /// Custom endpoints (Azure Stack, sovereign clouds not listed above, a local emulator).
@@ -64,6 +110,7 @@ impl CloudEndpoints {
             resource_manager,
             authority_host,
             audience,
+            blob: None,
         })
     }
 
@@ -78,7 +125,12 @@ impl CloudEndpoints {
         format!("{}/.default", self.audience.trim_end_matches('/'))
     }
 
-    fn known(resource_manager: &str, authority_host: &str, audience: &str) -> Self {
+    fn known(
+        resource_manager: &str,
+        authority_host: &str,
+        audience: &str,
+        blob_suffix: &'static str,
+    ) -> Self {
         // Proven invariant: the literals above are valid https URLs (unit-tested).
         #[allow(clippy::expect_used)]
         let parse = |s: &str| Url::parse(s).expect("built-in cloud URL is valid");
@@ -86,6 +138,7 @@ impl CloudEndpoints {
             resource_manager: parse(resource_manager),
             authority_host: parse(authority_host),
             audience: audience.to_owned(),
+            blob: Some(BlobEndpoint::HostSuffix(blob_suffix)),
         }
     }
 }
@@ -153,6 +206,49 @@ mod tests {
         assert_eq!(
             CloudEndpoints::usgov().arm_scope(),
             "https://management.usgovcloudapi.net/.default"
+        );
+    }
+
+    #[test]
+    fn storage_tokens_go_only_to_the_clouds_blob_service() {
+        let public = CloudEndpoints::public();
+        let url = |s: &str| Url::parse(s).unwrap();
+        let ok = "https://abc123.blob.core.windows.net/packerlogs/1/customization.log";
+        assert_eq!(public.check_blob_url(&url(ok)), Ok(()));
+        for bad in [
+            "http://abc123.blob.core.windows.net/packerlogs/1/customization.log",
+            "https://abc123.blob.core.windows.net.evil.com/x",
+            "https://evil.com/abc123.blob.core.windows.net/x",
+            "https://a.b.blob.core.windows.net/x",
+            "https://blob.core.windows.net/x",
+            "https://abc.blob.core.windows.net:8443/x",
+            "https://abc.blob.core.usgovcloudapi.net/x",
+        ] {
+            assert!(public.check_blob_url(&url(bad)).is_err(), "{bad}");
+        }
+        let mut local =
+            CloudEndpoints::custom("http://127.0.0.1:1/", "http://127.0.0.1:1/", None).unwrap();
+        assert!(
+            local
+                .check_blob_url(&url("http://127.0.0.1:1/blob/a/x"))
+                .is_err()
+        );
+        local.blob = Some(BlobEndpoint::PathStyle(
+            parse_secure_url("http://127.0.0.1:1/blob").unwrap(),
+        ));
+        assert_eq!(
+            local.check_blob_url(&url("http://127.0.0.1:1/blob/a/x")),
+            Ok(())
+        );
+        assert!(
+            local
+                .check_blob_url(&url("http://127.0.0.1:2/blob/a/x"))
+                .is_err()
+        );
+        assert!(
+            local
+                .check_blob_url(&url("http://127.0.0.1:1/other/a/x"))
+                .is_err()
         );
     }
 

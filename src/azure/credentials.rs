@@ -15,6 +15,7 @@ use azure_identity::{
 
 use super::certificate::CertificateAssertion;
 use super::http::IdentityTransport;
+use super::token_cache::CredentialAbout;
 use super::{AzureError, CloudEndpoints, TokenCache};
 use crate::clock::SharedClock;
 
@@ -28,6 +29,16 @@ pub enum SecretSource {
     File(PathBuf),
     /// A systemd credential name, resolved against `$CREDENTIALS_DIRECTORY`.
     SystemdCredential(String),
+}
+
+impl SecretSource {
+    /// Where the secret is read from, as a person would look for it.
+    pub fn describe(&self) -> String {
+        match self {
+            SecretSource::File(path) => format!("the file {}", path.display()),
+            SecretSource::SystemdCredential(name) => format!("the systemd credential {name:?}"),
+        }
+    }
 }
 
 /// The most a secret or certificate file may hold; a PEM key and certificate fit
@@ -164,6 +175,64 @@ pub enum CredentialConfig {
     AzureCli { tenant_id: Option<String> },
 }
 
+impl CredentialConfig {
+    /// The `kind` as the catalog spells it, and what to set when it gets no token.
+    pub fn about(&self) -> CredentialAbout {
+        let (kind, remedy) = match self {
+            CredentialConfig::ManagedIdentity { client_id: None } => (
+                "managed_identity",
+                "run on an Azure host with a managed identity (IMDS, or IDENTITY_ENDPOINT and \
+                 IDENTITY_HEADER set), or set [azure.credential] kind = \"client_secret\" or \
+                 \"client_certificate\""
+                    .to_owned(),
+            ),
+            CredentialConfig::ManagedIdentity {
+                client_id: Some(id),
+            } => (
+                "managed_identity",
+                format!(
+                    "attach the user-assigned identity with client id {id} to this host, or fix \
+                     [azure.credential] client_id"
+                ),
+            ),
+            CredentialConfig::WorkloadIdentity { .. } => (
+                "workload_identity",
+                "check that token_file holds a current federated token and that the app \
+                 registration trusts its issuer"
+                    .to_owned(),
+            ),
+            CredentialConfig::ClientSecret {
+                tenant_id,
+                client_id,
+                secret_source,
+            } => (
+                "client_secret",
+                format!(
+                    "put a current client secret of app {client_id} (tenant {tenant_id}) in {}",
+                    secret_source.describe()
+                ),
+            ),
+            CredentialConfig::ClientCertificate {
+                tenant_id,
+                client_id,
+                certificate_source,
+            } => (
+                "client_certificate",
+                format!(
+                    "upload the certificate in {} to app {client_id} (tenant {tenant_id}), or \
+                     replace it if it expired",
+                    certificate_source.describe()
+                ),
+            ),
+            CredentialConfig::AzureCli { .. } => (
+                "azure_cli",
+                "run `az login` as the user that runs image-refresh".to_owned(),
+            ),
+        };
+        CredentialAbout { kind, remedy }
+    }
+}
+
 impl Default for CredentialConfig {
     fn default() -> Self {
         CredentialConfig::ManagedIdentity { client_id: None }
@@ -267,10 +336,12 @@ pub fn token_cache(
 ) -> Result<TokenCache, AzureError> {
     let (config, endpoints, http) = (config.clone(), endpoints.clone(), http.clone());
     let credential_clock = clock.clone();
-    TokenCache::rebuildable(
+    let about = config.about();
+    Ok(TokenCache::rebuildable(
         move || credential(&config, &endpoints, &http, credential_clock.clone()),
         clock,
-    )
+    )?
+    .about(about))
 }
 
 #[cfg(test)]

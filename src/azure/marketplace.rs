@@ -67,6 +67,14 @@ pub async fn resolve_latest(
     sku: &MarketplaceSku,
 ) -> Result<ResolvedLatest, AzureError> {
     let versions = list_versions(client, sku).await?;
+    resolve_latest_of(sku, versions)
+}
+
+/// The newest of `versions`, listed for `sku`; ignored names are said in the log.
+pub fn resolve_latest_of(
+    sku: &MarketplaceSku,
+    versions: Vec<String>,
+) -> Result<ResolvedLatest, AzureError> {
     let choice = latest_version(&versions);
     for ignored in &choice.ignored {
         tracing::warn!(

@@ -20,7 +20,9 @@ mod token_cache;
 pub mod version;
 
 pub use arm::{ArmClient, ArmClientOptions, ArmResponse, ResourcePath};
-pub use cloud::{AUTHORITY_HOST_ENV, CloudEndpoints, is_loopback, parse_secure_url};
+pub use cloud::{
+    AUTHORITY_HOST_ENV, BlobEndpoint, CloudEndpoints, STORAGE_SCOPE, is_loopback, parse_secure_url,
+};
 pub use credentials::{
     CREDENTIALS_DIRECTORY_ENV, CredentialConfig, MAX_SECRET_FILE, SecretKind, SecretSource,
     credential, token_cache,
@@ -28,4 +30,4 @@ pub use credentials::{
 pub use error::AzureError;
 pub use http::{HttpTimeouts, http_client};
 pub use lro::{LroPoller, LroState, PollKind};
-pub use token_cache::{REFRESH_MARGIN, TokenCache};
+pub use token_cache::{CredentialAbout, REFRESH_MARGIN, TokenCache};

@@ -27,8 +27,17 @@ type BuildCredential = dyn Fn() -> Result<Arc<dyn TokenCredential>, AzureError> 
 pub struct TokenCache {
     credential: std::sync::Mutex<Arc<dyn TokenCredential>>,
     rebuild: Option<Box<BuildCredential>>,
+    /// Which credential this is and what to set when it fails, for the error people read.
+    about: Option<CredentialAbout>,
     clock: SharedClock,
     tokens: Mutex<HashMap<String, CachedToken>>,
+}
+
+/// Names a credential in its errors: `kind` as the catalog spells it, and the remedy.
+#[derive(Debug, Clone)]
+pub struct CredentialAbout {
+    pub kind: &'static str,
+    pub remedy: String,
 }
 
 struct CachedToken {
@@ -50,6 +59,7 @@ impl TokenCache {
         Self {
             credential: std::sync::Mutex::new(credential),
             rebuild: None,
+            about: None,
             clock,
             tokens: Mutex::new(HashMap::new()),
         }
@@ -67,6 +77,12 @@ impl TokenCache {
             rebuild: Some(Box::new(build)),
             ..Self::new(credential, clock)
         })
+    }
+
+    /// Names the credential and its remedy in every token error.
+    pub fn about(mut self, about: CredentialAbout) -> Self {
+        self.about = Some(about);
+        self
     }
 
     fn current(&self) -> Arc<dyn TokenCredential> {
@@ -117,10 +133,15 @@ impl TokenCache {
                 return Ok(cached.token.clone());
             }
             (Err(e), _) => {
-                return Err(AzureError::Auth(format!(
-                    "get a token for {scope}: {}",
-                    one_line(&e)
-                )));
+                return Err(AzureError::Auth(match &self.about {
+                    Some(about) => format!(
+                        "get a token for {scope} with the {} credential: {}; {}",
+                        about.kind,
+                        one_line(&e),
+                        about.remedy
+                    ),
+                    None => format!("get a token for {scope}: {}", one_line(&e)),
+                }));
             }
         };
         let expires_on =

@@ -148,6 +148,7 @@ async fn finished_run(
         _ => {
             let mut change = BuildTransition::to(BuildState::Failed, now, "run failed");
             change.error_code = Some("BuildFailed".into());
+            change.log_url = message.as_deref().and_then(log_url);
             change.error_message = message;
             // Where the run stopped, as AIB last said it.
             change.run_sub_state = run
@@ -171,4 +172,34 @@ fn sub_state_word(sub_state: image_templates::RunSubState) -> Option<RunSubState
         Aib::Distributing => RunSubState::Distributing,
         Aib::Unknown => return None,
     })
+}
+
+/// Where AIB keeps the run's customization.log: its failure message says
+/// "Image Build log location: <url>.".
+pub fn log_url(message: &str) -> Option<String> {
+    message
+        .split_whitespace()
+        .map(|word| word.trim_end_matches(['.', ',', ';', ')']))
+        .find(|word| {
+            (word.starts_with("https://") || word.starts_with("http://"))
+                && word.ends_with("/customization.log")
+        })
+        .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_url;
+
+    #[test]
+    fn the_log_is_found_in_aibs_message() {
+        let message = "Packer build command has failed: exit status 1. During the image build, \
+            a failure has occurred. Image Build log location: \
+            https://abc.blob.core.windows.net/packerlogs/1-2/customization.log. OperationId: 9.";
+        assert_eq!(
+            log_url(message).as_deref(),
+            Some("https://abc.blob.core.windows.net/packerlogs/1-2/customization.log")
+        );
+        assert_eq!(log_url("see https://aka.ms/azvmimagebuilderts."), None);
+    }
 }

@@ -15,7 +15,10 @@
 //! time /proc does not show leave the lease to expire by itself. Assumes a
 //! host name is not shared by machines (or pid namespaces) using one database.
 
+use chrono::{DateTime, Utc};
+
 use crate::host::{self, Presence};
+use crate::store::Lease;
 
 /// Names this process in leases: "host:pid:start:uuid".
 pub fn name_this_process() -> String {
@@ -32,6 +35,14 @@ pub fn name_this_process() -> String {
 /// that no longer exists.
 pub(super) fn is_dead_on_this_host(own: &str, other: &str) -> bool {
     is_dead_seen(own, other, look)
+}
+
+/// Whether a live process follows the build of `lease`'s image: the lease is
+/// unexpired and its holder, if it ran on this host, still runs.
+pub fn is_followed(lease: Option<&Lease>, now: DateTime<Utc>) -> bool {
+    lease.is_some_and(|lease| {
+        lease.expires_at > now && !is_dead_on_this_host(&name_this_process(), &lease.holder)
+    })
 }
 
 /// What this host shows of a process.

@@ -34,14 +34,12 @@ pub async fn drive(
     image: Option<&Image>,
     mut build: BuildRecord,
 ) -> Result<BuildRecord, BuildError> {
-    let template = TemplateRef {
-        subscription_id: ctx.azure.subscription_id.clone(),
-        resource_group: ctx.azure.resource_group.clone(),
-        name: build
+    let template = ctx.template_ref(
+        &build
             .template_name
             .clone()
             .unwrap_or_else(|| template::template_name(&build.image, &build.id.to_string())),
-    };
+    );
     while !build.state.is_terminal() {
         ctx.progress(Progress::from_record(&build));
         // Before every external action: a holder that lost its lease (it

@@ -12,6 +12,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tracing::{Instrument, debug, info_span, warn};
 
+use crate::azure::image_templates::TemplateRef;
 use crate::azure::{ArmClient, AzureError};
 use crate::catalog::{AzureSettings, Catalog, ServiceSettings};
 use crate::clock::SharedClock;
@@ -23,7 +24,9 @@ use crate::store::{
     BuildRecord, BuildTransition, ClaimError, FailureLimit, NewBuild, Store, StoreError,
 };
 
-pub use holder::name_this_process;
+pub use cleanup::delete_expired;
+pub use follow::log_url;
+pub use holder::{is_followed, name_this_process};
 pub use machine::drive;
 
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +131,15 @@ pub struct BuildContext {
 impl BuildContext {
     fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+
+    /// The image template `name` in the catalog's resource group.
+    fn template_ref(&self, name: &str) -> TemplateRef {
+        TemplateRef {
+            subscription_id: self.azure.subscription_id.clone(),
+            resource_group: self.azure.resource_group.clone(),
+            name: name.to_owned(),
+        }
     }
 
     fn deadline_for_arm(&self) -> tokio::time::Instant {

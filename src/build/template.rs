@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
-use crate::catalog::{AzureSettings, Distribute, GalleryTarget, Image, Script, Source, Step};
+use crate::catalog::{
+    AzureSettings, Distribute, GalleryTarget, Image, Retention, Script, Source, Step,
+};
 
 /// Tags AIB puts on every artifact, so a gallery version or managed image can be
 /// traced back to the build record that produced it.
@@ -103,7 +105,7 @@ pub fn render(input: TemplateInput<'_>) -> Value {
         properties.insert("stagingResourceGroup".into(), json!(staging));
     }
     // Keeping a failed template is for debugging, so keep its build VM too.
-    let on_error = if azure.keep_failed_templates {
+    let on_error = if azure.failed_template_retention == Retention::Forever {
         "abort"
     } else {
         "cleanup"

@@ -22,8 +22,43 @@ pub struct AzureSettings {
     pub cloud: Cloud,
     #[serde(skip)]
     pub endpoints: CloudEndpoints,
-    /// Keep the template of a failed build for inspection instead of deleting it.
-    pub keep_failed_templates: bool,
+    /// How long a failed build's template (and with it AIB's staging resource
+    /// group, where its customization.log lives) stays in Azure.
+    pub failed_template_retention: Retention,
+}
+
+/// How long something is kept before a later cycle deletes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Retention {
+    /// Deleted by the first cycle after this long; zero deletes at once.
+    For(#[serde(serialize_with = "seconds")] chrono::Duration),
+    /// Until someone deletes it (`keep_failed_templates = true`, for debugging:
+    /// AIB also keeps the failed build VM).
+    Forever,
+}
+
+impl Retention {
+    /// A week: long enough that the log link still works the morning after a
+    /// failure on a Friday night.
+    pub const FAILED_TEMPLATES: Retention = Retention::For(chrono::Duration::days(7));
+
+    /// Until when something finished at `at` is kept; `None` for ever.
+    pub fn until(self, at: chrono::DateTime<chrono::Utc>) -> Option<chrono::DateTime<chrono::Utc>> {
+        match self {
+            Retention::For(keep) => Some(at + keep),
+            Retention::Forever => None,
+        }
+    }
+
+    /// Whether anything is kept at all.
+    pub fn keeps(self) -> bool {
+        self != Retention::For(chrono::Duration::zero())
+    }
+}
+
+fn seconds<S: serde::Serializer>(d: &chrono::Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_i64(d.num_seconds())
 }
 
 /// A pre-existing subnet for the build VM and, for isolated builds, a second subnet of the

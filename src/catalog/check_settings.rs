@@ -8,7 +8,7 @@ use std::str::FromStr;
 use chrono::Duration;
 use chrono_tz::Tz;
 
-use super::azure::{AzureSettings, BuildNetwork, Cloud};
+use super::azure::{AzureSettings, BuildNetwork, Cloud, Retention};
 use super::error::Problems;
 use super::model::{Defaults, ScheduleSettings, StoreSettings};
 use super::raw::{Int, RawAzure, RawDefaults, RawSchedule, RawStore, S, Str};
@@ -16,7 +16,7 @@ use super::values::{
     IdKind, check_location, check_resource_id, check_url, is_guid, is_resource_group_name,
     parse_duration,
 };
-use crate::azure::CloudEndpoints;
+use crate::azure::{BlobEndpoint, CloudEndpoints, parse_secure_url};
 
 /// A required string field, reported against its table when missing.
 pub(super) fn required<'r>(
@@ -108,8 +108,44 @@ pub(super) fn check_azure(p: &mut Problems, raw: &S<RawAzure>) -> Option<AzureSe
         network: network.ok()?,
         cloud: cloud?,
         endpoints: endpoints?,
-        keep_failed_templates: azure.keep_failed_templates.unwrap_or(false),
+        failed_template_retention: retention(p, azure)?,
     })
+}
+
+/// `failed_template_retention = "7d"`, or `keep_failed_templates = true` for ever.
+fn retention(p: &mut Problems, azure: &RawAzure) -> Option<Retention> {
+    let keep = azure.keep_failed_templates.as_ref();
+    let given = azure.failed_template_retention.as_ref();
+    match (keep, given) {
+        (Some(keep), Some(_)) => {
+            p.hint(
+                keep.span(),
+                "`keep_failed_templates` and `failed_template_retention` both set",
+                "keep one: `keep_failed_templates = true` keeps failed templates (and their \
+                 build VMs) until you delete them",
+            );
+            None
+        }
+        (Some(keep), None) if *keep.get_ref() => Some(Retention::Forever),
+        (_, Some(text)) => match parse_duration(text.get_ref()) {
+            Ok(keep) => Duration::from_std(keep)
+                .ok()
+                .map(Retention::For)
+                .or_else(|| {
+                    p.error(text.span(), "`failed_template_retention` out of range");
+                    None
+                }),
+            Err(hint) => {
+                p.hint(
+                    text.span(),
+                    format!("`{}` is not a duration", text.get_ref()),
+                    hint,
+                );
+                None
+            }
+        },
+        (_, None) => Some(Retention::FAILED_TEMPLATES),
+    }
 }
 
 /// `subnet_id` and `container_instance_subnet_id`: the second needs the first, in the
@@ -212,14 +248,18 @@ fn endpoints(
     let resource_manager_audience = pick(
         &azure.resource_manager_audience,
         "resource_manager_audience",
-        known.map(|k| k.audience),
+        known.as_ref().map(|k| k.audience.clone()),
     );
+    let blob = blob_endpoint(p, azure, known.as_ref());
     match CloudEndpoints::custom(
         &resource_manager_url?,
         &authority_host?,
         Some(&resource_manager_audience?),
     ) {
-        Ok(endpoints) => Some(endpoints),
+        Ok(mut endpoints) => {
+            endpoints.blob = blob?;
+            Some(endpoints)
+        }
         Err(error) => {
             p.hint(
                 table,
@@ -228,6 +268,37 @@ fn endpoints(
             );
             None
         }
+    }
+}
+
+/// A named cloud's blob service, or a custom cloud's optional `blob_url`.
+fn blob_endpoint(
+    p: &mut Problems,
+    azure: &RawAzure,
+    known: Option<&CloudEndpoints>,
+) -> Option<Option<BlobEndpoint>> {
+    match (&azure.blob_url, known) {
+        (None, Some(known)) => Some(known.blob.clone()),
+        (None, None) => Some(None),
+        (Some(url), Some(_)) => {
+            p.hint(
+                url.span(),
+                "`blob_url` overrides a named cloud's endpoint",
+                "leave it out: a named cloud's blob service is known",
+            );
+            None
+        }
+        (Some(url), None) => match parse_secure_url(url.get_ref()) {
+            Ok(base) => Some(Some(BlobEndpoint::PathStyle(base))),
+            Err(error) => {
+                p.hint(
+                    url.span(),
+                    "invalid `blob_url`",
+                    format!("{error}; set the path-style base URL of the blob service"),
+                );
+                None
+            }
+        },
     }
 }
 

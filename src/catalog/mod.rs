@@ -43,7 +43,7 @@ mod values;
 
 use std::path::Path;
 
-pub use azure::{AzureSettings, BuildNetwork, Cloud};
+pub use azure::{AzureSettings, BuildNetwork, Cloud, Retention};
 pub use distribute::{
     Distribute, GalleryTarget, ManagedImageTarget, StorageAccountType, TargetRegion,
 };

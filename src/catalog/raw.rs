@@ -47,7 +47,9 @@ pub(super) struct RawAzure {
     pub resource_manager_url: Str,
     pub authority_host: Str,
     pub resource_manager_audience: Str,
-    pub keep_failed_templates: Option<bool>,
+    pub blob_url: Str,
+    pub keep_failed_templates: Option<S<bool>>,
+    pub failed_template_retention: Str,
     pub credential: Option<S<RawCredential>>,
 }
 

@@ -177,9 +177,10 @@ pub(super) fn check_exact_version(value: &str) -> Result<(), String> {
     }
 }
 
-/// Durations as AIB writes them: a whole number and a unit, `s`, `m` or `h` ("30m", "2h").
+/// Durations as AIB writes them: a whole number and a unit, `s`, `m`, `h` or `d`
+/// ("30m", "2h", "7d").
 pub(super) fn parse_duration(value: &str) -> Result<Duration, String> {
-    let hint = || "write a whole number and a unit: \"90s\", \"30m\" or \"2h\"".to_owned();
+    let hint = || "write a whole number and a unit: \"90s\", \"30m\", \"2h\" or \"7d\"".to_owned();
     let unit_at = value.len().saturating_sub(1);
     let (number, unit) = (value.get(..unit_at).ok_or_else(hint)?, &value[unit_at..]);
     if number.is_empty() || !number.chars().all(|c| c.is_ascii_digit()) {
@@ -190,6 +191,7 @@ pub(super) fn parse_duration(value: &str) -> Result<Duration, String> {
         "s" => Some(number),
         "m" => number.checked_mul(60),
         "h" => number.checked_mul(3600),
+        "d" => number.checked_mul(86_400),
         _ => None,
     };
     seconds.map(Duration::from_secs).ok_or_else(hint)

@@ -79,6 +79,11 @@ pub enum Decision {
     SourceUnavailable {
         error: String,
     },
+    /// Azure says the source does not exist; `missing` names it. Retried only at
+    /// the next scheduled check: asking again sooner cannot change the answer.
+    SourceNotFound {
+        missing: String,
+    },
     UpToDate,
     Disabled {
         why: String,
@@ -101,6 +106,7 @@ impl Decision {
             Decision::RetryAfterFailure { .. } => DecisionKind::RetryAfterFailure,
             Decision::InProgress { .. } => DecisionKind::InProgress,
             Decision::SourceUnavailable { .. } => DecisionKind::SourceUnavailable,
+            Decision::SourceNotFound { .. } => DecisionKind::SourceNotFound,
             Decision::UpToDate => DecisionKind::UpToDate,
             Decision::Disabled { .. } => DecisionKind::Disabled,
         }
@@ -120,11 +126,19 @@ impl Decision {
                 format!("retry after failed build {}", short_id(failed_build))
             }
             Decision::InProgress { build } => format!("build {} in progress", short_id(build)),
-            Decision::SourceUnavailable { error } => format!("source version unknown: {error}"),
+            Decision::SourceUnavailable { error } => format!("{UNAVAILABLE}{error}"),
+            Decision::SourceNotFound { missing } => missing.clone(),
             Decision::UpToDate => "up to date".into(),
             Decision::Disabled { why } => format!("disabled: {why}"),
         }
     }
+}
+
+const UNAVAILABLE: &str = "source version unknown: ";
+
+/// The error inside a recorded `source_unavailable` reason.
+pub(super) fn unavailable_error(reason: &str) -> &str {
+    reason.strip_prefix(UNAVAILABLE).unwrap_or(reason)
 }
 
 /// Decides one image. Order matters: a disabled image is never built, a running

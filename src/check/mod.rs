@@ -7,14 +7,16 @@ mod decide;
 mod resolve;
 
 use chrono::{DateTime, Utc};
-use tracing::{debug, warn};
+use tracing::{debug, error, warn};
 
 use crate::azure::ArmClient;
 use crate::catalog::{Catalog, Image};
-use crate::model::{CheckId, CheckTrigger};
+use crate::model::{CheckId, CheckTrigger, DecisionKind};
 use crate::plan::{Plan, PlanEntry};
 use crate::report::chain;
-use crate::store::{BuildRecord, DecisionRecord, ResolvedVersionRecord, Store, StoreError};
+use crate::store::{
+    BuildRecord, DecisionRecord, ImageStatus, ResolvedVersionRecord, Store, StoreError,
+};
 
 pub use decide::{Decision, Facts, Outcome, PastBuild, Wanted, decide};
 pub use resolve::{Resolution, Resolved, lookup_key, resolution_for, resolve_all};
@@ -98,7 +100,11 @@ async fn cycle(
     let mut entries = Vec::with_capacity(catalog.images.len());
     for image in &catalog.images {
         let resolution = resolution_for(image, &resolved);
-        entries.push(plan_entry(store, image, resolution, now).await?);
+        let entry = plan_entry(store, image, resolution, now).await?;
+        if let Decision::SourceNotFound { missing } = &entry.decision {
+            say_not_found(store, &image.name, missing).await?;
+        }
+        entries.push(entry);
     }
 
     let versions: Vec<ResolvedVersionRecord> = resolved
@@ -119,6 +125,30 @@ async fn cycle(
         lookups: resolved.lookups(),
         entries,
     })
+}
+
+/// What the catalog and history say about `image` now, given what the newest
+/// check learned of its source: `status` shows this rather than a reason that a
+/// build since has made untrue.
+pub async fn decide_now(
+    store: &Store,
+    image: &Image,
+    status: &ImageStatus,
+    now: DateTime<Utc>,
+) -> Result<Option<PlanEntry>, CheckError> {
+    let (Some(kind), Some(reason)) = (status.last_decision, &status.last_reason) else {
+        return Ok(None);
+    };
+    let resolution = match (kind, &status.decided_source_version) {
+        (DecisionKind::SourceNotFound, _) => Resolution::NotFound(reason.clone()),
+        (DecisionKind::Disabled, None) => {
+            Resolution::Failed("not checked while it was disabled".to_owned())
+        }
+        (_, Some(version)) if version == UNVERSIONED => Resolution::Unversioned,
+        (_, Some(version)) => Resolution::Version(version.clone()),
+        (_, None) => Resolution::Failed(decide::unavailable_error(reason).to_owned()),
+    };
+    Ok(Some(plan_entry(store, image, resolution, now).await?))
 }
 
 async fn plan_entry(
@@ -148,13 +178,12 @@ async fn plan_entry(
     let source_version = match resolution {
         Resolution::Version(v) => Ok(v),
         Resolution::Unversioned => Ok(UNVERSIONED.to_owned()),
-        Resolution::Failed(error) => Err(error),
+        Resolution::Failed(error) => Err(Decision::SourceUnavailable { error }),
+        Resolution::NotFound(missing) => Err(Decision::SourceNotFound { missing }),
     };
     let decision = match (decide::disabled(&wanted), &source_version) {
         (Some(disabled), _) => disabled,
-        (None, Err(error)) => Decision::SourceUnavailable {
-            error: error.clone(),
-        },
+        (None, Err(unresolved)) => unresolved.clone(),
         (None, Ok(version)) => decide(&Facts {
             wanted,
             last_success: last_success.as_ref().map(past_build),
@@ -171,6 +200,20 @@ async fn plan_entry(
         source_version: source_version.ok(),
         recipe_hash,
     })
+}
+
+/// A missing source is said at ERROR once per episode: the first check that finds
+/// it gone, not every check after it (the decision and `status` keep saying it).
+async fn say_not_found(store: &Store, image: &str, missing: &str) -> Result<(), CheckError> {
+    if store.last_decision(image).await? == Some(DecisionKind::SourceNotFound) {
+        debug!(image, missing, "the source is still missing");
+    } else {
+        error!(
+            image,
+            missing, "the image's source does not exist in Azure; fix the catalog"
+        );
+    }
+    Ok(())
 }
 
 fn past_build(build: &BuildRecord) -> PastBuild<'_> {

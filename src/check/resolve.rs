@@ -21,8 +21,19 @@ pub enum Resolution {
     Version(String),
     /// A managed image has no versions: only recipe changes and age make it stale.
     Unversioned,
-    /// Azure could not say; the image is skipped this cycle.
+    /// Azure could not answer; the image is skipped this cycle.
     Failed(String),
+    /// Azure answered that the source does not exist: a catalog problem, not an outage.
+    NotFound(String),
+}
+
+/// Why a source has no version this check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unresolved {
+    /// Azure did not answer (outage, throttling, credential): worth a quiet retry.
+    Failed(String),
+    /// Azure says the source does not exist; the text names what is missing.
+    NotFound(String),
 }
 
 /// The lookup an image needs, or `None` when the catalog already pins the answer.
@@ -47,7 +58,7 @@ pub fn lookup_key(image: &Image) -> Option<SourceKey> {
 #[derive(Debug, Default)]
 pub struct Resolved {
     /// In the order the sources first appear, spelled as they first appear.
-    answers: Vec<(SourceKey, Result<String, String>)>,
+    answers: Vec<(SourceKey, Result<String, Unresolved>)>,
     /// Case-folded key → index into `answers`.
     index: HashMap<SourceKey, usize>,
 }
@@ -58,7 +69,7 @@ impl Resolved {
         self.answers.len()
     }
 
-    pub fn get(&self, key: &SourceKey) -> Option<&Result<String, String>> {
+    pub fn get(&self, key: &SourceKey) -> Option<&Result<String, Unresolved>> {
         self.index.get(&folded(key)).map(|&i| &self.answers[i].1)
     }
 
@@ -104,9 +115,10 @@ pub async fn resolve_all(
         let id = folded(&key);
         if !resolved.index.contains_key(&id) {
             resolved.index.insert(id, resolved.answers.len());
-            resolved
-                .answers
-                .push((key, Err("the lookup did not finish".into())));
+            resolved.answers.push((
+                key,
+                Err(Unresolved::Failed("the lookup did not finish".into())),
+            ));
         }
     }
     let permits = Arc::new(Semaphore::new(concurrency.max(1)));
@@ -119,9 +131,7 @@ pub async fn resolve_all(
         tasks.spawn(async move {
             // The semaphore is never closed, so acquiring only waits.
             let _permit = permits.acquire_owned().await;
-            let result = resolve_one(&arm, &subscription_id, &key)
-                .await
-                .map_err(|e| e.to_string());
+            let result = resolve_one(&arm, &subscription_id, &key).await;
             (i, result)
         });
     }
@@ -135,11 +145,63 @@ pub async fn resolve_all(
     resolved
 }
 
+/// Asks Azure for `key`'s version and tells a missing source from an outage.
 async fn resolve_one(
     arm: &ArmClient,
     subscription_id: &str,
     key: &SourceKey,
-) -> Result<String, AzureError> {
+) -> Result<String, Unresolved> {
+    match lookup(arm, subscription_id, key).await {
+        Ok(Lookup::Version(version)) => Ok(version),
+        Ok(Lookup::Empty(detail)) => {
+            Err(Unresolved::NotFound(format!("{}: {detail}", missing(key))))
+        }
+        Err(error) if source_is_missing(&error) => Err(Unresolved::NotFound(format!(
+            "{} (Azure: {})",
+            missing(key),
+            arm_words(&error)
+        ))),
+        Err(error) => Err(Unresolved::Failed(error.to_string())),
+    }
+}
+
+/// A 404 about the source itself. A subscription Azure does not know is a 404 too,
+/// but it says nothing about this source: every lookup fails alike.
+fn source_is_missing(error: &AzureError) -> bool {
+    matches!(error, AzureError::Arm { status: 404, code, .. } if code != "SubscriptionNotFound")
+}
+
+fn arm_words(error: &AzureError) -> String {
+    match error {
+        AzureError::Arm { code, message, .. } => format!("{code}: {message}"),
+        other => other.to_string(),
+    }
+}
+
+/// What a person would look for: "no marketplace image P:O:S in L".
+fn missing(key: &SourceKey) -> String {
+    match key {
+        SourceKey::Marketplace {
+            location,
+            publisher,
+            offer,
+            sku,
+        } => format!("no marketplace image {publisher}:{offer}:{sku} in {location}"),
+        SourceKey::Gallery { image_id } => format!("no gallery image definition {image_id}"),
+    }
+}
+
+enum Lookup {
+    Version(String),
+    /// The source exists but offers no version to build from.
+    Empty(String),
+}
+
+async fn lookup(
+    arm: &ArmClient,
+    subscription_id: &str,
+    key: &SourceKey,
+) -> Result<Lookup, AzureError> {
     match key {
         SourceKey::Marketplace {
             location,
@@ -154,8 +216,12 @@ async fn resolve_one(
                 offer: offer.clone(),
                 sku: sku.clone(),
             };
-            let latest = marketplace::resolve_latest(arm, &sku).await?;
-            Ok(latest.version.as_str().to_owned())
+            let versions = marketplace::list_versions(arm, &sku).await?;
+            if versions.is_empty() {
+                return Ok(Lookup::Empty("Azure lists no version".into()));
+            }
+            let latest = marketplace::resolve_latest_of(&sku, versions)?;
+            Ok(Lookup::Version(latest.version.as_str().to_owned()))
         }
         SourceKey::Gallery { image_id } => {
             let image =
@@ -164,12 +230,13 @@ async fn resolve_one(
                     detail: "not a gallery image definition id".into(),
                 })?;
             let versions = gallery::list_versions(arm, &image).await?;
-            gallery::newest_for_latest(&versions, None)
-                .map(|v| v.name.clone())
-                .ok_or_else(|| AzureError::UnexpectedBody {
-                    what: format!("versions of {image_id}"),
-                    detail: "no succeeded version that is not excluded from latest".into(),
-                })
+            Ok(match gallery::newest_for_latest(&versions, None) {
+                Some(v) => Lookup::Version(v.name.clone()),
+                None => Lookup::Empty(format!(
+                    "none of its {} version(s) is succeeded and not excluded from latest",
+                    versions.len()
+                )),
+            })
         }
     }
 }
@@ -179,7 +246,8 @@ pub fn resolution_for(image: &Image, resolved: &Resolved) -> Resolution {
     match (lookup_key(image), &image.source) {
         (Some(key), _) => match resolved.get(&key) {
             Some(Ok(version)) => Resolution::Version(version.clone()),
-            Some(Err(error)) => Resolution::Failed(error.clone()),
+            Some(Err(Unresolved::Failed(error))) => Resolution::Failed(error.clone()),
+            Some(Err(Unresolved::NotFound(what))) => Resolution::NotFound(what.clone()),
             None => Resolution::Failed("the source was not looked up".into()),
         },
         (None, Source::ManagedImage(_)) => Resolution::Unversioned,

@@ -109,6 +109,15 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         output: Output,
     },
+    /// Print a build's customization.log (AIB's log of every step), or with
+    /// --url only where it is.
+    Logs {
+        /// The build: its id, or the first 8 characters `history` shows.
+        build: String,
+        /// Print the log's address only; needs no Azure access.
+        #[arg(long)]
+        url: bool,
+    },
     /// One row per image: last build, result, age, source version, enabled.
     Status {
         #[arg(long, value_enum, default_value_t)]

@@ -1,10 +1,10 @@
-//! `history` and `status`: plain queries over the history store.
+//! `history`: the builds, newest first, as the history store has them.
 
 use std::process::ExitCode;
 
 use miette::IntoDiagnostic;
 
-use super::output::{self, human_duration};
+use super::output;
 use super::{GlobalArgs, Output, open_store};
 use crate::store::BuildRecord;
 
@@ -40,7 +40,7 @@ pub fn print_history(builds: &[BuildRecord]) {
         "result",
     ]);
     for b in builds {
-        let result = match (&b.error_code, &b.error_message) {
+        let mut result = match (&b.error_code, &b.error_message) {
             (code, Some(message)) => failure_summary(code.as_deref(), message),
             (Some(code), None) => code.clone(),
             (None, None) => b
@@ -50,6 +50,12 @@ pub fn print_history(builds: &[BuildRecord]) {
                 .collect::<Vec<_>>()
                 .join("\n"),
         };
+        if b.log_url.is_some() {
+            result.push_str(&format!(
+                "\nlog: image-refresh logs {}",
+                short_id(&b.id.to_string())
+            ));
+        }
         let state = match b.run_sub_state {
             Some(sub) if !b.state.is_terminal() => format!("{} ({sub})", b.state),
             _ => b.state.to_string(),
@@ -67,8 +73,8 @@ pub fn print_history(builds: &[BuildRecord]) {
     println!("{table}");
 }
 
-/// AIB's failure messages run to a paragraph; the table shows the start and
-/// the customization.log address people need (JSON output has it all).
+/// AIB's failure messages run to a paragraph; the table shows the start, and
+/// `logs` the customization.log (JSON output has it all, `log_url` included).
 fn failure_summary(code: Option<&str>, message: &str) -> String {
     const KEEP: usize = 100;
     let mut text = match code {
@@ -78,14 +84,6 @@ fn failure_summary(code: Option<&str>, message: &str) -> String {
     text.extend(message.chars().take(KEEP));
     if message.chars().count() > KEEP {
         text.push('…');
-    }
-    let log = message
-        .split_whitespace()
-        .find(|word| word.contains("customization.log"))
-        .map(|word| word.trim_end_matches('.'));
-    if let Some(log) = log {
-        text.push_str("\nlog: ");
-        text.push_str(log);
     }
     text
 }
@@ -109,59 +107,6 @@ fn short_id(id: &str) -> String {
     id.chars().take(8).collect()
 }
 
-pub async fn status(global: &GlobalArgs, format: Output) -> miette::Result<ExitCode> {
-    let store = open_store(global).await?;
-    let rows = store.status().await.into_diagnostic();
-    store.close().await;
-    let rows = rows?;
-    match format {
-        Output::Json => output::print_json(&rows)?,
-        Output::Table => {
-            let now = chrono::Utc::now();
-            let mut table = output::table([
-                "image",
-                "enabled",
-                "last build",
-                "result",
-                "age",
-                "source version",
-                "note",
-            ]);
-            for row in &rows {
-                let last = row.last_build.as_ref();
-                let age = row
-                    .last_success
-                    .as_ref()
-                    .and_then(|b| b.finished_at)
-                    .map(|at| human_duration(now - at))
-                    .unwrap_or_else(|| "-".into());
-                let enabled = if row.state.enabled { "yes" } else { "no" };
-                let note = match (&row.state.disabled_reason, &row.last_reason) {
-                    (Some(why), _) => why.clone(),
-                    (None, Some(reason)) => reason.clone(),
-                    (None, None) => String::new(),
-                };
-                table.add_row([
-                    row.state.name.clone(),
-                    enabled.to_owned(),
-                    last.map(|b| b.created_at.format("%Y-%m-%d %H:%M").to_string())
-                        .unwrap_or_else(|| "never".into()),
-                    last.map(|b| b.state.to_string())
-                        .unwrap_or_else(|| "-".into()),
-                    age,
-                    row.last_success
-                        .as_ref()
-                        .map(|b| b.source_version.clone())
-                        .unwrap_or_else(|| "-".into()),
-                    note,
-                ]);
-            }
-            println!("{table}");
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
 #[cfg(test)]
 mod tests {
     use super::{artifact_label, failure_summary};
@@ -183,7 +128,7 @@ mod tests {
     }
 
     #[test]
-    fn failures_keep_the_start_and_the_log_address() {
+    fn failures_keep_the_start() {
         let message = format!(
             "A customizer step failed. {} Image Build log location: https://x.blob.core.windows.net/packerlogs/1/customization.log. OperationId: 9.",
             "padding ".repeat(20)
@@ -193,12 +138,7 @@ mod tests {
             summary.starts_with("BuildFailed: A customizer step failed."),
             "{summary}"
         );
-        assert!(summary.contains('…'), "{summary}");
-        assert!(
-            summary
-                .ends_with("log: https://x.blob.core.windows.net/packerlogs/1/customization.log"),
-            "{summary}"
-        );
+        assert!(summary.ends_with('…'), "{summary}");
         assert_eq!(failure_summary(None, "short"), "short");
     }
 }

@@ -7,11 +7,13 @@ mod daemon;
 mod demo;
 mod history;
 mod images;
+mod logs;
 mod output;
 mod plan;
 mod progress;
 #[cfg(feature = "simulator")]
 pub mod simulated;
+mod status;
 mod validate;
 
 use std::path::PathBuf;
@@ -70,7 +72,8 @@ pub async fn run(cli: Cli) -> miette::Result<ExitCode> {
             limit,
             output,
         } => history::history(global, image.as_deref(), limit, output).await,
-        Command::Status { output } => history::status(global, output).await,
+        Command::Logs { build, url } => logs::logs(global, &build, url).await,
+        Command::Status { output } => status::status(global, output).await,
         #[cfg(feature = "simulator")]
         Command::Simulate { listen, scenario } => {
             simulated::serve(listen, scenario.as_deref())

@@ -317,7 +317,7 @@ impl Service {
                 let stale = plan.stale().count();
                 info!(check_id = %plan.check_id, images = plan.entries.len(), stale, "check done");
                 let mut again: BTreeSet<String> =
-                    plan.unresolved().map(|e| e.image.clone()).collect();
+                    plan.retryable().map(|e| e.image.clone()).collect();
                 for job in plan.jobs(&subset, Selection::Stale) {
                     match self.still_enabled(&job.image.name).await {
                         Some(true) => self.pool.start(&self.pipeline, job),

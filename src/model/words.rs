@@ -132,6 +132,8 @@ stored_words! {
         InProgress = "in_progress",
         /// Azure could not tell which version the source is at.
         SourceUnavailable = "source_unavailable",
+        /// Azure says the source does not exist: the catalog names something wrong.
+        SourceNotFound = "source_not_found",
         UpToDate = "up_to_date",
         Disabled = "disabled",
     }

@@ -16,6 +16,26 @@ impl Store {
             .map_err(StoreError::query("read a build"))
     }
 
+    /// The builds whose id starts with `prefix` (as `history` shows them, the
+    /// first 8 characters), at most `limit`, newest first.
+    pub async fn builds_by_prefix(
+        &self,
+        prefix: &str,
+        limit: u32,
+    ) -> Result<Vec<BuildRecord>, StoreError> {
+        // substr, not LIKE: a prefix cannot then smuggle in wildcards.
+        sqlx::query(
+            "SELECT * FROM builds WHERE substr(id, 1, length(?1)) = lower(?1)
+             ORDER BY created_at DESC, rowid DESC LIMIT ?2",
+        )
+        .bind(prefix)
+        .bind(limit)
+        .try_map(|row: SqliteRow| build_from_row(&row))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::query("find a build by its id"))
+    }
+
     /// Builds a restarted process has to pick up: not yet ended, or ended with
     /// their image template still to delete. Oldest first.
     pub async fn unfinished_builds(&self) -> Result<Vec<BuildRecord>, StoreError> {

@@ -38,6 +38,8 @@ pub struct BuildTransition {
     pub artifact_ids: Option<Vec<String>>,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
+    /// Where AIB keeps the run's customization.log.
+    pub log_url: Option<String>,
     /// For people reading the event log.
     pub detail: String,
 }
@@ -53,6 +55,7 @@ impl BuildTransition {
             artifact_ids: None,
             error_code: None,
             error_message: None,
+            log_url: None,
             detail: detail.into(),
         }
     }
@@ -87,6 +90,11 @@ pub struct BuildRecord {
     pub artifact_ids: Vec<String>,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
+    /// Where AIB keeps the run's customization.log, when it said.
+    pub log_url: Option<String>,
+    /// Until when a failed build's template is kept (cleanup `kept`); `None`
+    /// with `kept` means until someone deletes it.
+    pub keep_until: Option<DateTime<Utc>>,
 }
 
 /// One entry of a build's log.
@@ -184,6 +192,7 @@ impl Store {
                  artifact_ids = coalesce(?6, artifact_ids),
                  error_code = coalesce(?7, error_code),
                  error_message = coalesce(?8, error_message),
+                 log_url = coalesce(?11, log_url),
                  run_started_at = CASE WHEN ?9 THEN coalesce(run_started_at, ?4)
                                        ELSE run_started_at END,
                  finished_at = CASE WHEN ?10 THEN ?4 ELSE finished_at END
@@ -200,6 +209,7 @@ impl Store {
         .bind(&change.error_message)
         .bind(change.state == BuildState::Running)
         .bind(change.state.is_terminal())
+        .bind(&change.log_url)
         .try_map(|row: SqliteRow| build_from_row(&row))
         .fetch_one(&mut *tx)
         .await
@@ -238,20 +248,64 @@ impl Store {
         cleanup: Cleanup,
         at: DateTime<Utc>,
     ) -> Result<BuildRecord, StoreError> {
+        self.write_cleanup(id, cleanup, None, at).await
+    }
+
+    /// Keeps a build's template in Azure until `until` (forever when `None`),
+    /// for someone to read its log; a later cycle deletes it then.
+    pub async fn keep_template(
+        &self,
+        id: BuildId,
+        until: Option<DateTime<Utc>>,
+        at: DateTime<Utc>,
+    ) -> Result<BuildRecord, StoreError> {
+        self.write_cleanup(id, Cleanup::Kept, until, at).await
+    }
+
+    /// Builds whose kept template is due for deletion at `now`, oldest first.
+    pub async fn kept_templates_due(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<BuildRecord>, StoreError> {
+        sqlx::query(
+            "SELECT * FROM builds
+             WHERE cleanup = 'kept' AND keep_until IS NOT NULL AND keep_until <= ?1
+             ORDER BY keep_until",
+        )
+        .bind(time_text(now))
+        .try_map(|row: SqliteRow| build_from_row(&row))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::query("read the kept templates that are due"))
+    }
+
+    async fn write_cleanup(
+        &self,
+        id: BuildId,
+        cleanup: Cleanup,
+        keep_until: Option<DateTime<Utc>>,
+        at: DateTime<Utc>,
+    ) -> Result<BuildRecord, StoreError> {
         const ACTION: &str = "record the cleanup of a build";
         let mut tx = self.begin_write(ACTION).await?;
         let record = sqlx::query(
-            "UPDATE builds SET cleanup = ?2, updated_at = ?3 WHERE id = ?1 RETURNING *",
+            "UPDATE builds SET cleanup = ?2, updated_at = ?3, keep_until = ?4
+             WHERE id = ?1 RETURNING *",
         )
         .bind(id.to_string())
         .bind(cleanup.as_str())
         .bind(time_text(at))
+        .bind(keep_until.map(time_text))
         .try_map(|row: SqliteRow| build_from_row(&row))
         .fetch_optional(&mut *tx)
         .await
         .map_err(StoreError::query(ACTION))?
         .ok_or(StoreError::BuildNotFound(id))?;
-        append_event(&mut tx, &record, &format!("template cleanup {cleanup}"))
+        let detail = match keep_until {
+            Some(until) => format!("template kept until {}", time_text(until)),
+            None => format!("template cleanup {cleanup}"),
+        };
+        append_event(&mut tx, &record, &detail)
             .await
             .map_err(StoreError::query(ACTION))?;
         tx.commit().await.map_err(StoreError::query(ACTION))?;
@@ -334,6 +388,8 @@ pub(super) fn build_from_row(row: &SqliteRow) -> Result<BuildRecord, sqlx::Error
             .map_err(|e| decode_error("artifact_ids", e))?,
         error_code: row.try_get("error_code")?,
         error_message: row.try_get("error_message")?,
+        log_url: row.try_get("log_url")?,
+        keep_until: opt_time(row, "keep_until")?,
     })
 }
 

@@ -182,6 +182,19 @@ impl Store {
             .map_err(StoreError::query("read the versions a check resolved"))
     }
 
+    /// What the newest recorded check decided for `image`, if any check did.
+    pub async fn last_decision(&self, image: &str) -> Result<Option<DecisionKind>, StoreError> {
+        sqlx::query(
+            "SELECT decision FROM check_decisions WHERE image = ?1
+             ORDER BY check_id DESC LIMIT 1",
+        )
+        .bind(image)
+        .try_map(|row: SqliteRow| word(&row, "decision"))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::query("read an image's last decision"))
+    }
+
     /// A check's decisions, by image name.
     pub async fn decisions(&self, id: CheckId) -> Result<Vec<DecisionRecord>, StoreError> {
         sqlx::query("SELECT * FROM check_decisions WHERE check_id = ?1 ORDER BY image")

@@ -44,6 +44,8 @@ pub struct ImageStatus {
     /// What the newest finished check decided, and why.
     pub last_decision: Option<DecisionKind>,
     pub last_reason: Option<String>,
+    /// The source version that check resolved, if it could.
+    pub decided_source_version: Option<String>,
 }
 
 impl Store {
@@ -130,7 +132,8 @@ impl Store {
                  good.id AS good_id, good.state AS good_state,
                  good.source_version AS good_source_version,
                  good.created_at AS good_created_at, good.finished_at AS good_finished_at,
-                 decided.decision AS last_decision, decided.reason AS last_reason
+                 decided.decision AS last_decision, decided.reason AS last_reason,
+                 decided.source_version AS decided_source_version
              FROM images
              LEFT JOIN builds AS last ON last.id = (
                  SELECT id FROM builds WHERE image = images.name
@@ -152,6 +155,7 @@ impl Store {
                 last_success: summary_from_row(&row, "good")?,
                 last_decision: opt_word(&row, "last_decision")?,
                 last_reason: row.try_get("last_reason")?,
+                decided_source_version: row.try_get("decided_source_version")?,
             })
         })
         .fetch_all(&self.pool)

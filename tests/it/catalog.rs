@@ -206,7 +206,10 @@ fn enterprise_example_shares_recipes_and_distributes_to_two_regions() {
             .trim_end_matches('/'),
         "https://management.azure.com"
     );
-    assert!(catalog.azure.keep_failed_templates);
+    assert_eq!(
+        catalog.azure.failed_template_retention,
+        image_refresh::catalog::Retention::Forever
+    );
 }
 
 #[test]

@@ -24,9 +24,9 @@ fn text(output: &Output) -> String {
     )
 }
 
-/// Every command that asks Azure, when it cannot tell: exit 1, the reason said,
-/// and never "nothing to build" beside "cannot build".
-fn could_not_look(world: &World, env: &[(&str, String)], why: &str) {
+/// Every command that asks Azure, when it cannot tell: exit 1, the reason said
+/// (`says`), and never "nothing to build" beside "cannot build".
+fn could_not_look(world: &World, env: &[(&str, String)], why: &str, says: &[&str]) {
     for args in [
         &["check"][..],
         &["check", "--output", "json"],
@@ -45,6 +45,12 @@ fn could_not_look(world: &World, env: &[(&str, String)], why: &str) {
             !said.contains("nothing to build"),
             "{why}: {args:?}:\n{said}"
         );
+        for words in says {
+            assert!(
+                said.contains(words),
+                "{why}: {args:?} says {words:?}:\n{said}"
+            );
+        }
     }
 }
 
@@ -53,7 +59,17 @@ async fn a_wrong_client_secret_is_exit_1_everywhere() {
     let world = World::builder().start().await;
     world.write_catalog("", &[IMAGE]);
     image_refresh::cli::simulated::write_private(&world.secret_file, "not-the-secret").unwrap();
-    could_not_look(&world, &[], "wrong secret");
+    let secret = world.secret_file.display().to_string();
+    could_not_look(
+        &world,
+        &[],
+        "wrong secret",
+        &[
+            "with the client_secret credential",
+            "put a current client secret of app",
+            &secret,
+        ],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -64,7 +80,14 @@ async fn a_source_azure_does_not_have_is_exit_1_everywhere() {
         .unwrap()
         .replace("sku = \"22_04-lts-gen2\"", "sku = \"22_04-lts-gen9\"");
     world.write_config(&text);
-    could_not_look(&world, &[], "misspelled sku");
+    could_not_look(
+        &world,
+        &[],
+        "misspelled sku",
+        &[
+            "no marketplace image Canonical:0001-com-ubuntu-server-jammy:22_04-lts-gen9 in westeurope",
+        ],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -87,7 +110,70 @@ async fn no_managed_identity_is_exit_1_everywhere() {
         ("IDENTITY_ENDPOINT", endpoint),
         ("IDENTITY_HEADER", "h".to_owned()),
     ];
-    could_not_look(&world, &env, "no identity");
+    could_not_look(
+        &world,
+        &env,
+        "no identity",
+        &[
+            "with the managed_identity credential",
+            "run on an Azure host",
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_arm_is_exit_1_everywhere() {
+    let world = World::builder().start().await;
+    world.write_catalog("", &[IMAGE]);
+    // A port nobody listens on: every ARM request is refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let text = std::fs::read_to_string(&world.config)
+        .unwrap()
+        .replace(world.sim.base_url(), &url)
+        // Entra stays the simulator's: only ARM is down.
+        .replace(
+            &format!("authority_host = \"{url}"),
+            &format!("authority_host = \"{}", world.sim.base_url()),
+        );
+    world.write_config(&text);
+    // Retries start at 10 ms instead of 1 s, so the client gives up quickly.
+    let env = [("IMAGE_REFRESH_POLL_INTERVAL_MS", "10".to_owned())];
+    could_not_look(&world, &env, "unreachable ARM", &["error sending request"]);
+}
+
+/// A source that does not exist is said at ERROR by the first check that finds
+/// it gone, not by the nine after it; fixed and broken again, it is said again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_source_is_said_once_over_ten_checks() {
+    let world = World::builder().start().await;
+    world.write_catalog("", &[IMAGE]);
+    let good = std::fs::read_to_string(&world.config).unwrap();
+    let broken = good.replace("sku = \"22_04-lts-gen2\"", "sku = \"22_04-lts-gen9\"");
+    let said = |world: &World| {
+        let output = run(world, &["check"], &[]);
+        assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+        String::from_utf8_lossy(&output.stderr)
+            .matches("does not exist in Azure")
+            .count()
+    };
+    world.write_config(&broken);
+    let errors: Vec<usize> = (0..10).map(|_| said(&world)).collect();
+    assert_eq!(errors, [1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+
+    world.write_config(&good);
+    assert_eq!(run(&world, &["check"], &[]).status.code(), Some(3));
+    world.write_config(&broken);
+    assert_eq!(said(&world), 1, "a new episode");
+    let status = run(&world, &["status", "--output", "json"], &[]);
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status[0]["decision_now"]["kind"], "source_not_found");
+    let note = status[0]["note"].as_str().unwrap();
+    assert!(
+        note.starts_with("now: no marketplace image Canonical:0001-com-ubuntu-server-jammy:22_04-lts-gen9 in westeurope"),
+        "{note}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

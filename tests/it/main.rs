@@ -19,5 +19,6 @@ mod fuzz;
 mod schedule;
 mod security;
 mod simulator;
+mod status;
 mod store;
 mod support;

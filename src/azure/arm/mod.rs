@@ -1,5 +1,6 @@
 //! Azure Resource Manager over reqwest: authentication, retries, rate limiting, error bodies.
 
+mod blob;
 mod error_body;
 mod outage;
 mod path;
@@ -71,6 +72,8 @@ impl std::fmt::Debug for ArmClient {
 
 struct Inner {
     http: reqwest::Client,
+    /// The cloud, for the one request that is not ARM's: a blob (see `blob`).
+    cloud: CloudEndpoints,
     base: Url,
     scope: String,
     tokens: Arc<TokenCache>,
@@ -93,6 +96,7 @@ impl ArmClient {
         Self {
             inner: Arc::new(Inner {
                 http,
+                cloud: endpoints.clone(),
                 base: endpoints.resource_manager.clone(),
                 scope: endpoints.arm_scope(),
                 tokens,

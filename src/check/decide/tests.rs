@@ -205,6 +205,9 @@ fn every_kind_matches_its_stored_word_and_staleness() {
         },
         Decision::InProgress { build: "b".into() },
         Decision::SourceUnavailable { error: "e".into() },
+        Decision::SourceNotFound {
+            missing: "m".into(),
+        },
         Decision::UpToDate,
         Decision::Disabled { why: "w".into() },
     ];

@@ -2,6 +2,7 @@
 
 use azure_sim::{FaultKind, FaultRule, Outcome, Phase};
 use image_refresh::build::{self, BuildError};
+use image_refresh::catalog::Retention;
 use image_refresh::model::{BuildState, Cleanup, RunSubState};
 
 use super::{BuildWorld, events, only_build, options, states, with_progress, world};
@@ -72,7 +73,8 @@ async fn a_build_succeeds_records_its_artifacts_and_deletes_its_template() {
 
 #[tokio::test]
 async fn a_failed_run_is_recorded_with_aibs_message_and_its_template_deleted() {
-    let h = world("").await;
+    let mut h = world("").await;
+    h.catalog.azure.failed_template_retention = Retention::For(chrono::Duration::zero());
     h.sim
         .set_build_outcome("*", Outcome::Failed, Some(Phase::Customizing));
     let ctx = h.process("a", options()).await;
@@ -81,7 +83,9 @@ async fn a_failed_run_is_recorded_with_aibs_message_and_its_template_deleted() {
     assert_eq!(record.state, BuildState::Failed);
     assert_eq!(record.error_code.as_deref(), Some("BuildFailed"));
     let message = record.error_message.as_deref().unwrap();
-    assert!(message.contains("customization.log"), "{message}");
+    let log = record.log_url.as_deref().unwrap();
+    assert!(log.ends_with("/customization.log"), "{log}");
+    assert!(message.contains(log), "{message}");
     assert_eq!(record.run_sub_state, Some(RunSubState::Customizing));
     assert!(record.artifact_ids.is_empty());
     assert_eq!(record.cleanup, Cleanup::Done);
@@ -91,16 +95,49 @@ async fn a_failed_run_is_recorded_with_aibs_message_and_its_template_deleted() {
 }
 
 #[tokio::test]
-async fn a_failed_build_keeps_its_template_when_configured() {
+async fn a_failed_build_keeps_its_template_for_ever_when_configured() {
     let mut h = world("").await;
-    h.catalog.azure.keep_failed_templates = true;
+    h.catalog.azure.failed_template_retention = Retention::Forever;
     h.sim.set_build_outcome("*", Outcome::Failed, None);
     let ctx = h.process("a", options()).await;
     let record = build::run_job(&ctx, &h.job()).await.unwrap();
 
     assert_eq!(record.state, BuildState::Failed);
     assert_eq!(record.cleanup, Cleanup::Kept);
+    assert_eq!(record.keep_until, None);
+    h.clock.skip(chrono::Duration::days(365));
+    assert_eq!(build::delete_expired(&ctx).await.unwrap(), 0);
     assert_eq!(h.journal("template.delete").len(), 0);
+}
+
+#[tokio::test]
+async fn a_failed_builds_template_is_kept_for_its_retention_then_deleted() {
+    let h = world("").await;
+    assert_eq!(
+        h.catalog.azure.failed_template_retention,
+        Retention::FAILED_TEMPLATES
+    );
+    h.sim.set_build_outcome("*", Outcome::Failed, None);
+    let ctx = h.process("a", options()).await;
+    let record = build::run_job(&ctx, &h.job()).await.unwrap();
+    assert_eq!(record.cleanup, Cleanup::Kept);
+    let finished = record.finished_at.unwrap();
+    assert_eq!(
+        record.keep_until,
+        Some(finished + chrono::Duration::days(7))
+    );
+
+    // The morning after, the template (and the log with it) is still there.
+    h.clock.skip(chrono::Duration::hours(10));
+    assert_eq!(build::delete_expired(&ctx).await.unwrap(), 0);
+    assert_eq!(h.journal("template.delete").len(), 0);
+
+    h.clock.skip(chrono::Duration::days(7));
+    assert_eq!(build::delete_expired(&ctx).await.unwrap(), 1);
+    assert_eq!(h.accepted("template.delete"), 1);
+    let after = ctx.store.get_build(record.id).await.unwrap().unwrap();
+    assert_eq!(after.cleanup, Cleanup::Done);
+    assert_eq!(build::delete_expired(&ctx).await.unwrap(), 0);
 }
 
 #[tokio::test]
@@ -124,8 +161,9 @@ async fn a_build_past_its_timeout_is_cancelled() {
     assert_eq!(record.error_code.as_deref(), Some("BuildTimeout"));
     assert_eq!(h.journal("template.cancel").len(), 1);
     assert_eq!(h.accepted("template.cancel"), 1);
-    assert_eq!(h.accepted("template.delete"), 1);
-    assert_eq!(record.cleanup, Cleanup::Done);
+    // Kept for failed_template_retention, like a failed build's: its log says why.
+    assert_eq!(h.accepted("template.delete"), 0);
+    assert_eq!(record.cleanup, Cleanup::Kept);
     assert!(record.artifact_ids.is_empty());
     let log = events(&ctx.store, record.id).await;
     assert_eq!(

@@ -210,5 +210,5 @@ async fn a_crash_while_cancelling_an_overdue_run_still_cancels_it_once() {
     assert_eq!(record.state, BuildState::TimedOut);
     assert_eq!(h.journal("template.cancel").len(), 1);
     assert_eq!(h.accepted("template.cancel"), 1);
-    assert_eq!(record.cleanup, Cleanup::Done);
+    assert_eq!(record.cleanup, Cleanup::Kept);
 }

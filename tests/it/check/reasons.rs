@@ -283,7 +283,7 @@ async fn a_pinned_version_needs_no_lookup() {
 }
 
 #[tokio::test]
-async fn an_unknown_sku_is_unavailable_for_its_images_only() {
+async fn an_unknown_sku_is_not_found_for_its_images_only() {
     let world = world(&scenario_with(VERSIONS)).await;
     let catalog = world.catalog_with(&format!(
         "{}{}{}",
@@ -304,11 +304,13 @@ async fn an_unknown_sku_is_unavailable_for_its_images_only() {
     );
     for name in ["lost-1", "lost-2"] {
         let lost = entry(&plan, name);
-        assert_eq!(lost.decision.kind(), "source_unavailable");
+        assert_eq!(lost.decision.kind(), "source_not_found");
         assert!(!lost.stale);
         assert_eq!(lost.source_version, None);
         assert!(
-            lost.reason.starts_with("source version unknown: "),
+            lost.reason.starts_with(&format!(
+                "no marketplace image {PUBLISHER}:{OFFER}:no-such-sku in {LOCATION} (Azure: "
+            )),
             "{}",
             lost.reason
         );
@@ -327,8 +329,8 @@ async fn an_unknown_sku_is_unavailable_for_its_images_only() {
         kinds,
         [
             ("fine", DecisionKind::NeverBuilt),
-            ("lost-1", DecisionKind::SourceUnavailable),
-            ("lost-2", DecisionKind::SourceUnavailable),
+            ("lost-1", DecisionKind::SourceNotFound),
+            ("lost-2", DecisionKind::SourceNotFound),
         ]
     );
     let record = store.last_check().await.unwrap().unwrap();

@@ -2,6 +2,7 @@
 //! scheduled time (which may be weeks away).
 
 use azure_sim::{FaultKind, FaultRule};
+use image_refresh::model::DecisionKind;
 
 use super::{IMAGE, eventually, world};
 
@@ -36,5 +37,46 @@ async fn a_failed_check_is_retried_without_waiting_for_the_schedule() {
         .unwrap();
     assert!(checks >= 2, "{checks} checks");
     assert_eq!(world.sim.count("template.run"), 1);
+    store.close().await;
+}
+
+/// A source Azure says does not exist is a catalog problem: asking again in a
+/// minute cannot change the answer, so only the next scheduled check asks, and
+/// the error is said once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_source_waits_for_the_schedule_and_is_said_once() {
+    let world = world(0).await;
+    world.write_catalog("[schedule]\ncron = \"0 0 1 1 *\"", &[IMAGE]);
+    let text = std::fs::read_to_string(&world.config)
+        .unwrap()
+        .replace("sku = \"22_04-lts-gen2\"", "sku = \"22_04-lts-gen9\"");
+    world.write_config(&text);
+    let daemon = world.spawn("missing", &[]);
+    let store = world.store().await;
+    let decided = eventually("the start-up check's decision", &daemon, || async {
+        store
+            .last_decision(IMAGE)
+            .await
+            .unwrap()
+            .filter(|kind| *kind == DecisionKind::SourceNotFound)
+    })
+    .await;
+    assert_eq!(decided, DecisionKind::SourceNotFound);
+    // Retries of an outage come every poll interval (100 ms) here; a missing
+    // source has none in ten times that.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert_eq!(world.sim.count("marketplace.list"), 1);
+    let log = daemon.log();
+    assert!(!log.contains("retrying the check that failed"), "{log}");
+    assert_eq!(
+        log.matches("does not exist in Azure").count(),
+        1,
+        "said once:\n{log}"
+    );
+    assert!(
+        log.contains("no marketplace image Canonical:0001-com-ubuntu-server-jammy:22_04-lts-gen9 in westeurope"),
+        "{log}"
+    );
+    assert!(daemon.stop().await.success());
     store.close().await;
 }

@@ -108,7 +108,7 @@ async fn migrations_create_the_schema_in_a_new_directory_and_reopening_changes_n
     let also = Store::open(&path).await.unwrap();
     assert_eq!(
         count(&also, "SELECT count(*) FROM _sqlx_migrations").await,
-        1
+        migrations()
     );
     assert!(again.image_state("web").await.unwrap().is_some());
 }
@@ -127,7 +127,7 @@ async fn processes_starting_together_on_a_new_file_apply_the_schema_once() {
     }
     assert_eq!(
         count(&stores[0], "SELECT count(*) FROM _sqlx_migrations").await,
-        1
+        migrations()
     );
 }
 
@@ -163,4 +163,67 @@ async fn opening_something_that_is_not_a_database_names_the_file() {
         message.contains(path.to_str().unwrap()),
         "message should name the file: {message}"
     );
+}
+
+/// How many migrations the repository ships: each is applied exactly once.
+fn migrations() -> i64 {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension() == Some("sql".as_ref()))
+        .count() as i64
+}
+
+#[tokio::test]
+async fn a_database_of_the_first_schema_keeps_its_decisions_through_the_upgrade() {
+    use sqlx::sqlite::SqliteConnectOptions;
+    let dir = TempDir::new().unwrap();
+    let path = db_path(&dir);
+    // The first release's schema, with a check recorded by it.
+    let pool = sqlx::SqlitePool::connect_with(
+        SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true),
+    )
+    .await
+    .unwrap();
+    let mut first = sqlx::migrate!();
+    first.migrations = std::borrow::Cow::Owned(vec![first.migrations[0].clone()]);
+    first.run(&pool).await.unwrap();
+    for sql in [
+        "INSERT INTO images (name) VALUES ('web')",
+        "INSERT INTO check_cycles (id, started_at, finished_at, trigger, images_total, images_stale)
+         VALUES (1, '2026-11-25T09:00:00Z', '2026-11-25T09:00:01Z', 'cli', 1, 1)",
+        "INSERT INTO check_decisions (check_id, image, decision, reason, source_version, recipe_hash)
+         VALUES (1, 'web', 'never_built', 'never built', '1.0.0', 'sha256:ab')",
+    ] {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+
+    let store = Store::open(&path).await.unwrap();
+    let decisions = store
+        .decisions(image_refresh::model::CheckId(1))
+        .await
+        .unwrap();
+    assert_eq!(decisions.len(), 1);
+    assert_eq!(decisions[0].kind, DecisionKind::NeverBuilt);
+    assert_eq!(decisions[0].source_version.as_deref(), Some("1.0.0"));
+    let stale: i64 = sqlx::query_scalar("SELECT stale FROM check_decisions")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(stale, 1);
+    // The new word is accepted now, and the old table is gone.
+    assert_eq!(
+        store.last_decision("web").await.unwrap(),
+        Some(DecisionKind::NeverBuilt)
+    );
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE name LIKE 'check_decisions%'")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    assert!(tables.contains(&"check_decisions".to_owned()), "{tables:?}");
+    assert!(!tables.iter().any(|t| t.ends_with("_v2")), "{tables:?}");
 }
