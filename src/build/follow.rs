@@ -175,7 +175,7 @@ fn sub_state_word(sub_state: image_templates::RunSubState) -> Option<RunSubState
 }
 
 /// Where AIB keeps the run's customization.log: its failure message says
-/// "Image Build log location: <url>.".
+/// "Image Build log location: URL.".
 pub fn log_url(message: &str) -> Option<String> {
     message
         .split_whitespace()
