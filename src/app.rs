@@ -137,6 +137,7 @@ impl App {
             events: Events::default(),
             holder: crate::build::name_this_process(),
             progress,
+            lookups: Arc::default(),
         })
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! The modules follow the data flow:
 //! catalog → check → plan → build → history (store), run as one
-//! [`pipeline`] wired up by [`app`]; [`model`] holds the words they share and
+//! [`pipeline`] wired up by [`app`]; [`preflight`] asks Azure what would make a
+//! build fail before it starts; [`model`] holds the words they share and
 //! [`daemon`] is the service loop that runs the pipeline on [`schedule`].
 
 // No unwrap outside tests and proven invariants (which say so with an expect).
@@ -22,6 +23,7 @@ pub mod logging;
 pub mod model;
 pub mod pipeline;
 pub mod plan;
+pub mod preflight;
 pub mod report;
 pub mod schedule;
 pub mod store;

@@ -16,6 +16,7 @@ pub mod image_templates;
 pub mod lro;
 pub mod managed_images;
 pub mod marketplace;
+pub mod resources;
 mod token_cache;
 pub mod version;
 

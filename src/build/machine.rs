@@ -58,6 +58,14 @@ pub async fn drive(
                 change.error_message = Some(message);
                 ctx.record(&build, &change).await?
             }
+            Err(StepError::Unbuildable { message }) => {
+                warn!(%message, "the build cannot succeed; no template was created");
+                let mut change =
+                    BuildTransition::to(BuildState::Failed, ctx.now(), "preflight failed");
+                change.error_code = Some(PREFLIGHT_FAILED.to_owned());
+                change.error_message = Some(message);
+                ctx.record(&build, &change).await?
+            }
             Err(StepError::Interrupted(error)) => return Err(error),
         };
         if ctx.options.detach_when_running && build.state == BuildState::Running {
@@ -84,6 +92,9 @@ pub async fn drive(
 pub(super) enum StepError {
     /// Azure said no for good (a 4xx, a failed operation): the build fails.
     Refused { code: String, message: String },
+    /// The preflight found what would make AIB fail it: the build fails
+    /// before anything is created in Azure.
+    Unbuildable { message: String },
     /// Azure or the database could not be reached, or a deadline passed: the
     /// build keeps its state and is resumed later. An outage must not count
     /// as a failed build.
@@ -128,6 +139,7 @@ async fn step(
     match build.state {
         BuildState::Planned => match image {
             Some(image) if image.recipe_hash.hex() == build.recipe_hash => {
+                preflight(ctx, image).await?;
                 create_template(ctx, image, template, build).await
             }
             _ => Ok(abandon(ctx, template, image.is_none())),
@@ -148,6 +160,27 @@ async fn step(
         terminal => Err(StepError::Interrupted(BuildError::Bug(format!(
             "a build in terminal state {terminal} was stepped"
         )))),
+    }
+}
+
+/// The error code of a build the preflight stopped.
+pub const PREFLIGHT_FAILED: &str = "PreflightFailed";
+
+/// What Azure said would make the build fail, asked before the template PUT.
+/// Only answers count: a question Azure did not answer leaves the PUT to tell.
+async fn preflight(ctx: &BuildContext, image: &Image) -> Result<(), StepError> {
+    let issues = crate::preflight::image(&ctx.arm, &ctx.azure, image, &ctx.lookups).await;
+    let certain: Vec<String> = issues
+        .into_iter()
+        .filter(|issue| issue.certain)
+        .map(|issue| issue.finding.message)
+        .collect();
+    if certain.is_empty() {
+        Ok(())
+    } else {
+        Err(StepError::Unbuildable {
+            message: certain.join("; "),
+        })
     }
 }
 

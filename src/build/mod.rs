@@ -7,6 +7,8 @@ mod machine;
 mod prune;
 pub mod template;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use tokio::sync::mpsc;
@@ -19,6 +21,7 @@ use crate::clock::SharedClock;
 use crate::events::{Event, Events};
 use crate::model::{BuildId, BuildState, RunSubState};
 use crate::plan::Job;
+use crate::preflight::Lookups;
 use crate::report::chain;
 use crate::store::{
     BuildRecord, BuildTransition, ClaimError, FailureLimit, NewBuild, Store, StoreError,
@@ -27,7 +30,7 @@ use crate::store::{
 pub use cleanup::delete_expired;
 pub use follow::log_url;
 pub use holder::{is_followed, name_this_process};
-pub use machine::drive;
+pub use machine::{PREFLIGHT_FAILED, drive};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -126,6 +129,9 @@ pub struct BuildContext {
     /// Names this process in leases: "host:pid:start:uuid" (see [`name_this_process`]).
     pub holder: String,
     pub progress: Option<mpsc::UnboundedSender<Progress>>,
+    /// What the preflight before each template PUT learned, shared by the
+    /// builds of one cycle (see [`Lookups::default`]).
+    pub lookups: Arc<Lookups>,
 }
 
 impl BuildContext {

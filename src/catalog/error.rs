@@ -104,6 +104,11 @@ impl fmt::Debug for InvalidCatalog {
 }
 
 impl InvalidCatalog {
+    /// Every problem, in file order.
+    pub fn problems(&self) -> &[Problem] {
+        &self.problems
+    }
+
     /// The plain rendering: one `file:line:col: message` line per problem plus an indented hint.
     pub fn plain(&self) -> impl fmt::Display + '_ {
         PlainProblems(self)

@@ -34,6 +34,7 @@ mod check_targets;
 mod distribute;
 mod error;
 pub mod hash;
+mod locate;
 mod model;
 mod raw;
 mod source;
@@ -49,6 +50,7 @@ pub use distribute::{
 };
 pub use error::{CatalogError, InvalidCatalog, Problem};
 pub use hash::RecipeHash;
+pub use locate::{Finding, Key, KeyPath, locate};
 pub use model::{
     Catalog, Defaults, Image, Recipe, ScheduleSettings, ServiceSettings, StoreSettings,
 };

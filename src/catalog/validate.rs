@@ -148,7 +148,7 @@ fn check_catalog(p: &mut Problems, raw: &RawCatalog) -> Option<Catalog> {
 /// and every `hidden` span blanked, for diagnostics that show snippets. Byte offsets
 /// and line breaks are kept so that spans still line up. A file that does not parse
 /// is blanked line by line, so a syntax error elsewhere cannot show a secret.
-fn redact_secrets(source: &str, hidden: &[Range<usize>]) -> String {
+pub(super) fn redact_secrets(source: &str, hidden: &[Range<usize>]) -> String {
     let mut spans = hidden.to_vec();
     match DeTable::parse(source) {
         Ok(document) => collect_secret_spans(document.get_ref(), &mut spans),

@@ -54,6 +54,11 @@ pub enum Command {
     Validate {
         #[arg(long, value_enum, default_value_t)]
         output: Output,
+        /// Also ask Azure (read-only) whether everything the catalog names
+        /// exists and fits: credential, subscription, groups, identity,
+        /// provider, regions, sources and gallery definitions.
+        #[arg(long)]
+        online: bool,
     },
     /// Decide which images are stale and why; changes nothing in Azure.
     ///

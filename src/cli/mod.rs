@@ -54,7 +54,7 @@ pub fn init_tracing(cli: &Cli) {
 pub async fn run(cli: Cli) -> miette::Result<ExitCode> {
     let global = &cli.global;
     match cli.command {
-        Command::Validate { output } => validate::run(global, output),
+        Command::Validate { output, online } => validate::run(global, output, online).await,
         Command::Check { output } => plan::check(global, output).await,
         Command::Build {
             images,

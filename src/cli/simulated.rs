@@ -7,7 +7,9 @@ use std::path::Path;
 
 use azure_sim::{Scenario, SimConfig, SimError, SimHandle, Simulator, SystemClock};
 
-use crate::azure::{CloudEndpoints, CredentialConfig, SecretSource};
+use crate::azure::{
+    BlobEndpoint, CloudEndpoints, CredentialConfig, SecretSource, parse_secure_url,
+};
 use crate::catalog::{Catalog, Cloud};
 
 /// Points a parsed catalog at `sim` the way production is set up: a custom
@@ -20,18 +22,27 @@ pub fn point_catalog(
 ) -> std::io::Result<()> {
     write_private(secret_file, sim.client_secret())?;
     catalog.azure.cloud = Cloud::Custom;
-    catalog.azure.endpoints = CloudEndpoints::custom(
+    let mut endpoints = CloudEndpoints::custom(
         sim.base_url(),
         sim.authority_host(),
         Some(sim.arm_audience()),
     )
     .map_err(std::io::Error::other)?;
+    endpoints.blob = Some(BlobEndpoint::PathStyle(
+        parse_secure_url(&blob_url(sim)).map_err(std::io::Error::other)?,
+    ));
+    catalog.azure.endpoints = endpoints;
     catalog.credential = CredentialConfig::ClientSecret {
         tenant_id: sim.tenant_id().to_owned(),
         client_id: sim.client_id().to_owned(),
         secret_source: SecretSource::File(secret_file.to_owned()),
     };
     Ok(())
+}
+
+/// Where the simulator serves its storage accounts' blobs (path-style, like Azurite).
+pub fn blob_url(sim: &SimHandle) -> String {
+    format!("{}/blob/", sim.base_url().trim_end_matches('/'))
 }
 
 /// Writes a secret file only its owner may read, as the service insists.
@@ -54,7 +65,7 @@ pub fn catalog_settings(sim: &SimHandle) -> String {
     format!(
         "[azure]\nsubscription_id = \"{sub}\"\ncloud = \"custom\"\n\
          resource_manager_url = \"{url}\"\nauthority_host = \"{url}\"\n\
-         resource_manager_audience = \"{audience}\"\n\n\
+         resource_manager_audience = \"{audience}\"\nblob_url = \"{blob}\"\n\n\
          [azure.credential]   # with the exported IDENTITY_* variables\n\
          kind = \"managed_identity\"\n\
          # or: kind = \"client_secret\", tenant_id = \"{tenant}\", client_id = \"{client}\",\n\
@@ -62,6 +73,7 @@ pub fn catalog_settings(sim: &SimHandle) -> String {
         sub = sim.subscription_id(),
         url = sim.base_url(),
         audience = sim.arm_audience(),
+        blob = blob_url(sim),
         tenant = sim.tenant_id(),
         client = sim.client_id(),
         secret = sim.client_secret(),

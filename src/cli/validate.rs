@@ -4,9 +4,17 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
+use std::time::Duration;
+
+use miette::IntoDiagnostic;
+
 use super::output;
 use super::{GlobalArgs, Output, load_catalog};
-use crate::catalog::{Distribute, Image, Source};
+use crate::azure::ArmClientOptions;
+use crate::catalog::{self, Catalog, Distribute, Finding, Image, Key, KeyPath, Source};
+use crate::preflight::{self, Lookups};
+use crate::report::chain;
+use crate::{app, clock};
 
 #[derive(Serialize)]
 struct ImageSummary<'a> {
@@ -63,7 +71,7 @@ fn target_label(target: &Distribute) -> &'static str {
     }
 }
 
-pub fn run(global: &GlobalArgs, format: Output) -> miette::Result<ExitCode> {
+pub async fn run(global: &GlobalArgs, format: Output, online: bool) -> miette::Result<ExitCode> {
     let catalog = match load_catalog(global) {
         Ok(catalog) => catalog,
         Err(report) => {
@@ -71,6 +79,9 @@ pub fn run(global: &GlobalArgs, format: Output) -> miette::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
+    if online {
+        return preflight(global, &catalog, format).await;
+    }
     let summaries: Vec<ImageSummary> = catalog.images.iter().map(ImageSummary::new).collect();
     match format {
         Output::Json => output::print_json(&summaries)?,
@@ -94,6 +105,65 @@ pub fn run(global: &GlobalArgs, format: Output) -> miette::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `validate --online`: every preflight finding at once, each at its catalog
+/// line; 0 only when Azure answered every question and found nothing.
+async fn preflight(
+    global: &GlobalArgs,
+    catalog: &Catalog,
+    format: Output,
+) -> miette::Result<ExitCode> {
+    let source = std::fs::read_to_string(&global.config).into_diagnostic()?;
+    let file = global.config.display().to_string();
+    let issues = match app::arm_client(catalog, clock::system(), ArmClientOptions::default()) {
+        Ok(arm) => preflight::catalog(&arm, catalog, &Lookups::new(Duration::MAX)).await,
+        // A credential that cannot even be set up (say, its file is missing).
+        Err(error) => vec![preflight::Issue {
+            finding: Finding {
+                at: vec![
+                    KeyPath::of(&[Key::Name("azure"), Key::Name("credential")]),
+                    KeyPath::of(&[Key::Name("azure")]),
+                ],
+                message: format!("the credential cannot be used: {}", chain(&error)),
+                hint: None,
+            },
+            certain: true,
+        }],
+    };
+    let findings: Vec<Finding> = issues.iter().map(|i| i.finding.clone()).collect();
+    let located = catalog::locate(&source, &file, &findings);
+    match format {
+        Output::Json => {
+            let problems: Vec<_> = located
+                .problems()
+                .iter()
+                .zip(&issues)
+                .map(|(p, issue)| {
+                    serde_json::json!({
+                        "file": file, "line": p.line, "column": p.column,
+                        "message": p.message, "hint": p.hint, "certain": issue.certain,
+                    })
+                })
+                .collect();
+            output::print_json(&problems)?;
+        }
+        Output::Table if issues.is_empty() => {
+            if !global.quiet {
+                println!(
+                    "{}: valid, and Azure has everything its {} images need",
+                    global.config.display(),
+                    catalog.images.len()
+                );
+            }
+        }
+        Output::Table => eprintln!("{:?}", miette::Report::new(located)),
+    }
+    Ok(if issues.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// The image table `validate` prints.

@@ -208,7 +208,7 @@ fn enterprise_example_shares_recipes_and_distributes_to_two_regions() {
     );
     assert_eq!(
         catalog.azure.failed_template_retention,
-        image_refresh::catalog::Retention::Forever
+        image_refresh::catalog::Retention::For(chrono::Duration::days(14))
     );
 }
 
@@ -849,6 +849,55 @@ fn a_named_cloud_refuses_endpoint_overrides() {
         7,
         29,
         "`resource_manager_audience` overrides a named cloud's endpoint",
+    );
+}
+
+/// A storage token for the failed build's log goes only to the named cloud's
+/// blob service; a custom cloud names its own, and nothing else may.
+#[test]
+fn blob_url_is_for_custom_clouds_only() {
+    let with = |extra: &str| format!("{}{extra}{IMAGE}", azure());
+    let hint = single_problem(
+        &with("blob_url = \"https://collector.example/\"\n"),
+        6,
+        12,
+        "`blob_url` overrides a named cloud's endpoint",
+    );
+    assert!(hint.contains("leave it out"), "{hint}");
+    let catalog = parse(&with("")).unwrap();
+    assert_eq!(
+        catalog.azure.endpoints.blob,
+        Some(image_refresh::azure::BlobEndpoint::HostSuffix(".blob.core.windows.net"))
+    );
+}
+
+#[test]
+fn failed_template_retention_is_a_duration_and_excludes_keeping_for_ever() {
+    use image_refresh::catalog::Retention;
+    let with = |extra: &str| format!("{}{extra}{IMAGE}", azure());
+    let retention = |extra: &str| parse(&with(extra)).unwrap().azure.failed_template_retention;
+    assert_eq!(retention(""), Retention::FAILED_TEMPLATES);
+    assert_eq!(
+        retention("failed_template_retention = \"36h\"\n"),
+        Retention::For(chrono::Duration::hours(36))
+    );
+    assert_eq!(
+        retention("failed_template_retention = \"0s\"\n"),
+        Retention::For(chrono::Duration::zero())
+    );
+    assert_eq!(retention("keep_failed_templates = true\n"), Retention::Forever);
+    let hint = single_problem(
+        &with("failed_template_retention = \"a week\"\n"),
+        6,
+        29,
+        "`a week` is not a duration",
+    );
+    assert!(hint.contains("\"7d\""), "{hint}");
+    single_problem(
+        &with("keep_failed_templates = true\nfailed_template_retention = \"1d\"\n"),
+        6,
+        25,
+        "`keep_failed_templates` and `failed_template_retention` both set",
     );
 }
 

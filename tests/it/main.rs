@@ -16,6 +16,8 @@ mod daemon;
 mod exit_codes;
 mod faults;
 mod fuzz;
+mod logs;
+mod preflight;
 mod schedule;
 mod security;
 mod simulator;

@@ -21,6 +21,11 @@ impl ResourcePath {
             .join(resource_group)
     }
 
+    /// A path of these segments, e.g. a resource id split at its slashes.
+    pub fn from_segments<'a>(segments: impl IntoIterator<Item = &'a str>) -> Self {
+        Self(segments.into_iter().map(str::to_owned).collect())
+    }
+
     /// Appends one segment; `/` inside it is encoded, never treated as a separator.
     pub fn join(mut self, segment: impl Into<String>) -> Self {
         self.0.push(segment.into());

@@ -100,6 +100,7 @@ impl BuildWorld for World {
             events: Default::default(),
             holder: holder.to_owned(),
             progress: None,
+            lookups: Default::default(),
         }
     }
 

@@ -113,6 +113,7 @@ async fn build_producer(world: &World, catalog: &Catalog, store: &Store) {
         },
         holder: "test".into(),
         progress: None,
+        lookups: Default::default(),
     });
     let job = Job {
         image: catalog.image("producer").unwrap().clone(),

@@ -76,6 +76,7 @@ pub fn endpoints_with_arm(sim: &SimHandle, arm_url: &str, secret_file: &Path) ->
 resource_manager_url = "{arm_url}"
 authority_host = "{authority}"
 resource_manager_audience = "{audience}"
+blob_url = "{blob}"
 
 [azure.credential]
 kind = "client_secret"
@@ -85,6 +86,7 @@ secret_file = "{secret}"
 "#,
         authority = sim.authority_host(),
         audience = sim.arm_audience(),
+        blob = image_refresh::cli::simulated::blob_url(sim),
         tenant = sim.tenant_id(),
         client = sim.client_id(),
         secret = secret_file.display(),
