@@ -173,7 +173,18 @@ versions = ["22.04.202409110", "22.04.202410020", "22.04.2024110{i:02}"]
             )
         })
         .collect();
-    format!("[throttle]\n{throttle}\n{skus}")
+    // The catalog's resource group and build identity (benches/support/catalog.rs).
+    let groups = r#"
+[[resource_groups]]
+name = "rg-images"
+location = "westeurope"
+
+[[identities]]
+resource_group = "rg-images"
+name = "id-aib"
+location = "westeurope"
+"#;
+    format!("[throttle]\n{throttle}\n{skus}{groups}")
 }
 
 fn catalog(sim: &SimHandle, dir: &std::path::Path) -> Catalog {

@@ -38,6 +38,13 @@ publisher = "Canonical"
 offer = "0001-com-ubuntu-server-jammy"
 sku = "22_04-lts-gen2"
 versions = ["22.04.202411050"]
+[[resource_groups]]
+name = "rg-image-builder"
+location = "westeurope"
+[[identities]]
+resource_group = "rg-image-builder"
+name = "id-aib-builder"
+location = "westeurope"
 "#;
 
 fn main() {

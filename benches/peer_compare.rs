@@ -313,6 +313,19 @@ versions = ["22.04.202409110", "22.04.202410020", "22.04.2024110{i:02}", "22.04.
 "#
         ));
     }
+    // The catalog's resource group and build identity (benches/support/catalog.rs).
+    text.push_str(
+        r#"
+[[resource_groups]]
+name = "rg-images"
+location = "westeurope"
+
+[[identities]]
+resource_group = "rg-images"
+name = "id-aib"
+location = "westeurope"
+"#,
+    );
     text
 }
 

@@ -193,64 +193,98 @@ fn entra_error(status: StatusCode, error: &str, code: u32, description: &str) ->
     )
 }
 
-/// ARM's bearer check: a known, unexpired token for the ARM audience.
-pub(crate) fn check_arm(state: &State, headers: &HeaderMap) -> Result<(), Box<Response>> {
+/// What a request's bearer token is good for, against one audience.
+pub(crate) enum TokenCheck {
+    Missing,
+    /// An Authorization header that is not `Bearer <token>`.
+    Malformed,
+    /// A token this simulator never issued.
+    Unknown,
+    Expired {
+        expires_at: DateTime<Utc>,
+    },
+    WrongAudience {
+        audience: String,
+    },
+    Valid,
+}
+
+/// Looks the request's bearer token up; ARM and Storage word their refusals differently.
+pub(crate) fn inspect(state: &State, headers: &HeaderMap, audience: &str) -> TokenCheck {
     let Some(raw) = headers.get(header::AUTHORIZATION) else {
-        return Err(unauthorized(
-            state,
-            "AuthenticationFailed",
-            "Authentication failed. The 'Authorization' header is missing.",
-            "The authentication failed because of missing 'Authorization' header.",
-        ));
+        return TokenCheck::Missing;
     };
     let token = raw.to_str().ok().and_then(|v| {
         v.strip_prefix("Bearer ")
             .or_else(|| v.strip_prefix("bearer "))
     });
     let Some(token) = token.map(str::trim) else {
-        return Err(unauthorized(
+        return TokenCheck::Malformed;
+    };
+    let tokens = lock(&state.tokens);
+    let Some(issued) = tokens.issued.get(token) else {
+        return TokenCheck::Unknown;
+    };
+    if issued.expires_at <= state.now() {
+        return TokenCheck::Expired {
+            expires_at: issued.expires_at,
+        };
+    }
+    if issued.audience != normalize_audience(audience) {
+        return TokenCheck::WrongAudience {
+            audience: issued.audience.clone(),
+        };
+    }
+    TokenCheck::Valid
+}
+
+/// ARM's bearer check: a known, unexpired token for the ARM audience.
+pub(crate) fn check_arm(state: &State, headers: &HeaderMap) -> Result<(), Box<Response>> {
+    match inspect(state, headers, &state.settings.arm_audience) {
+        TokenCheck::Valid => Ok(()),
+        TokenCheck::Missing => Err(unauthorized(
+            state,
+            "AuthenticationFailed",
+            "Authentication failed. The 'Authorization' header is missing.",
+            "The authentication failed because of missing 'Authorization' header.",
+        )),
+        TokenCheck::Malformed => Err(unauthorized(
             state,
             "AuthenticationFailed",
             "Authentication failed. The 'Authorization' header is provided in an invalid format.",
             "The authentication failed because of invalid 'Authorization' header format.",
-        ));
-    };
-    let tokens = lock(&state.tokens);
-    let Some(issued) = tokens.issued.get(token) else {
-        return Err(unauthorized(
+        )),
+        TokenCheck::Unknown => Err(unauthorized(
             state,
             "InvalidAuthenticationToken",
             "The access token is invalid.",
             "The access token is invalid.",
-        ));
-    };
-    let now = state.now();
-    if issued.expires_at <= now {
-        let fmt = "%m/%d/%Y %H:%M:%S";
-        return Err(unauthorized(
-            state,
-            "ExpiredAuthenticationToken",
-            &format!(
-                "The access token expiry UTC time '{}' is earlier than current UTC time '{}'.",
-                issued.expires_at.format(fmt),
-                now.format(fmt)
-            ),
-            "The access token has expired.",
-        ));
+        )),
+        TokenCheck::Expired { expires_at } => {
+            let fmt = "%m/%d/%Y %H:%M:%S";
+            Err(unauthorized(
+                state,
+                "ExpiredAuthenticationToken",
+                &format!(
+                    "The access token expiry UTC time '{}' is earlier than current UTC time '{}'.",
+                    expires_at.format(fmt),
+                    state.now().format(fmt)
+                ),
+                "The access token has expired.",
+            ))
+        }
+        TokenCheck::WrongAudience { audience } => {
+            let arm = state.settings.arm_audience.trim_end_matches('/');
+            Err(unauthorized(
+                state,
+                "InvalidAuthenticationTokenAudience",
+                &format!(
+                    "The access token has been obtained for wrong audience or resource '{audience}'. It should exactly match with one of the allowed audiences '{arm}/','{arm}'."
+                ),
+                "The access token has been obtained for wrong audience or resource.",
+            ))
+        }
     }
-    if issued.audience != normalize_audience(&state.settings.arm_audience) {
-        let arm = state.settings.arm_audience.trim_end_matches('/');
-        return Err(unauthorized(
-            state,
-            "InvalidAuthenticationTokenAudience",
-            &format!(
-                "The access token has been obtained for wrong audience or resource '{}'. It should exactly match with one of the allowed audiences '{arm}/','{arm}'.",
-                issued.audience
-            ),
-            "The access token has been obtained for wrong audience or resource.",
-        ));
-    }
-    Ok(())
 }
 
 fn unauthorized(state: &State, code: &str, message: &str, description: &str) -> Box<Response> {

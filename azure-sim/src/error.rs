@@ -56,6 +56,24 @@ impl ArmError {
         )
     }
 
+    /// ARM's answer for a subscription it does not know.
+    pub fn subscription_not_found(subscription: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "SubscriptionNotFound",
+            format!("The subscription '{subscription}' could not be found."),
+        )
+    }
+
+    /// ARM's answer for anything under a resource group that does not exist.
+    pub fn resource_group_not_found(name: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "ResourceGroupNotFound",
+            format!("Resource group '{name}' could not be found."),
+        )
+    }
+
     pub fn bad_request(code: &str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }

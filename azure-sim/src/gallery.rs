@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::error::ArmError;
 use super::operations;
 use super::routes::{COMPUTE_API, GALLERY_API, GalleryImagePath, ResourcePath};
-use super::scenario::GalleryImageDef;
+use super::scenario::{GalleryFeature, GalleryImageDef};
 use super::state::{State, World};
 use super::wire;
 
@@ -22,6 +22,9 @@ pub(crate) struct GalleryImage {
     pub location: String,
     pub os: String,
     pub hyper_v_generation: String,
+    pub architecture: String,
+    pub os_state: String,
+    pub features: Vec<GalleryFeature>,
 }
 
 #[derive(Debug, Clone)]
@@ -83,6 +86,9 @@ pub(crate) fn seed(state: &State, world: &mut World, def: &GalleryImageDef) {
             location: def.location.clone(),
             os: def.os.clone(),
             hyper_v_generation: def.hyper_v_generation.clone(),
+            architecture: def.architecture.clone(),
+            os_state: def.os_state.clone(),
+            features: def.features.clone(),
         },
     );
     for v in &def.versions {
@@ -130,19 +136,35 @@ pub(crate) fn image_definition_get(state: &State, p: &GalleryImagePath) -> Respo
     let Some(img) = world.gallery_images.get(&path_id(p).to_ascii_lowercase()) else {
         return gallery_not_found(p, None);
     };
-    let body = json!({
+    let mut body = json!({
         "id": img.id,
         "name": img.name,
         "type": "Microsoft.Compute/galleries/images",
         "location": img.location,
         "properties": {
             "osType": img.os,
-            "osState": "Generalized",
+            "osState": img.os_state,
             "hyperVGeneration": img.hyper_v_generation,
+            "architecture": img.architecture,
             "identifier": {"publisher": "image-refresh", "offer": p.gallery, "sku": img.name},
             "provisioningState": "Succeeded"
         }
     });
+    // Compute leaves `features` out of a definition that has none.
+    if !img.features.is_empty() {
+        let features: Vec<Value> = img
+            .features
+            .iter()
+            .map(|f| {
+                let mut feature = json!({"name": f.name, "value": f.value});
+                if let Some(v) = &f.starts_at_version {
+                    feature["startsAtVersion"] = json!(v);
+                }
+                feature
+            })
+            .collect();
+        body["properties"]["features"] = json!(features);
+    }
     wire::json(StatusCode::OK, &body)
 }
 

@@ -1,7 +1,10 @@
 //! An in-process, loopback-only emulator of the Azure Resource Manager
 //! surface image-refresh uses: tokens (managed identity and Entra client
-//! credentials), marketplace image versions, Compute Gallery and managed
-//! images, and Azure VM Image Builder templates with simulated builds.
+//! credentials), the subscription, its regions, resource groups and resource
+//! providers, user-assigned identities, marketplace image versions, Compute
+//! Gallery and managed images, Azure VM Image Builder templates with
+//! simulated builds and their staging groups, and the build logs in the
+//! staging storage account (Azure Storage's blob endpoint, path-style).
 //!
 //! It speaks the documented wire protocol (paths, `api-version`, JSON shapes,
 //! status codes, headers, ARM error bodies) so the real client cannot tell it
@@ -17,21 +20,35 @@
 #![deny(clippy::unwrap_used)]
 
 mod auth;
+mod blob;
+mod buildlog;
 mod clock;
+mod distribution;
 mod error;
 mod faults;
 mod gallery;
+mod identities;
 mod journal;
 mod marketplace;
 mod operations;
+mod providers;
+mod regions;
+mod resource_groups;
 mod routes;
+mod run_outputs;
 mod runs;
 pub mod scenario;
 pub mod schema;
 mod server;
+mod staging;
 mod state;
+mod subscriptions;
 mod templates;
+mod validate;
 mod wire;
+
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -147,6 +164,10 @@ fn seed(state: &Arc<State>, scenario: &Scenario) {
         for def in &scenario.galleries {
             gallery::seed(state, &mut world, def);
         }
+        for def in &scenario.identities {
+            identities::seed(state, &mut world, def);
+        }
+        resource_groups::seed(state, &mut world, scenario);
     }
     {
         let mut faults = lock(&state.faults);
@@ -162,6 +183,15 @@ fn seed(state: &Arc<State>, scenario: &Scenario) {
         });
         lock(&state.background).push(task.abort_handle());
     }
+}
+
+/// The world key of an image template.
+fn template_key(subscription: &str, resource_group: &str, name: &str) -> String {
+    templates::key(&routes::ResourcePath {
+        subscription: subscription.to_owned(),
+        resource_group: resource_group.to_owned(),
+        name: name.to_owned(),
+    })
 }
 
 /// A running simulator. Dropping it stops serving new connections.
@@ -217,6 +247,58 @@ impl SimHandle {
     /// The audience ARM accepts, e.g. `https://management.azure.com`.
     pub fn arm_audience(&self) -> &str {
         &self.state.settings.arm_audience
+    }
+
+    /// The audience the blob endpoint accepts: `https://storage.azure.com`.
+    pub fn storage_audience(&self) -> &str {
+        blob::STORAGE_AUDIENCE
+    }
+
+    /// Where blobs are served, path-style: `{base_url}/blob/{account}/{container}/{blob}`.
+    pub fn blob_endpoint(&self) -> String {
+        format!("{}/blob", self.state.base_url)
+    }
+
+    /// Whether the resource group exists now (declared, implied by a
+    /// resource in it, or made by AIB as a staging group).
+    pub fn resource_group_exists(&self, subscription: &str, name: &str) -> bool {
+        resource_groups::exists(&self.state.world(), subscription, name)
+    }
+
+    /// The resource id of the staging group a template's builds use
+    /// (`exactStagingResourceGroup`), once its first run made or chose it.
+    pub fn staging_resource_group(
+        &self,
+        subscription: &str,
+        resource_group: &str,
+        template: &str,
+    ) -> Option<String> {
+        let world = self.state.world();
+        let t = world
+            .templates
+            .get(&template_key(subscription, resource_group, template))?;
+        t.staging.as_ref().map(|s| s.group_id.clone())
+    }
+
+    /// The URL of the customization.log of a template's last run (every run
+    /// writes one; a failed run's message names it too).
+    pub fn last_log_url(
+        &self,
+        subscription: &str,
+        resource_group: &str,
+        template: &str,
+    ) -> Option<String> {
+        let world = self.state.world();
+        let t = world
+            .templates
+            .get(&template_key(subscription, resource_group, template))?;
+        let (s, blob) = (t.staging.as_ref()?, t.log_blob.as_ref()?);
+        Some(blob::url(
+            &self.state,
+            &s.account,
+            blob::LOG_CONTAINER,
+            blob,
+        ))
     }
 
     /// The environment a daemon's managed-identity credential reads (as on

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::error::ArmError;
-use super::scenario::MarketplaceSku;
+use super::scenario::{ImageFeature, MarketplaceSku};
 use super::state::State;
 use super::wire::{self, query_value};
 
@@ -20,6 +20,8 @@ pub(crate) struct MarketSku {
     pub sku: String,
     pub os: String,
     pub hyper_v_generation: String,
+    pub architecture: String,
+    pub features: Vec<ImageFeature>,
     pub versions: Vec<String>,
 }
 
@@ -38,6 +40,8 @@ impl From<&MarketplaceSku> for MarketSku {
             sku: s.sku.clone(),
             os: s.os.clone(),
             hyper_v_generation: s.hyper_v_generation.clone(),
+            architecture: s.architecture.clone(),
+            features: s.features.clone(),
             versions,
         }
     }
@@ -122,15 +126,20 @@ pub(crate) fn get(state: &State, p: &SkuPath, version: &str) -> Response {
     else {
         return not_found().into_response();
     };
+    let features: Vec<Value> = sku
+        .features
+        .iter()
+        .map(|f| json!({"name": f.name, "value": f.value}))
+        .collect();
     let body = json!({
         "properties": {
             "hyperVGeneration": sku.hyper_v_generation,
-            "architecture": "x64",
+            "architecture": sku.architecture,
             "replicaType": "Managed",
             "disallowed": {"vmDiskType": "Unmanaged"},
             "automaticOSUpgradeProperties": {"automaticOSUpgradeSupported": false},
             "imageDeprecationStatus": {"imageState": "Active"},
-            "features": [],
+            "features": features,
             "osDiskImage": {"operatingSystem": sku.os, "sizeInGb": 30},
             "dataDiskImages": []
         },
@@ -161,6 +170,8 @@ pub(crate) fn publish(
             sku: sku.to_owned(),
             os: "Linux".to_owned(),
             hyper_v_generation: "V2".to_owned(),
+            architecture: "x64".to_owned(),
+            features: Vec::new(),
             versions: Vec::new(),
         });
     if !entry.versions.iter().any(|v| v == version) {

@@ -13,6 +13,11 @@ pub(crate) const GALLERY_API: &str = "2024-03-03";
 /// Several accepted versions are written comma-separated.
 pub(crate) const COMPUTE_OPERATIONS_API: &str = "2025-04-01,2024-03-03";
 pub(crate) const IMAGE_BUILDER_API: &str = "2025-10-01";
+pub(crate) const SUBSCRIPTIONS_API: &str = "2022-12-01";
+pub(crate) const RESOURCES_API: &str = "2025-04-01";
+/// The newest stable identity api-version and the older stable one most tools pin.
+pub(crate) const IDENTITY_API: &str = "2026-05-31,2023-01-31";
+pub(crate) const IDENTITY_API_LEGACY: &str = "2023-01-31";
 
 /// `/subscriptions/{s}/resourceGroups/{rg}/providers/{ns}/{type}/{name}`.
 #[derive(Debug, Clone)]
@@ -49,6 +54,50 @@ pub(crate) enum ArmOp {
     GalleryVersionDelete(GalleryImagePath, String),
     ImageGet(ResourcePath),
     ImageDelete(ResourcePath),
+    SubscriptionGet,
+    LocationList,
+    ResourceGroupGet(String),
+    ResourceList(String),
+    ProviderGet(String),
+    IdentityGet(ResourcePath),
+}
+
+impl ArmOp {
+    /// The resource group the request is scoped to, which ARM checks exists.
+    pub fn resource_group(&self) -> Option<(&str, &str)> {
+        let r = match self {
+            ArmOp::TemplatePut(r)
+            | ArmOp::TemplateGet(r)
+            | ArmOp::TemplateDelete(r)
+            | ArmOp::TemplateRun(r)
+            | ArmOp::TemplateCancel(r)
+            | ArmOp::RunOutputs(r)
+            | ArmOp::RunOutput(r, _)
+            | ArmOp::ImageGet(r)
+            | ArmOp::ImageDelete(r)
+            | ArmOp::IdentityGet(r) => (r.subscription.as_str(), r.resource_group.as_str()),
+            ArmOp::GalleryImageGet(g)
+            | ArmOp::GalleryVersionList(g)
+            | ArmOp::GalleryVersionGet(g, _)
+            | ArmOp::GalleryVersionDelete(g, _) => {
+                (g.subscription.as_str(), g.resource_group.as_str())
+            }
+            _ => return None,
+        };
+        Some(r)
+    }
+
+    /// The resource provider namespace a write goes to.
+    pub fn write_namespace(&self) -> Option<&'static str> {
+        match self {
+            ArmOp::TemplatePut(_)
+            | ArmOp::TemplateDelete(_)
+            | ArmOp::TemplateRun(_)
+            | ArmOp::TemplateCancel(_) => Some("Microsoft.VirtualMachineImages"),
+            ArmOp::GalleryVersionDelete(..) | ArmOp::ImageDelete(_) => Some("Microsoft.Compute"),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -61,6 +110,12 @@ pub(crate) enum RouteKind {
         subscription: String,
         api_version: &'static str,
         op: ArmOp,
+    },
+    /// Azure Storage, path-style: `/blob/{account}/{container}/{blob}`.
+    Blob {
+        account: String,
+        container: String,
+        blob: String,
     },
     /// An ARM-looking path the simulator does not serve.
     UnknownArm {
@@ -113,6 +168,8 @@ const GALLERY_IMAGE: &str =
 const IMAGE: &str = "subscriptions/{}/resourceGroups/{}/providers/Microsoft.Compute/images/{}";
 const OPERATION: &str = "subscriptions/{}/providers/{}/locations/{}/operations/{}";
 const OPERATION_RESULT: &str = "subscriptions/{}/providers/{}/locations/{}/operationresults/{}";
+const RESOURCE_GROUP: &str = "subscriptions/{}/resourcegroups/{}";
+const IDENTITY: &str = "subscriptions/{}/resourceGroups/{}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{}";
 
 pub(crate) fn classify(method: &Method, path: &str) -> Route {
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
@@ -130,6 +187,17 @@ pub(crate) fn classify(method: &Method, path: &str) -> Route {
         return Route {
             name: "token.entra",
             kind: RouteKind::Entra { tenant },
+        };
+    }
+    if segs[0] == "blob" && segs.len() >= 4 && segs[1..].iter().all(|s| !s.is_empty()) {
+        let name = if get { "blob.get" } else { "blob.unsupported" };
+        return Route {
+            name,
+            kind: RouteKind::Blob {
+                account: segs[1].to_owned(),
+                container: segs[2].to_owned(),
+                blob: segs[3..].join("/"),
+            },
         };
     }
     if !segs[0].eq_ignore_ascii_case("subscriptions") || segs.len() < 2 {
@@ -272,12 +340,57 @@ fn arm_op(method: &Method, segs: &[&str]) -> Option<(&'static str, &'static str,
             _ => None,
         };
     }
+    if let Some(op) = resource_op(&m, segs) {
+        return Some(op);
+    }
     if let Some(c) = capture(segs, IMAGE) {
         return match m {
             Method::GET => Some(("image.get", COMPUTE_API, ArmOp::ImageGet(res(&c)))),
             Method::DELETE => Some(("image.delete", COMPUTE_API, ArmOp::ImageDelete(res(&c)))),
             _ => None,
         };
+    }
+    None
+}
+
+/// Subscriptions, resource groups, providers and identities: read-only GETs.
+fn resource_op(m: &Method, segs: &[&str]) -> Option<(&'static str, &'static str, ArmOp)> {
+    if *m != Method::GET {
+        return None;
+    }
+    if capture(segs, "subscriptions/{}").is_some() {
+        return Some((
+            "subscription.get",
+            SUBSCRIPTIONS_API,
+            ArmOp::SubscriptionGet,
+        ));
+    }
+    if capture(segs, "subscriptions/{}/locations").is_some() {
+        return Some((
+            "subscription.locations",
+            SUBSCRIPTIONS_API,
+            ArmOp::LocationList,
+        ));
+    }
+    if let Some(c) = capture(segs, RESOURCE_GROUP) {
+        let op = ArmOp::ResourceGroupGet(c[1].clone());
+        return Some(("resourceGroup.get", RESOURCES_API, op));
+    }
+    if let Some(c) = capture(segs, &format!("{RESOURCE_GROUP}/resources")) {
+        let op = ArmOp::ResourceList(c[1].clone());
+        return Some(("resourceGroup.resources", RESOURCES_API, op));
+    }
+    if let Some(c) = capture(segs, "subscriptions/{}/providers/{}") {
+        let op = ArmOp::ProviderGet(c[1].clone());
+        return Some(("provider.get", RESOURCES_API, op));
+    }
+    if let Some(c) = capture(segs, IDENTITY) {
+        let op = ArmOp::IdentityGet(ResourcePath {
+            subscription: c[0].clone(),
+            resource_group: c[1].clone(),
+            name: c[2].clone(),
+        });
+        return Some(("identity.get", IDENTITY_API, op));
     }
     None
 }
@@ -298,5 +411,33 @@ mod tests {
             "token.entra"
         );
         assert_eq!(classify(&Method::GET, "/nope").name, "unknown");
+        for (path, name) in [
+            ("/SUBSCRIPTIONS/s", "subscription.get"),
+            ("/subscriptions/s/Locations", "subscription.locations"),
+            ("/subscriptions/s/resourceGroups/rg", "resourceGroup.get"),
+            (
+                "/subscriptions/s/RESOURCEGROUPS/rg/Resources",
+                "resourceGroup.resources",
+            ),
+            (
+                "/subscriptions/s/providers/Microsoft.Compute",
+                "provider.get",
+            ),
+            (
+                "/subscriptions/s/resourcegroups/rg/providers/microsoft.managedidentity/userassignedidentities/id",
+                "identity.get",
+            ),
+            ("/blob/acct/packerlogs/run/customization.log", "blob.get"),
+        ] {
+            assert_eq!(classify(&Method::GET, path).name, name, "{path}");
+        }
+        assert_eq!(
+            classify(&Method::PUT, "/subscriptions/s/resourceGroups/rg").name,
+            "unknown"
+        );
+        assert_eq!(
+            classify(&Method::GET, "/blob/acct/packerlogs").name,
+            "unknown"
+        );
     }
 }

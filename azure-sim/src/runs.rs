@@ -1,18 +1,21 @@
-//! A build run's progression through AIB's sub-states on tokio time, and the
-//! artifacts (managed images, gallery versions) a finished run leaves behind.
+//! A build run's progression through AIB's sub-states on tokio time, and
+//! what it writes to its customization.log; [`super::distribution`] makes
+//! what a finished run leaves behind.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 
+use super::blob::{self, LOG_CONTAINER};
+use super::buildlog;
+use super::distribution::distribute;
 use super::error::ArmError;
-use super::gallery::{self, GalleryVersion, ManagedImage, TargetRegion};
-use super::marketplace::{self, compare_versions};
+use super::marketplace;
 use super::operations::{self, OpStatus};
 use super::scenario::{BuildTimings, Outcome, Phase, wildcard_match};
+use super::staging;
 use super::state::{State, World};
-use super::templates::RunOutput;
 
 /// Simulated seconds a cancellation takes to settle.
 const CANCEL_SECS: u64 = 5;
@@ -51,13 +54,30 @@ fn enter(state: &State, key: &str, phase: Phase) -> bool {
     let Some(t) = world.templates.get_mut(key) else {
         return false;
     };
-    match t.last_run.as_mut() {
+    let text = match t.last_run.as_mut() {
         Some(run) if run.state == "Running" => {
             run.sub_state = Some(phase.wire_name());
-            true
+            buildlog::phase(&t.request, phase)
         }
-        _ => false,
-    }
+        _ => return false,
+    };
+    staging::append_log(state, &mut world, key, &text);
+    true
+}
+
+/// Writes the end of the run's log.
+fn log(state: &State, key: &str, text: &str) {
+    let mut world = state.world();
+    staging::append_log(state, &mut world, key, text);
+}
+
+fn request_of(state: &State, key: &str) -> Value {
+    state
+        .world()
+        .templates
+        .get(key)
+        .map(|t| t.request.clone())
+        .unwrap_or_default()
 }
 
 pub(crate) async fn drive(state: Arc<State>, key: String, plan: RunPlan) {
@@ -73,6 +93,11 @@ pub(crate) async fn drive(state: Arc<State>, key: String, plan: RunPlan) {
         tokio::time::sleep(Duration::from_secs(secs)).await;
         if plan.outcome == Outcome::Failed && plan.fail_in == phase {
             let message = failure_message(&state, &key, phase);
+            log(
+                &state,
+                &key,
+                &buildlog::failed(&request_of(&state, &key), phase),
+            );
             end_run(&state, &key, "Failed", message);
             return;
         }
@@ -88,10 +113,12 @@ pub(crate) async fn drive(state: Arc<State>, key: String, plan: RunPlan) {
                 _ => ("Succeeded", String::new()),
             };
             drop(world);
+            log(&state, &key, &buildlog::succeeded());
             end_run(&state, &key, run_state, message);
         }
         Err(message) => {
             drop(world);
+            log(&state, &key, &buildlog::distribution_failed(&message));
             end_run(&state, &key, "Failed", message);
         }
     }
@@ -159,6 +186,7 @@ fn end_run(state: &State, key: &str, run_state: &'static str, message: String) {
 
 pub(crate) async fn finish_cancel(state: Arc<State>, key: String, cancel_op: String) {
     tokio::time::sleep(Duration::from_secs(CANCEL_SECS)).await;
+    log(&state, &key, &buildlog::canceled());
     end_run(
         &state,
         &key,
@@ -170,24 +198,18 @@ pub(crate) async fn finish_cancel(state: Arc<State>, key: String, cancel_op: Str
 }
 
 /// AIB's message for a failed build: it points at customization.log in the
-/// staging storage account.
+/// staging storage account, which the simulator serves itself.
 fn failure_message(state: &State, key: &str, phase: Phase) -> String {
     let world = state.world();
-    let op = world
-        .templates
-        .get(key)
+    let t = world.templates.get(key);
+    let op = t
         .and_then(|t| t.run_op.clone())
         .unwrap_or_default()
         .to_ascii_lowercase();
-    let account: String = op
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .take(20)
-        .collect();
-    let log = format!(
-        "https://{account}.blob.core.windows.net/packerlogs/{}/customization.log",
-        uuid::Uuid::new_v4()
-    );
+    let log = match t.and_then(|t| Some((t.staging.as_ref()?, t.log_blob.as_ref()?))) {
+        Some((s, blob)) => blob::url(state, &s.account, LOG_CONTAINER, blob),
+        None => String::new(),
+    };
     let what = match phase {
         Phase::Validating => "A validation step failed.",
         Phase::Distributing => "Distribution of the image failed.",
@@ -196,205 +218,4 @@ fn failure_message(state: &State, key: &str, phase: Phase) -> String {
     format!(
         "Failed while waiting for packerizer: Microservice has failed: Failed while processing request: Error when executing packerizer: Packer build command has failed: exit status 1. {what} During the image build, a failure has occurred, please review the build log to identify which build/customization step failed. For more troubleshooting steps go to https://aka.ms/azvmimagebuilderts. Image Build log location: {log}. OperationId: {op}. Use this operation ID when contacting support."
     )
-}
-
-/// Creates the artifacts of a finished run and records the run outputs.
-fn distribute(state: &State, world: &mut World, key: &str, outcome: Outcome) -> Result<(), String> {
-    let Some(t) = world.templates.get(key) else {
-        return Ok(());
-    };
-    let request = t.request.clone();
-    let template_location = t.location.clone();
-    let exact = t.exact_version.clone().unwrap_or_default();
-    let distributors = request["properties"]["distribute"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    // A partial success leaves the last target without an artifact.
-    let skip_last = outcome == Outcome::PartiallySucceeded && distributors.len() > 1;
-    let (os, generation) = source_traits(world, &request, &template_location);
-    let mut outputs = Vec::new();
-    for (i, d) in distributors.iter().enumerate() {
-        if skip_last && i + 1 == distributors.len() {
-            continue;
-        }
-        let name = d["runOutputName"].as_str().unwrap_or_default().to_owned();
-        let output = match d["type"].as_str() {
-            Some("ManagedImage") => {
-                let id = d["imageId"].as_str().unwrap_or_default().to_owned();
-                world.managed_images.insert(
-                    id.to_ascii_lowercase(),
-                    ManagedImage {
-                        name: id.rsplit('/').next().unwrap_or_default().to_owned(),
-                        id: id.clone(),
-                        location: d["location"]
-                            .as_str()
-                            .unwrap_or(&template_location)
-                            .to_owned(),
-                        os: os.clone(),
-                        hyper_v_generation: generation.clone(),
-                    },
-                );
-                RunOutput {
-                    name,
-                    artifact_id: Some(id),
-                    artifact_uri: None,
-                }
-            }
-            Some("SharedImage") => {
-                let id = gallery_version(state, world, d, &template_location, &exact)?;
-                RunOutput {
-                    name,
-                    artifact_id: Some(id),
-                    artifact_uri: None,
-                }
-            }
-            _ => RunOutput {
-                artifact_uri: Some(format!(
-                    "https://imagebuilderstaging.blob.core.windows.net/vhds/{name}-{}.vhd",
-                    uuid::Uuid::new_v4().simple()
-                )),
-                name,
-                artifact_id: None,
-            },
-        };
-        outputs.push(output);
-    }
-    if let Some(t) = world.templates.get_mut(key) {
-        t.outputs = outputs;
-    }
-    Ok(())
-}
-
-fn source_traits(world: &World, request: &Value, location: &str) -> (String, String) {
-    let source = &request["properties"]["source"];
-    let field = |name: &str| source[name].as_str().unwrap_or_default();
-    let k = marketplace::key(location, field("publisher"), field("offer"), field("sku"));
-    match world.marketplace.get(&k) {
-        Some(s) => (s.os.clone(), s.hyper_v_generation.clone()),
-        None => ("Linux".to_owned(), "V2".to_owned()),
-    }
-}
-
-fn gallery_version(
-    state: &State,
-    world: &mut World,
-    d: &Value,
-    template_location: &str,
-    exact_source: &str,
-) -> Result<String, String> {
-    let requested = d["galleryImageId"].as_str().unwrap_or_default();
-    let (image_id, explicit) = match requested.to_ascii_lowercase().find("/versions/") {
-        Some(i) => (
-            &requested[..i],
-            Some(requested[i + "/versions/".len()..].to_owned()),
-        ),
-        None => (requested, None),
-    };
-    let Some(image) = world
-        .gallery_images
-        .get(&image_id.to_ascii_lowercase())
-        .cloned()
-    else {
-        return Err(format!(
-            "Distribution failed: the gallery image definition '{image_id}' was not found. Create the image definition before distributing to it."
-        ));
-    };
-    let version = match explicit {
-        Some(v) => v,
-        None => next_version(world, image_id, &d["versioning"], exact_source),
-    };
-    let regions: Vec<TargetRegion> = match d["targetRegions"].as_array() {
-        Some(list) => list
-            .iter()
-            .map(|r| TargetRegion {
-                name: r["name"].as_str().unwrap_or_default().to_owned(),
-                replicas: r["replicaCount"]
-                    .as_u64()
-                    .and_then(|n| u32::try_from(n).ok())
-                    .unwrap_or(1),
-                storage: r["storageAccountType"]
-                    .as_str()
-                    .unwrap_or("Standard_LRS")
-                    .to_owned(),
-            })
-            .collect(),
-        None => d["replicationRegions"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .map(|name| TargetRegion {
-                name: name.to_owned(),
-                replicas: 1,
-                storage: d["storageAccountType"]
-                    .as_str()
-                    .unwrap_or("Standard_LRS")
-                    .to_owned(),
-            })
-            .collect(),
-    };
-    let regions = if regions.is_empty() {
-        vec![TargetRegion {
-            name: template_location.to_owned(),
-            replicas: 1,
-            storage: "Standard_LRS".to_owned(),
-        }]
-    } else {
-        regions
-    };
-    let id = format!("{}/versions/{version}", image.id);
-    gallery::insert_version(
-        world,
-        GalleryVersion {
-            id: id.clone(),
-            name: version,
-            location: image.location.clone(),
-            target_regions: regions,
-            exclude_from_latest: d["excludeFromLatest"].as_bool().unwrap_or(false),
-            end_of_life: None,
-            published: state.now(),
-            source_id: String::new(),
-            tags: d["artifactTags"]
-                .as_object()
-                .into_iter()
-                .flatten()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                .collect(),
-        },
-    );
-    Ok(id)
-}
-
-/// AIB's versioning: `Latest` bumps the patch of the highest version (within
-/// `major` when set); `Source` reuses the source image's version numbers.
-fn next_version(world: &World, image_id: &str, versioning: &Value, exact_source: &str) -> String {
-    if versioning["scheme"] == "Source" {
-        let parts: Vec<u64> = exact_source
-            .split('.')
-            .take(3)
-            .map(|p| p.parse().unwrap_or(0))
-            .collect();
-        if parts.len() == 3 {
-            return format!("{}.{}.{}", parts[0], parts[1], parts[2]);
-        }
-    }
-    let major = versioning["major"].as_i64().unwrap_or(-1);
-    let prefix = format!("{}/versions/", image_id.to_ascii_lowercase());
-    let latest = world
-        .gallery_versions
-        .values()
-        .filter(|v| v.id.to_ascii_lowercase().starts_with(&prefix))
-        .map(|v| v.name.clone())
-        .filter(|name| major < 0 || name.split('.').next() == Some(major.to_string().as_str()))
-        .max_by(|a, b| compare_versions(a, b));
-    match latest {
-        Some(v) => {
-            let mut parts: Vec<u64> = v.split('.').map(|p| p.parse().unwrap_or(0)).collect();
-            parts.resize(3, 0);
-            format!("{}.{}.{}", parts[0], parts[1], parts[2] + 1)
-        }
-        None if major >= 0 => format!("{major}.0.0"),
-        None => "1.0.0".to_owned(),
-    }
 }

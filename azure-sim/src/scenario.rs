@@ -4,6 +4,7 @@
 //! later, what galleries hold, how long builds take, which builds fail and
 //! which requests meet faults.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -32,6 +33,10 @@ pub struct Scenario {
     #[serde(default)]
     pub galleries: Vec<GalleryImageDef>,
     #[serde(default)]
+    pub resource_groups: Vec<ResourceGroupDef>,
+    #[serde(default)]
+    pub identities: Vec<IdentityDef>,
+    #[serde(default)]
     pub builds: Vec<BuildRule>,
     #[serde(default)]
     pub faults: Vec<FaultRule>,
@@ -50,6 +55,14 @@ pub struct Settings {
     pub client_secret: String,
     /// `Retry-After` on long-running operations still in progress.
     pub operation_retry_after_secs: u64,
+    /// Regions `Subscriptions_ListLocations` offers (names from the simulator's
+    /// table of public-cloud regions); every region of that table when absent.
+    pub locations: Vec<String>,
+    /// Resource provider namespaces the subscription has not registered.
+    pub unregistered_providers: Vec<String>,
+    /// Whether the caller may read blobs (the staging accounts' build logs);
+    /// false answers as Storage does to a token without a data role.
+    pub blob_read_allowed: bool,
 }
 
 impl Default for Settings {
@@ -62,6 +75,9 @@ impl Default for Settings {
             client_id: "11111111-2222-4333-8444-555555555555".to_owned(),
             client_secret: "simulated-client-secret".to_owned(),
             operation_retry_after_secs: 5,
+            locations: super::regions::all_names(),
+            unregistered_providers: Vec::new(),
+            blob_read_allowed: true,
         }
     }
 }
@@ -124,8 +140,31 @@ pub struct MarketplaceSku {
     pub os: String,
     #[serde(default = "default_generation")]
     pub hyper_v_generation: String,
+    /// `x64` or `Arm64`.
+    #[serde(default = "default_architecture")]
+    pub architecture: String,
+    /// `properties.features` of every version, e.g. SecurityType.
+    #[serde(default)]
+    pub features: Vec<ImageFeature>,
     #[serde(default)]
     pub versions: Vec<String>,
+}
+
+/// A `{name, value}` feature of a marketplace image (VirtualMachineImageFeature).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageFeature {
+    pub name: String,
+    pub value: String,
+}
+
+/// A gallery image definition's feature (GalleryImageFeature).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GalleryFeature {
+    pub name: String,
+    pub value: String,
+    pub starts_at_version: Option<String>,
 }
 
 /// A version that appears `at_secs` simulated seconds after start.
@@ -153,10 +192,45 @@ pub struct GalleryImageDef {
     pub os: String,
     #[serde(default = "default_generation")]
     pub hyper_v_generation: String,
+    /// `x64` or `Arm64`.
+    #[serde(default = "default_architecture")]
+    pub architecture: String,
+    /// `Generalized` or `Specialized`.
+    #[serde(default = "default_os_state")]
+    pub os_state: String,
+    #[serde(default)]
+    pub features: Vec<GalleryFeature>,
     #[serde(default)]
     pub versions: Vec<String>,
     /// `publishingProfile.endOfLifeDate` of the seeded versions.
     pub end_of_life_date: Option<String>,
+}
+
+/// A resource group that exists before anything runs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceGroupDef {
+    pub subscription_id: Option<String>,
+    pub name: String,
+    pub location: String,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// Resources someone else left in it, as `{namespace}/{type}/{name}`
+    /// (nested: `Microsoft.Network/virtualNetworks/vnet/subnets/snet`).
+    #[serde(default)]
+    pub resources: Vec<String>,
+}
+
+/// A user-assigned managed identity.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityDef {
+    pub subscription_id: Option<String>,
+    pub resource_group: String,
+    pub name: String,
+    pub location: String,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -230,6 +304,14 @@ fn default_generation() -> String {
     "V2".to_owned()
 }
 
+fn default_architecture() -> String {
+    "x64".to_owned()
+}
+
+fn default_os_state() -> String {
+    "Generalized".to_owned()
+}
+
 impl Scenario {
     pub fn from_toml(text: &str) -> Result<Self, SimError> {
         let scenario: Scenario = toml::from_str(text)?;
@@ -260,7 +342,7 @@ impl Scenario {
                 )));
             }
         }
-        Ok(())
+        super::validate::resources(self).map_err(SimError::InvalidScenario)
     }
 }
 

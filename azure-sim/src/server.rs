@@ -1,6 +1,8 @@
 //! The HTTP front door: a loopback listener whose connections can be dropped
-//! on purpose, and the request pipeline (faults → auth → api-version →
-//! throttle → resource provider → journal).
+//! on purpose, and the request pipeline (faults → auth → throttle →
+//! api-version → ARM's scope checks: subscription, provider registration,
+//! resource group → resource provider → journal). The blob route is Azure
+//! Storage's: faults, then its own auth, no ARM bucket.
 
 use std::io;
 use std::pin::Pin;
@@ -18,11 +20,14 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::error::ArmError;
-use super::faults::{self, FaultKind};
+use super::faults::{self, Access, FaultKind};
 use super::journal::{JournalEntry, body_for_journal};
 use super::routes::{ArmOp, Route, RouteKind, classify};
 use super::state::{State, lock};
-use super::{auth, gallery, marketplace, operations, templates, wire};
+use super::{
+    auth, blob, gallery, identities, marketplace, operations, providers, resource_groups,
+    run_outputs, subscriptions, templates, wire,
+};
 
 /// Accepts TCP connections that a handler can later sever.
 pub(crate) struct SimListener(pub TcpListener);
@@ -167,6 +172,14 @@ async fn answer(
         }
         _ => None,
     };
+    if let RouteKind::Blob { .. } = route.kind {
+        match plan.action {
+            Some(FaultKind::Drop) => return None,
+            Some(FaultKind::Status { code }) => return Some(blob::fault_error(state, Some(code))),
+            Some(FaultKind::Throttle { .. }) => return Some(blob::fault_error(state, None)),
+            Some(FaultKind::Latency { .. }) | None => {}
+        }
+    }
     match plan.action {
         Some(FaultKind::Drop) => return None,
         Some(FaultKind::Status { code }) => {
@@ -188,6 +201,11 @@ async fn answer(
             let form = wire::parse_pairs(&String::from_utf8_lossy(body));
             auth::entra_token(state, tenant, &form)
         }
+        RouteKind::Blob {
+            account,
+            container,
+            blob,
+        } => blob::get(state, method, headers, account, container, blob),
         RouteKind::NotFound => ArmError::new(
             StatusCode::NOT_FOUND,
             "NotFound",
@@ -227,9 +245,15 @@ fn arm(
     let mut resp = match &route.kind {
         RouteKind::Arm {
             api_version, op, ..
-        } => match check_api_version(query, api_version) {
+        } => match check_api_version(query, api_version).and_then(|()| {
+            let namespace = match access {
+                Access::Write => op.write_namespace(),
+                Access::Read => None,
+            };
+            resource_groups::check_scope(state, subscription, op.resource_group(), namespace)
+        }) {
             Err(e) => e.into_response(),
-            Ok(()) => dispatch(state, op.clone(), query, body),
+            Ok(()) => dispatch(state, subscription, op.clone(), query, body),
         },
         _ => ArmError::new(
             StatusCode::NOT_FOUND,
@@ -276,7 +300,13 @@ fn check_api_version(query: &[(String, String)], expected: &str) -> Result<(), A
     ))
 }
 
-fn dispatch(state: &Arc<State>, op: ArmOp, query: &[(String, String)], body: &Bytes) -> Response {
+fn dispatch(
+    state: &Arc<State>,
+    subscription: &str,
+    op: ArmOp,
+    query: &[(String, String)],
+    body: &Bytes,
+) -> Response {
     match op {
         ArmOp::MarketList(p) => marketplace::list(state, &p, query),
         ArmOp::MarketGet(p, v) => marketplace::get(state, &p, &v),
@@ -285,8 +315,8 @@ fn dispatch(state: &Arc<State>, op: ArmOp, query: &[(String, String)], body: &By
         ArmOp::TemplateDelete(p) => templates::delete(state, &p),
         ArmOp::TemplateRun(p) => templates::run(state, &p),
         ArmOp::TemplateCancel(p) => templates::cancel(state, &p),
-        ArmOp::RunOutputs(p) => templates::run_outputs(state, &p),
-        ArmOp::RunOutput(p, name) => templates::run_output(state, &p, &name),
+        ArmOp::RunOutputs(p) => run_outputs::list(state, &p),
+        ArmOp::RunOutput(p, name) => run_outputs::get(state, &p, &name),
         ArmOp::OperationStatus { id } => operations::status(state, &id),
         ArmOp::OperationResult { id } => operations::result(state, &id),
         ArmOp::GalleryImageGet(p) => gallery::image_definition_get(state, &p),
@@ -295,5 +325,14 @@ fn dispatch(state: &Arc<State>, op: ArmOp, query: &[(String, String)], body: &By
         ArmOp::GalleryVersionDelete(p, v) => gallery::version_delete(state, &p, &v),
         ArmOp::ImageGet(p) => gallery::managed_image_get(state, &p),
         ArmOp::ImageDelete(p) => gallery::managed_image_delete(state, &p),
+        ArmOp::SubscriptionGet => subscriptions::get(state, subscription),
+        ArmOp::LocationList => subscriptions::locations(state, subscription),
+        ArmOp::ResourceGroupGet(rg) => resource_groups::get(state, subscription, &rg),
+        ArmOp::ResourceList(rg) => resource_groups::list_resources(state, subscription, &rg),
+        ArmOp::ProviderGet(ns) => providers::get(state, subscription, &ns),
+        ArmOp::IdentityGet(p) => {
+            let version = wire::query_value(query, "api-version").unwrap_or_default();
+            identities::get(state, &p, version)
+        }
     }
 }

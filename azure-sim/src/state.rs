@@ -1,15 +1,18 @@
 //! Shared state of one running simulator.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
 use super::auth::Tokens;
+use super::blob::Storage;
 use super::clock::SharedClock;
 use super::faults::{Faults, Throttle};
 use super::gallery::{GalleryImage, GalleryVersion, ManagedImage};
+use super::identities::Identity;
 use super::journal::Journal;
 use super::marketplace::MarketSku;
 use super::operations::Operation;
+use super::resource_groups::ResourceGroup;
 use super::scenario::{BuildRule, BuildTimings, Settings};
 use super::templates::Template;
 
@@ -32,6 +35,12 @@ pub(crate) struct State {
 /// treats names case-insensitively.
 #[derive(Default)]
 pub(crate) struct World {
+    /// Subscriptions that exist: the scenario's and those its resources name.
+    pub subscriptions: BTreeSet<String>,
+    pub resource_groups: BTreeMap<String, ResourceGroup>,
+    pub identities: BTreeMap<String, Identity>,
+    /// Storage accounts (AIB's staging accounts) and their blobs.
+    pub storage: Storage,
     pub marketplace: BTreeMap<String, MarketSku>,
     pub gallery_images: BTreeMap<String, GalleryImage>,
     pub gallery_versions: BTreeMap<String, GalleryVersion>,

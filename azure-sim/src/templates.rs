@@ -1,6 +1,6 @@
 //! Image templates (Microsoft.VirtualMachineImages/imageTemplates): create,
-//! read, delete, run, cancel and run outputs. Run progression lives in
-//! [`super::runs`].
+//! read, delete, run and cancel. Run progression lives in [`super::runs`],
+//! run outputs in [`super::run_outputs`], the staging group in [`super::staging`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,11 +11,14 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+use super::buildlog;
 use super::error::ArmError;
+use super::identities;
 use super::operations::{self, OpStatus};
 use super::routes::{IMAGE_BUILDER_API, ResourcePath};
 use super::runs;
 use super::schema::validate_image_template;
+use super::staging::{self, Staging};
 use super::state::{State, lock};
 use super::wire;
 
@@ -31,6 +34,7 @@ const IMMUTABLE: &str = "Update/Upgrade of image templates is currently not supp
 pub(crate) enum Provisioning {
     Creating,
     Succeeded,
+    Failed,
     Deleting,
 }
 
@@ -39,9 +43,17 @@ impl Provisioning {
         match self {
             Provisioning::Creating => "Creating",
             Provisioning::Succeeded => "Succeeded",
+            Provisioning::Failed => "Failed",
             Provisioning::Deleting => "Deleting",
         }
     }
+}
+
+/// `properties.provisioningError`: why AIB refused the template.
+#[derive(Debug, Clone)]
+pub(crate) struct ProvisioningError {
+    pub code: &'static str,
+    pub message: String,
 }
 
 #[derive(Debug, Clone)]
@@ -75,6 +87,12 @@ pub(crate) struct Template {
     /// The operation a running build reports to.
     pub run_op: Option<String>,
     pub run_task: Option<tokio::task::AbortHandle>,
+    /// Decided when the PUT arrives, shown once provisioning has failed.
+    pub provisioning_error: Option<ProvisioningError>,
+    /// The staging group and storage account, from the first run on.
+    pub staging: Option<Staging>,
+    /// Blob path (in the staging account's packerlogs) of the last run's log.
+    pub log_blob: Option<String>,
 }
 
 impl Template {
@@ -92,11 +110,11 @@ pub(crate) fn template_id(p: &ResourcePath) -> String {
     )
 }
 
-fn key(p: &ResourcePath) -> String {
+pub(crate) fn key(p: &ResourcePath) -> String {
     template_id(p).to_ascii_lowercase()
 }
 
-fn not_found(p: &ResourcePath) -> Response {
+pub(crate) fn not_found(p: &ResourcePath) -> Response {
     ArmError::not_found(TYPE, &p.name, &p.resource_group).into_response()
 }
 
@@ -131,6 +149,12 @@ pub(crate) fn put(state: &Arc<State>, p: &ResourcePath, body: &Bytes) -> Respons
         return wire::json(StatusCode::OK, &body_of(existing));
     }
     let location = request["location"].as_str().unwrap_or_default().to_owned();
+    let provisioning_error = staging::check(&world, &p.subscription, &location, &request)
+        .err()
+        .map(|message| ProvisioningError {
+            code: "BadStagingResourceGroup",
+            message,
+        });
     let urls = operations::create(
         state,
         &mut world,
@@ -151,6 +175,9 @@ pub(crate) fn put(state: &Arc<State>, p: &ResourcePath, body: &Bytes) -> Respons
         exact_version: None,
         run_op: None,
         run_task: None,
+        provisioning_error,
+        staging: None,
+        log_blob: None,
     };
     let body = body_of(&template);
     world.templates.insert(key(p), template);
@@ -163,12 +190,25 @@ pub(crate) fn put(state: &Arc<State>, p: &ResourcePath, body: &Bytes) -> Respons
     let task = tokio::spawn(async move {
         tokio::time::sleep(delay).await;
         let mut world = st.world();
+        let mut failure = None;
         if let Some(t) = world.templates.get_mut(&k)
             && t.provisioning == Provisioning::Creating
         {
-            t.provisioning = Provisioning::Succeeded;
+            failure = t.provisioning_error.clone();
+            t.provisioning = match failure {
+                Some(_) => Provisioning::Failed,
+                None => Provisioning::Succeeded,
+            };
         }
-        operations::finish(&st, &mut world, &op, OpStatus::Succeeded, None);
+        // The PUT's operation ends as the template's provisioning did.
+        let (status, error) = match failure {
+            Some(e) => (
+                OpStatus::Failed,
+                Some(ArmError::bad_request(e.code, e.message)),
+            ),
+            None => (OpStatus::Succeeded, None),
+        };
+        operations::finish(&st, &mut world, &op, status, error);
     });
     lock(&state.background).push(task.abort_handle());
 
@@ -212,15 +252,22 @@ pub(crate) fn body_of(t: &Template) -> Value {
     body["name"] = json!(t.name);
     body["type"] = json!(TYPE);
     if let Some(ids) = body["identity"]["userAssignedIdentities"].as_object_mut() {
-        for (i, v) in ids.values_mut().enumerate() {
-            *v = json!({
-                "principalId": format!("00000000-0000-4000-8000-{:012}", i + 1),
-                "clientId": format!("00000000-0000-4000-9000-{:012}", i + 1),
-            });
+        // The same ids the identity's own GET shows.
+        for (id, v) in ids.iter_mut() {
+            let (principal, client) = identities::principal_and_client(id);
+            *v = json!({"principalId": principal, "clientId": client});
         }
     }
     let props = &mut body["properties"];
     props["provisioningState"] = json!(t.provisioning.wire());
+    if t.provisioning == Provisioning::Failed
+        && let Some(e) = &t.provisioning_error
+    {
+        props["provisioningError"] = json!({"provisioningErrorCode": e.code, "message": e.message});
+    }
+    if let Some(s) = &t.staging {
+        props["exactStagingResourceGroup"] = json!(s.group_id);
+    }
     if let Some(v) = &t.exact_version {
         props["source"]["exactVersion"] = json!(v);
     }
@@ -275,6 +322,7 @@ pub(crate) fn delete(state: &Arc<State>, p: &ResourcePath) -> Response {
     let task = tokio::spawn(async move {
         tokio::time::sleep(delay).await;
         let mut world = st.world();
+        staging::release(&mut world, &k);
         world.templates.remove(&k);
         operations::finish(&st, &mut world, &op, OpStatus::Succeeded, None);
     });
@@ -313,6 +361,8 @@ pub(crate) fn run(state: &Arc<State>, p: &ResourcePath) -> Response {
     );
     let plan = runs::plan_for(&mut world, &p.name);
     let now = state.now();
+    let staging = staging::ensure(&mut world, &key(p));
+    let mut log_start = None;
     if let Some(t) = world.templates.get_mut(&key(p)) {
         t.last_run = Some(RunStatus {
             start: now,
@@ -323,6 +373,17 @@ pub(crate) fn run(state: &Arc<State>, p: &ResourcePath) -> Response {
         });
         t.outputs.clear();
         t.run_op = Some(urls.id.clone());
+        // AIB names each run's log folder with a GUID of its own.
+        let run_id = uuid::Uuid::new_v4().to_string();
+        t.log_blob = Some(staging::log_blob(&run_id));
+        let group = staging
+            .as_ref()
+            .and_then(|s| s.group_id.rsplit('/').next())
+            .unwrap_or_default();
+        log_start = Some(buildlog::start(&t.name, &run_id, group, &t.location));
+    }
+    if let Some(text) = log_start {
+        staging::append_log(state, &mut world, &key(p), &text);
     }
     drop(world);
     let task = tokio::spawn(runs::drive(state.clone(), key(p), plan));
@@ -369,45 +430,4 @@ pub(crate) fn cancel(state: &Arc<State>, p: &ResourcePath) -> Response {
     wire::set_header(&mut resp, "azure-asyncoperation", &urls.async_operation);
     wire::set_header(&mut resp, "location", &urls.location);
     resp
-}
-
-fn output_body(t: &Template, o: &RunOutput) -> Value {
-    let mut props = json!({"provisioningState": "Succeeded"});
-    if let Some(id) = &o.artifact_id {
-        props["artifactId"] = json!(id);
-    }
-    if let Some(uri) = &o.artifact_uri {
-        props["artifactUri"] = json!(uri);
-    }
-    json!({
-        "id": format!("{}/runOutputs/{}", t.id, o.name),
-        "name": o.name,
-        "type": "Microsoft.VirtualMachineImages/imageTemplates/runOutputs",
-        "properties": props,
-    })
-}
-
-pub(crate) fn run_outputs(state: &Arc<State>, p: &ResourcePath) -> Response {
-    let world = state.world();
-    let Some(t) = world.templates.get(&key(p)) else {
-        return not_found(p);
-    };
-    let value: Vec<Value> = t.outputs.iter().map(|o| output_body(t, o)).collect();
-    wire::json(StatusCode::OK, &json!({"value": value}))
-}
-
-pub(crate) fn run_output(state: &Arc<State>, p: &ResourcePath, name: &str) -> Response {
-    let world = state.world();
-    let Some(t) = world.templates.get(&key(p)) else {
-        return not_found(p);
-    };
-    match t.outputs.iter().find(|o| o.name.eq_ignore_ascii_case(name)) {
-        Some(o) => wire::json(StatusCode::OK, &output_body(t, o)),
-        None => ArmError::not_found(
-            "Microsoft.VirtualMachineImages/imageTemplates/runOutputs",
-            &format!("{}/{name}", p.name),
-            &p.resource_group,
-        )
-        .into_response(),
-    }
 }

@@ -43,6 +43,17 @@ image = "ubuntu"
 location = "westeurope"
 versions = ["1.0.0"]
 
+[[resource_groups]]
+subscription_id = "sub-1"
+name = "rg"
+location = "westeurope"
+
+[[identities]]
+subscription_id = "sub-1"
+resource_group = "rg"
+name = "aib"
+location = "westeurope"
+
 [[builds]]
 match = "fail-*"
 outcome = "failed"

@@ -30,6 +30,15 @@ publisher = "Canonical"
 offer = "ubuntu-24_04-lts"
 sku = "server"
 versions = ["24.04.202409100", "24.04.202501150", "24.04.99", "24.04.202412310"]
+
+[[resource_groups]]
+name = "rg-images"
+location = "westeurope"
+
+[[identities]]
+resource_group = "rg-images"
+name = "aib"
+location = "westeurope"
 "#;
 
 async fn start_sim() -> SimHandle {

@@ -3,7 +3,7 @@
 use image_refresh::check::CheckOptions;
 use image_refresh::model::{DecisionKind, SourceKey};
 
-use super::{CheckWorld, LOCATION, OFFER, PUBLISHER, marketplace_image, world};
+use super::{CheckWorld, LOCATION, OFFER, PUBLISHER, RG, marketplace_image, world};
 
 const SKUS: usize = 50;
 const IMAGES: usize = 1000;
@@ -23,6 +23,18 @@ versions = ["1.9.{i}", "1.10.{i}", "1.2.{i}"]
 "#
             )
         })
+        .chain(std::iter::once(format!(
+            r#"
+[[resource_groups]]
+name = "{RG}"
+location = "{LOCATION}"
+
+[[identities]]
+resource_group = "{RG}"
+name = "id-aib"
+location = "{LOCATION}"
+"#
+        )))
         .collect()
 }
 

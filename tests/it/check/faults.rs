@@ -6,7 +6,7 @@ use std::time::Duration;
 use azure_sim::{FaultKind, FaultRule};
 use image_refresh::check::{CheckOptions, Decision};
 
-use super::{CheckWorld, LOCATION, OFFER, PUBLISHER, World, entry, marketplace_image, world};
+use super::{CheckWorld, LOCATION, OFFER, PUBLISHER, RG, World, entry, marketplace_image, world};
 
 fn scenario() -> String {
     (0..4)
@@ -22,6 +22,18 @@ versions = ["2.0.{i}", "10.0.{i}"]
 "#
             )
         })
+        .chain(std::iter::once(format!(
+            r#"
+[[resource_groups]]
+name = "{RG}"
+location = "{LOCATION}"
+
+[[identities]]
+resource_group = "{RG}"
+name = "id-aib"
+location = "{LOCATION}"
+"#
+        )))
         .collect()
 }
 

@@ -43,6 +43,15 @@ gallery = "gal"
 image = "base"
 location = "{LOCATION}"
 versions = ["1.2.0", "1.10.0", "1.9.0"]
+
+[[resource_groups]]
+name = "{RG}"
+location = "{LOCATION}"
+
+[[identities]]
+resource_group = "{RG}"
+name = "id-aib"
+location = "{LOCATION}"
 "#
     )
 }

@@ -155,6 +155,15 @@ publisher = "{PUBLISHER}"
 offer = "{OFFER}"
 sku = "{SKU}"
 versions = {versions:?}
+
+[[resource_groups]]
+name = "{RG}"
+location = "{LOCATION}"
+
+[[identities]]
+resource_group = "{RG}"
+name = "id-aib"
+location = "{LOCATION}"
 "#
     )
 }
