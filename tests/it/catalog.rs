@@ -867,7 +867,9 @@ fn blob_url_is_for_custom_clouds_only() {
     let catalog = parse(&with("")).unwrap();
     assert_eq!(
         catalog.azure.endpoints.blob,
-        Some(image_refresh::azure::BlobEndpoint::HostSuffix(".blob.core.windows.net"))
+        Some(image_refresh::azure::BlobEndpoint::HostSuffix(
+            ".blob.core.windows.net"
+        ))
     );
 }
 
@@ -885,7 +887,10 @@ fn failed_template_retention_is_a_duration_and_excludes_keeping_for_ever() {
         retention("failed_template_retention = \"0s\"\n"),
         Retention::For(chrono::Duration::zero())
     );
-    assert_eq!(retention("keep_failed_templates = true\n"), Retention::Forever);
+    assert_eq!(
+        retention("keep_failed_templates = true\n"),
+        Retention::Forever
+    );
     let hint = single_problem(
         &with("failed_template_retention = \"a week\"\n"),
         6,

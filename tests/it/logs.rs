@@ -97,11 +97,8 @@ async fn a_build_without_a_log_says_so() {
     let id = world.builds().await[0].id.to_string();
     let output = world.command(&["logs", &id]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(
-        text(&output)
-            .1
-            .contains("has no customization.log address recorded")
-    );
+    let (_, stderr) = text(&output);
+    assert!(stderr.contains("(succeeded) has no"), "{stderr}");
     let output = world.command(&["logs", "zzzz"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output).1.contains("is not a build id"));

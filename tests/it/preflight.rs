@@ -8,19 +8,12 @@ use crate::support::world::World;
 
 const SUB: &str = "00000000-0000-0000-0000-000000000000";
 
-/// A subscription where everything the catalog below names exists and fits.
-fn scenario(extra: &str) -> String {
+/// A subscription where everything the catalog below names exists and fits
+/// (the classic scenario holds its resource group and identity); `settings`
+/// go to `[settings]`.
+fn scenario_with(settings: &str, extra: &str) -> String {
     format!(
         r#"{base}
-[[resource_groups]]
-name = "rg-image-builder"
-location = "westeurope"
-
-[[identities]]
-resource_group = "rg-image-builder"
-name = "id-aib-builder"
-location = "westeurope"
-
 [[galleries]]
 resource_group = "rg-gallery"
 gallery = "gal"
@@ -35,8 +28,12 @@ image = "ubuntu-gen1"
 location = "westeurope"
 hyper_v_generation = "V1"
 {extra}"#,
-        base = setup::scenario("", 0, 0)
+        base = setup::scenario(settings, 0, 0)
     )
+}
+
+fn scenario(extra: &str) -> String {
+    scenario_with("", extra)
 }
 
 fn gallery_image(name: &str) -> String {
@@ -185,7 +182,7 @@ resources = ["Microsoft.Storage/storageAccounts/leftover"]
                 "region",
                 "22_04-lts-gen2",
                 "latest",
-                &gallery_target("ubuntu-gen2", "\"westeurop\""),
+                &gallery_target("ubuntu-gen2", "\"westeurope\", \"westeurop\""),
             ),
             image(
                 "managed",
@@ -202,6 +199,7 @@ resources = ["Microsoft.Storage/storageAccounts/leftover"]
     world.write_config(&text);
     let (code, problems, stderr) = online(&world);
     assert_eq!(code, Some(1), "{stderr}");
+    assert!(!problems.is_empty(), "{stderr}");
     let found = |needle: &str| -> &Value {
         problems
             .iter()
@@ -277,8 +275,9 @@ resources = ["Microsoft.Storage/storageAccounts/leftover"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unregistered_provider_and_a_missing_group_are_named() {
     let world = World::builder()
-        .scenario(scenario(
-            "\n[settings]\nunregistered_providers = [\"Microsoft.VirtualMachineImages\"]\n",
+        .scenario(scenario_with(
+            "unregistered_providers = [\"Microsoft.VirtualMachineImages\"]",
+            "",
         ))
         .start()
         .await;
