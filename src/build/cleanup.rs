@@ -3,9 +3,11 @@
 use tracing::{Instrument, info, warn};
 
 use crate::azure::image_templates::{self, TemplateRef};
+use crate::catalog::Image;
 use crate::model::{BuildState, Cleanup};
 use crate::store::{BuildRecord, StoreError};
 
+use super::machine::StepError;
 use super::{BuildContext, BuildError};
 
 /// Deletes the template, or keeps a failed one for `failed_template_retention`
@@ -83,4 +85,28 @@ pub async fn delete_expired(ctx: &BuildContext) -> Result<usize, StoreError> {
         }
     }
     Ok(deleted)
+}
+
+/// A configured staging group must be empty for AIB to build in it, so a
+/// failed template of the same image that is still kept (with its log) goes
+/// before the image's next build, instead of failing it for its retention.
+pub(super) async fn free_staging_group(ctx: &BuildContext, image: &Image) -> Result<(), StepError> {
+    let kept = ctx
+        .store
+        .kept_templates_of(&image.name)
+        .await
+        .map_err(|e| StepError::Interrupted(e.into()))?;
+    for build in kept {
+        let Some(name) = &build.template_name else {
+            continue;
+        };
+        image_templates::delete(&ctx.arm, &ctx.template_ref(name), ctx.deadline_for_arm()).await?;
+        ctx.store
+            .set_cleanup(build.id, Cleanup::Done, ctx.now())
+            .await
+            .map_err(|e| StepError::Interrupted(e.into()))?;
+        info!(template = %name, failed_build = %build.id,
+            "deleted a kept template, and its log, to empty the staging group for the next build");
+    }
+    Ok(())
 }

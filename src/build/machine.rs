@@ -139,6 +139,9 @@ async fn step(
     match build.state {
         BuildState::Planned => match image {
             Some(image) if image.recipe_hash.hex() == build.recipe_hash => {
+                if image.staging_resource_group.is_some() {
+                    super::cleanup::free_staging_group(ctx, image).await?;
+                }
                 preflight(ctx, image).await?;
                 create_template(ctx, image, template, build).await
             }

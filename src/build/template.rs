@@ -101,7 +101,7 @@ pub fn render(input: TemplateInput<'_>) -> Value {
         "buildTimeoutInMinutes".into(),
         json!(image.build_timeout_minutes),
     );
-    if let Some(staging) = &azure.staging_resource_group {
+    if let Some(staging) = &input.image.staging_resource_group {
         properties.insert("stagingResourceGroup".into(), json!(staging));
     }
     // Keeping a failed template is for debugging, so keep its build VM too.

@@ -2,7 +2,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::check_settings::{build_timeout, check_schedule, disk_size, max_age, tags, vm_size};
+use super::check_settings::{
+    build_timeout, check_schedule, disk_size, max_age, resource_id, tags, vm_size,
+};
 use super::check_steps::check_step;
 use super::check_targets::{check_distribute, check_source};
 use super::error::Problems;
@@ -10,7 +12,7 @@ use super::hash::RecipeHash;
 use super::model::{Defaults, Image, Recipe};
 use super::raw::{RawImage, S};
 use super::source::Source;
-use super::values::check_name;
+use super::values::{IdKind, check_name};
 
 /// Longest image name: leaves room for the prefixes and suffixes that template and run
 /// output names (at most 64 characters) add.
@@ -20,6 +22,8 @@ pub(super) const MAX_IMAGE_NAME: usize = 48;
 pub(super) struct ImageContext<'c> {
     /// `azure.location`, or `None` when `[azure]` itself has problems.
     pub location: Option<&'c str>,
+    /// `azure.staging_resource_group`, the default of every image.
+    pub staging_resource_group: Option<&'c str>,
     pub defaults: &'c Defaults,
     /// Recipes that passed their checks.
     pub recipes: &'c BTreeMap<String, Recipe>,
@@ -121,6 +125,10 @@ pub(super) fn check_image(
         disk_size(p, &image.os_disk_size_gb).unwrap_or(ctx.defaults.os_disk_size_gb);
     let build_timeout_minutes = build_timeout(p, &image.build_timeout_minutes)
         .unwrap_or(ctx.defaults.build_timeout_minutes);
+    let staging_resource_group = match &image.staging_resource_group {
+        Some(id) => resource_id(p, id, IdKind::ResourceGroup),
+        None => ctx.staging_resource_group.map(str::to_owned),
+    };
     let mut merged_tags = ctx.defaults.tags.clone();
     merged_tags.extend(tags(p, image.tags.as_ref()));
 
@@ -146,6 +154,7 @@ pub(super) fn check_image(
         vm_size: vm_size.unwrap_or_else(|| ctx.defaults.vm_size.clone()),
         os_disk_size_gb,
         build_timeout_minutes,
+        staging_resource_group,
         tags: merged_tags,
         recipe_hash,
     })

@@ -14,7 +14,7 @@ use super::model::{Defaults, ScheduleSettings, StoreSettings};
 use super::raw::{Int, RawAzure, RawDefaults, RawSchedule, RawStore, S, Str};
 use super::values::{
     IdKind, check_location, check_resource_id, check_url, is_guid, is_resource_group_name,
-    parse_duration,
+    parse_duration, parse_retention,
 };
 use crate::azure::{BlobEndpoint, CloudEndpoints, parse_secure_url};
 
@@ -127,7 +127,7 @@ fn retention(p: &mut Problems, azure: &RawAzure) -> Option<Retention> {
             None
         }
         (Some(keep), None) if *keep.get_ref() => Some(Retention::Forever),
-        (_, Some(text)) => match parse_duration(text.get_ref()) {
+        (_, Some(text)) => match parse_retention(text.get_ref()) {
             Ok(keep) => Duration::from_std(keep)
                 .ok()
                 .map(Retention::For)

@@ -160,6 +160,10 @@ pub struct Image {
     /// 0 keeps the source image's disk size.
     pub os_disk_size_gb: u32,
     pub build_timeout_minutes: u32,
+    /// Resource ID of the empty group AIB builds this image in: the image's own
+    /// `staging_resource_group`, else `[azure]`'s; AIB makes one per build when
+    /// absent. Never shared with another image (AIB needs it empty).
+    pub staging_resource_group: Option<String>,
     /// Catalog default tags overlaid with the image's own.
     pub tags: BTreeMap<String, String>,
     pub recipe_hash: RecipeHash,

@@ -155,6 +155,7 @@ pub(super) struct RawImage {
     pub vm_size: Str,
     pub os_disk_size_gb: Int,
     pub build_timeout_minutes: Int,
+    pub staging_resource_group: Str,
     pub tags: Option<BTreeMap<String, S<String>>>,
 }
 

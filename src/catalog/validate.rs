@@ -112,6 +112,9 @@ fn check_catalog(p: &mut Problems, raw: &RawCatalog) -> Option<Catalog> {
 
     let ctx = ImageContext {
         location: azure.as_ref().map(|a| a.location.as_str()),
+        staging_resource_group: azure
+            .as_ref()
+            .and_then(|a| a.staging_resource_group.as_deref()),
         defaults: &defaults,
         recipes: &recipes,
         declared: &declared,
@@ -131,6 +134,7 @@ fn check_catalog(p: &mut Problems, raw: &RawCatalog) -> Option<Catalog> {
         }
         images.extend(check_image(p, raw_image, &ctx));
     }
+    one_image_per_staging_group(p, raw, &images);
 
     Some(Catalog {
         azure: azure?,
@@ -142,6 +146,49 @@ fn check_catalog(p: &mut Problems, raw: &RawCatalog) -> Option<Catalog> {
         recipes,
         images,
     })
+}
+
+/// AIB builds in a configured staging group only while it holds nothing else,
+/// so two images sharing one would refuse each other's templates (and a kept
+/// failed template would block the other image for its whole retention).
+fn one_image_per_staging_group(p: &mut Problems, raw: &RawCatalog, images: &[super::Image]) {
+    let inherited = raw
+        .azure
+        .as_ref()
+        .and_then(|a| a.get_ref().staging_resource_group.as_ref())
+        .map(|s| s.span());
+    let mut first: BTreeMap<String, &str> = BTreeMap::new();
+    for image in images {
+        let Some(group) = &image.staging_resource_group else {
+            continue;
+        };
+        let own = raw
+            .images
+            .iter()
+            .find(|r| {
+                r.get_ref()
+                    .name
+                    .as_ref()
+                    .is_some_and(|n| n.get_ref() == &image.name)
+            })
+            .and_then(|r| r.get_ref().staging_resource_group.as_ref())
+            .map(|s| s.span());
+        match first.get(&group.to_ascii_lowercase()) {
+            Some(other) => p.hint(
+                own.or(inherited.clone()).unwrap_or(0..0),
+                format!(
+                    "images `{other}` and `{}` share the staging resource group",
+                    image.name
+                ),
+                "AIB needs a staging group to itself while it builds: give each image its own \
+                 `staging_resource_group` in its [[images]] table, or leave it out and AIB makes \
+                 one per build",
+            ),
+            None => {
+                first.insert(group.to_ascii_lowercase(), &image.name);
+            }
+        }
+    }
 }
 
 /// The source with the value of every secret-looking key (see [`SECRET_KEY_PARTS`])

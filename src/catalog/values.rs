@@ -177,10 +177,25 @@ pub(super) fn check_exact_version(value: &str) -> Result<(), String> {
     }
 }
 
-/// Durations as AIB writes them: a whole number and a unit, `s`, `m`, `h` or `d`
-/// ("30m", "2h", "7d").
+/// Durations as AIB writes them: a whole number and a unit, `s`, `m` or `h` ("30m", "2h").
 pub(super) fn parse_duration(value: &str) -> Result<Duration, String> {
-    let hint = || "write a whole number and a unit: \"90s\", \"30m\", \"2h\" or \"7d\"".to_owned();
+    parse_units(value, false)
+}
+
+/// How long something is kept: as [`parse_duration`], or in days ("7d").
+pub(super) fn parse_retention(value: &str) -> Result<Duration, String> {
+    parse_units(value, true)
+}
+
+fn parse_units(value: &str, days: bool) -> Result<Duration, String> {
+    let hint = || {
+        let units = if days {
+            "\"90s\", \"30m\", \"2h\" or \"7d\""
+        } else {
+            "\"90s\", \"30m\" or \"2h\""
+        };
+        format!("write a whole number and a unit: {units}")
+    };
     let unit_at = value.len().saturating_sub(1);
     let (number, unit) = (value.get(..unit_at).ok_or_else(hint)?, &value[unit_at..]);
     if number.is_empty() || !number.chars().all(|c| c.is_ascii_digit()) {
@@ -191,7 +206,7 @@ pub(super) fn parse_duration(value: &str) -> Result<Duration, String> {
         "s" => Some(number),
         "m" => number.checked_mul(60),
         "h" => number.checked_mul(3600),
-        "d" => number.checked_mul(86_400),
+        "d" if days => number.checked_mul(86_400),
         _ => None,
     };
     seconds.map(Duration::from_secs).ok_or_else(hint)
@@ -271,6 +286,8 @@ mod tests {
         for bad in ["", "m", "30", "1.5h", "-3m", "3d", "ž"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
+        assert_eq!(parse_retention("3d"), Ok(Duration::from_secs(3 * 86_400)));
+        assert_eq!(parse_retention("0s"), Ok(Duration::ZERO));
         assert!(check_exact_version("22.04.202411010").is_ok());
         for bad in ["22.04", "1.2.3.4", "1.a.3", "1..3", ""] {
             assert!(check_exact_version(bad).is_err(), "{bad}");

@@ -134,7 +134,8 @@ pub enum Command {
         /// Loopback address to listen on.
         #[arg(long, default_value = "127.0.0.1:8787")]
         listen: std::net::SocketAddr,
-        /// Scenario file (TOML): versions, build outcomes, faults.
+        /// Scenario file (TOML): versions, build outcomes, faults; the demo's
+        /// (config/scenarios/demo.toml) when absent.
         #[arg(long)]
         scenario: Option<PathBuf>,
     },

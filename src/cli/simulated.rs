@@ -85,7 +85,9 @@ pub fn catalog_settings(sim: &SimHandle) -> String {
 pub async fn serve(listen: SocketAddr, scenario: Option<&Path>) -> Result<(), SimError> {
     let scenario = match scenario {
         Some(path) => Scenario::from_file(path)?,
-        None => Scenario::default(),
+        // An empty Azure would refuse the first template (no resource group):
+        // alone, `simulate` serves the demo's world.
+        None => Scenario::from_toml(super::demo::DEMO_SCENARIO)?,
     };
     let handle = Simulator::start(SimConfig {
         listen,

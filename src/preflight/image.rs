@@ -49,51 +49,6 @@ impl At {
 }
 
 impl Run<'_> {
-    /// A configured staging group exists and is empty (its region is each image's).
-    pub(super) async fn staging_group(&mut self) {
-        let Some(id) = self.azure.staging_resource_group.clone() else {
-            return;
-        };
-        let at = vec![azure("staging_resource_group")];
-        let Some((sub, name)) = group_of(&id) else {
-            return;
-        };
-        if let Some(None) = self.group(&sub, &name, &at).await {
-            self.found(
-                at,
-                format!("the staging resource group {name} does not exist"),
-                Some("create it empty in the build region, or leave staging_resource_group out and AIB makes its own"),
-            );
-            return;
-        }
-        let arm = self.arm;
-        let (s, n) = (sub.clone(), name.clone());
-        if let Some(Found::Names(inside)) = self
-            .ask(
-                &at,
-                "what the staging group holds",
-                format!("resources {sub}/{name}"),
-                async move {
-                    resources::resources_in_group(arm, &s, &n)
-                        .await
-                        .map(Found::Names)
-                },
-            )
-            .await
-            && !inside.is_empty()
-        {
-            self.found(
-                at,
-                format!(
-                    "the staging resource group {name} is not empty ({} resource(s), e.g. {}); AIB refuses it",
-                    inside.len(),
-                    inside[0]
-                ),
-                Some("give AIB a group of its own, holding nothing else"),
-            );
-        }
-    }
-
     pub(super) async fn image(&mut self, image: &Image, index: Option<usize>) {
         if self.stopped {
             return;
@@ -102,6 +57,7 @@ impl Run<'_> {
         let mut build_region = at.source("location");
         build_region.push(azure("location"));
         self.region(&image.location, build_region).await;
+        self.staging_group(image, &at).await;
         let traits = self.source(image, &at).await;
         for (j, target) in image.distribute.iter().enumerate() {
             match target {
@@ -134,37 +90,59 @@ impl Run<'_> {
         }
     }
 
-    /// AIB builds in the staging group, so it must be in each image's region;
-    /// one finding per region, naming the images that build there.
-    pub(super) async fn staging_region(&mut self, images: &[&Image]) {
-        let Some(id) = self.azure.staging_resource_group.clone() else {
+    /// A configured staging group exists, is empty and is in the image's
+    /// region: AIB refuses it otherwise.
+    async fn staging_group(&mut self, image: &Image, at: &At) {
+        let Some(id) = image.staging_resource_group.clone() else {
             return;
         };
         let Some((sub, name)) = group_of(&id) else {
             return;
         };
-        let at = vec![azure("staging_resource_group")];
-        let Some(Some(group)) = self.group(&sub, &name, &at).await else {
-            return;
-        };
-        let mut by_region: std::collections::BTreeMap<String, Vec<&str>> = Default::default();
-        for image in images {
-            if !group.location.eq_ignore_ascii_case(&image.location) {
-                by_region
-                    .entry(image.location.to_ascii_lowercase())
-                    .or_default()
-                    .push(&image.name);
+        let mut at = at.path(&[Key::Name("staging_resource_group")]);
+        at.push(azure("staging_resource_group"));
+        let group = match self.group(&sub, &name, &at).await {
+            Some(Some(group)) => group,
+            Some(None) => {
+                self.found(
+                    at,
+                    format!("the staging resource group {name} does not exist"),
+                    Some("create it empty in the build region, or leave staging_resource_group out and AIB makes its own"),
+                );
+                return;
             }
-        }
-        for (region, names) in by_region {
+            None => return,
+        };
+        if !group.location.eq_ignore_ascii_case(&image.location) {
             self.found(
                 at.clone(),
                 format!(
-                    "the staging resource group {name} is in {}, but {} build(s) in {region}; AIB refuses it",
-                    group.location,
-                    names.join(", ")
+                    "the staging resource group {name} is in {}, but {} builds in {}; AIB refuses it",
+                    group.location, image.name, image.location
                 ),
                 Some("AIB needs the staging group in the template's region"),
+            );
+        }
+        let arm = self.arm;
+        let (s, n) = (sub.clone(), name.clone());
+        let question = format!("resources {sub}/{name}");
+        if let Some(Found::Names(inside)) = self
+            .ask(&at, "what the staging group holds", question, async move {
+                resources::resources_in_group(arm, &s, &n)
+                    .await
+                    .map(Found::Names)
+            })
+            .await
+            && !inside.is_empty()
+        {
+            self.found(
+                at,
+                format!(
+                    "the staging resource group {name} is not empty ({} resource(s), e.g. {}); AIB refuses it",
+                    inside.len(),
+                    inside[0]
+                ),
+                Some("give AIB a group of its own, holding nothing else"),
             );
         }
     }

@@ -35,8 +35,6 @@ pub struct Issue {
 pub async fn catalog(arm: &ArmClient, catalog: &Catalog, lookups: &Lookups) -> Vec<Issue> {
     let mut run = Run::new(arm, &catalog.azure, lookups);
     run.settings().await;
-    run.staging_region(&catalog.images.iter().collect::<Vec<_>>())
-        .await;
     for (index, image) in catalog.images.iter().enumerate() {
         run.image(image, Some(index)).await;
     }
@@ -53,7 +51,6 @@ pub async fn image(
 ) -> Vec<Issue> {
     let mut run = Run::new(arm, azure, lookups);
     run.settings().await;
-    run.staging_region(&[image]).await;
     run.image(image, None).await;
     run.issues
 }
@@ -302,6 +299,5 @@ impl<'a> Run<'a> {
         }
         self.region(&settings.location, vec![azure("location")])
             .await;
-        self.staging_group().await;
     }
 }

@@ -279,6 +279,18 @@ impl Store {
         .map_err(StoreError::query("read the kept templates that are due"))
     }
 
+    /// `image`'s builds whose template is kept in Azure, oldest first.
+    pub async fn kept_templates_of(&self, image: &str) -> Result<Vec<BuildRecord>, StoreError> {
+        sqlx::query(
+            "SELECT * FROM builds WHERE cleanup = 'kept' AND image = ?1 ORDER BY created_at, rowid",
+        )
+        .bind(image)
+        .try_map(|row: SqliteRow| build_from_row(&row))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::query("read an image's kept templates"))
+    }
+
     async fn write_cleanup(
         &self,
         id: BuildId,

@@ -998,3 +998,40 @@ fn marketplace_names_follow_arms_rules() {
     );
     parse(&with("MicrosoftWindowsServer", "18.04-LTS")).unwrap();
 }
+
+/// AIB needs a configured staging group empty while it builds: one image each.
+#[test]
+fn a_staging_group_serves_one_image() {
+    let staging =
+        format!("staging_resource_group = \"/subscriptions/{SUB}/resourceGroups/rg-stage\"\n");
+    let second = IMAGE.replace("name = \"img\"", "name = \"two\"");
+    // From [azure], shared by both images: said at the [azure] key.
+    let hint = single_problem(
+        &format!("{}{staging}{IMAGE}{second}", azure()),
+        6,
+        26,
+        "images `img` and `two` share the staging resource group",
+    );
+    assert!(hint.contains("its [[images]] table"), "{hint}");
+    // One image's own: fine, and the template names it.
+    let own = IMAGE.replace("name = \"img\"\n", &format!("name = \"img\"\n{staging}"));
+    let catalog = parse(&format!("{}{own}{second}", azure())).unwrap();
+    assert!(
+        catalog
+            .image("img")
+            .unwrap()
+            .staging_resource_group
+            .as_deref()
+            .unwrap()
+            .ends_with("/rg-stage")
+    );
+    assert_eq!(catalog.image("two").unwrap().staging_resource_group, None);
+    // Both their own, the same one: said at the second image's key.
+    let both = second.replace("name = \"two\"\n", &format!("name = \"two\"\n{staging}"));
+    single_problem(
+        &format!("{}{own}{both}", azure()),
+        18,
+        26,
+        "images `img` and `two` share the staging resource group",
+    );
+}

@@ -260,3 +260,40 @@ async fn a_run_post_without_an_answer_is_not_repeated_blindly() {
     assert_eq!(record.state, BuildState::Succeeded);
     assert_eq!(h.accepted("template.run"), 1);
 }
+
+/// A configured staging group holds one template at a time: the image's kept
+/// failed template goes before its next build, instead of failing that build
+/// (AIB refuses a staging group that is not empty) for the whole retention.
+#[tokio::test]
+async fn the_next_build_empties_the_images_staging_group_first() {
+    let mut h =
+        world("[[resource_groups]]\nname = \"rg-staging\"\nlocation = \"westeurope\"\n").await;
+    let staging = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-staging";
+    let image = h
+        .catalog
+        .images
+        .iter_mut()
+        .find(|i| i.name == super::IMAGE)
+        .unwrap();
+    image.staging_resource_group = Some(staging.to_owned());
+    h.sim.queue_build_outcome(Outcome::Failed, None);
+    let ctx = h.process("a", options()).await;
+    let failed = build::run_job(&ctx, &h.job()).await.unwrap();
+    assert_eq!(failed.state, BuildState::Failed);
+    assert_eq!(failed.cleanup, Cleanup::Kept);
+    assert_eq!(h.accepted("template.delete"), 0);
+
+    let next = build::run_job(&ctx, &h.job()).await.unwrap();
+    assert_eq!(next.state, BuildState::Succeeded, "{next:?}");
+    assert_eq!(
+        h.accepted("template.delete"),
+        2,
+        "the kept one, then the new one"
+    );
+    let kept = ctx.store.get_build(failed.id).await.unwrap().unwrap();
+    assert_eq!(kept.cleanup, Cleanup::Done);
+    let put = h.journal("template.put");
+    assert_eq!(put.len(), 2);
+    let body = put[1].body.as_ref().unwrap();
+    assert_eq!(body["properties"]["stagingResourceGroup"], staging);
+}
