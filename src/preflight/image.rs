@@ -90,7 +90,7 @@ impl Run<'_> {
         }
     }
 
-    /// A configured staging group exists, is empty and is in the image's
+    /// A configured staging group that exists is empty and in the image's
     /// region: AIB refuses it otherwise.
     async fn staging_group(&mut self, image: &Image, at: &At) {
         let Some(id) = image.staging_resource_group.clone() else {
@@ -101,17 +101,10 @@ impl Run<'_> {
         };
         let mut at = at.path(&[Key::Name("staging_resource_group")]);
         at.push(azure("staging_resource_group"));
-        let group = match self.group(&sub, &name, &at).await {
-            Some(Some(group)) => group,
-            Some(None) => {
-                self.found(
-                    at,
-                    format!("the staging resource group {name} does not exist"),
-                    Some("create it empty in the build region, or leave staging_resource_group out and AIB makes its own"),
-                );
-                return;
-            }
-            None => return,
+        // One that does not exist AIB creates under that name (the 2025-10-01
+        // contract says so), and deletes with the template.
+        let Some(Some(group)) = self.group(&sub, &name, &at).await else {
+            return;
         };
         if !group.location.eq_ignore_ascii_case(&image.location) {
             self.found(

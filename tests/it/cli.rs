@@ -293,7 +293,7 @@ async fn simulate_serves_on_loopback_and_prints_how_to_use_it() {
     assert!(base.starts_with("http://127.0.0.1:"), "{base}");
     // ARM without a token answers as Azure does.
     let response = reqwest::get(format!(
-        "{base}/subscriptions/00000000-0000-0000-0000-00000000a2b1/providers/Microsoft.Compute/locations/westeurope/publishers/Canonical/artifacttypes/vmimage/offers/o/skus/s/versions?api-version=2025-04-01"
+        "{base}/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/rg-image-builder?api-version=2025-04-01"
     ))
     .await
     .unwrap();

@@ -179,10 +179,27 @@ fn optional_staging_group_and_error_handling_follow_the_catalog() {
     let props = &body["properties"];
     assert_eq!(
         props["stagingResourceGroup"],
-        enterprise.azure.staging_resource_group.as_deref().unwrap()
+        enterprise.images[0]
+            .staging_resource_group
+            .as_deref()
+            .unwrap()
     );
+    // Kept for a while, for the log: AIB still deletes the failed build VM.
+    assert_eq!(props["errorHandling"]["onCustomizerError"], "cleanup");
+    let other = render(&enterprise, &enterprise.images[1]);
+    assert!(other["properties"].get("stagingResourceGroup").is_none());
     // keep_failed_templates = true keeps the build VM for inspection too.
-    assert_eq!(props["errorHandling"]["onCustomizerError"], "abort");
+    let mut forever = enterprise.clone();
+    forever.azure.failed_template_retention = catalog::Retention::Forever;
+    let body = render(&forever, &forever.images[0]);
+    assert_eq!(
+        body["properties"]["errorHandling"]["onCustomizerError"],
+        "abort"
+    );
+    assert_eq!(
+        body["properties"]["errorHandling"]["onValidationError"],
+        "abort"
+    );
 
     let classic = catalog::parse(catalog::CLASSIC, "classic").unwrap();
     let body = render(&classic, &classic.images[0]);
