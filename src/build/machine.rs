@@ -142,7 +142,7 @@ async fn step(
                 if image.staging_resource_group.is_some() {
                     super::cleanup::free_staging_group(ctx, image).await?;
                 }
-                preflight(ctx, image).await?;
+                preflight(ctx, image, &build.source_version).await?;
                 create_template(ctx, image, template, build).await
             }
             _ => Ok(abandon(ctx, template, image.is_none())),
@@ -171,8 +171,8 @@ pub const PREFLIGHT_FAILED: &str = "PreflightFailed";
 
 /// What Azure said would make the build fail, asked before the template PUT.
 /// Only answers count: a question Azure did not answer leaves the PUT to tell.
-async fn preflight(ctx: &BuildContext, image: &Image) -> Result<(), StepError> {
-    let issues = crate::preflight::image(&ctx.arm, &ctx.azure, image, &ctx.lookups).await;
+async fn preflight(ctx: &BuildContext, image: &Image, version: &str) -> Result<(), StepError> {
+    let issues = crate::preflight::image(&ctx.arm, &ctx.azure, image, version, &ctx.lookups).await;
     let certain: Vec<String> = issues
         .into_iter()
         .filter(|issue| issue.certain)

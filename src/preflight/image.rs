@@ -154,9 +154,9 @@ impl Run<'_> {
                     offer: m.offer.clone(),
                     sku: m.sku.clone(),
                 };
-                let version = match &m.version {
-                    VersionSpec::Exact(v) => v.clone(),
-                    VersionSpec::Latest => {
+                let version = match (&self.source_version, &m.version) {
+                    (Some(v), _) | (None, VersionSpec::Exact(v)) => v.clone(),
+                    (None, VersionSpec::Latest) => {
                         let listing = sku.clone();
                         let question = format!("versions {urn} {}", m.location);
                         let listed = self
@@ -221,7 +221,11 @@ impl Run<'_> {
                     None => return None,
                     Some(Some(_)) => {}
                 }
-                if let VersionSpec::Exact(version) = &g.version
+                let pinned = match (&self.source_version, &g.version) {
+                    (Some(v), _) | (None, VersionSpec::Exact(v)) => Some(v.clone()),
+                    (None, VersionSpec::Latest) => None,
+                };
+                if let Some(version) = &pinned
                     && let Some(image_ref) = gallery::GalleryImageRef::from_id(&id)
                 {
                     let v = version.clone();

@@ -41,15 +41,17 @@ pub async fn catalog(arm: &ArmClient, catalog: &Catalog, lookups: &Lookups) -> V
     run.issues
 }
 
-/// What one build needs: the settings and its image. The findings' catalog
-/// paths are left empty: a build reports them as text.
+/// What one build from `source_version` needs: the settings and its image.
+/// The findings' catalog paths are left empty: a build reports them as text.
 pub async fn image(
     arm: &ArmClient,
     azure: &AzureSettings,
     image: &Image,
+    source_version: &str,
     lookups: &Lookups,
 ) -> Vec<Issue> {
     let mut run = Run::new(arm, azure, lookups);
+    run.source_version = Some(source_version.to_owned());
     run.settings().await;
     run.image(image, None).await;
     run.issues
@@ -62,6 +64,9 @@ struct Run<'a> {
     issues: Vec<Issue>,
     /// The credential got no token: every further question would say so again.
     stopped: bool,
+    /// The exact version a build uses, instead of what the catalog names: the
+    /// check already resolved "latest", so a build asks only about that one.
+    source_version: Option<String>,
 }
 
 fn azure(key: &'static str) -> KeyPath {
@@ -76,6 +81,7 @@ impl<'a> Run<'a> {
             lookups,
             issues: Vec::new(),
             stopped: false,
+            source_version: None,
         }
     }
 
