@@ -21,6 +21,7 @@ pub mod events;
 pub mod host;
 pub mod logging;
 pub mod model;
+pub mod notify;
 pub mod pipeline;
 pub mod plan;
 pub mod preflight;

@@ -143,7 +143,7 @@ pub(super) fn check_credential(
     }
 }
 
-fn secret_source(
+pub(super) fn secret_source(
     p: &mut Problems,
     file: &Str,
     credential: &Str,

@@ -27,6 +27,7 @@
 mod azure;
 mod check_credential;
 mod check_images;
+mod check_notify;
 mod check_service;
 mod check_settings;
 mod check_steps;
@@ -45,6 +46,7 @@ mod values;
 use std::path::Path;
 
 pub use azure::{AzureSettings, BuildNetwork, Cloud, Retention};
+pub use check_notify::{NotifySink, SinkKind};
 pub use distribute::{
     Distribute, GalleryTarget, ManagedImageTarget, StorageAccountType, TargetRegion,
 };

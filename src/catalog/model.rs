@@ -8,6 +8,7 @@ use chrono::Duration;
 use chrono_tz::Tz;
 
 use super::azure::AzureSettings;
+use super::check_notify::NotifySink;
 use super::distribute::Distribute;
 use super::hash::RecipeHash;
 use super::source::Source;
@@ -28,6 +29,8 @@ pub struct Catalog {
     pub recipes: BTreeMap<String, Recipe>,
     /// In file order.
     pub images: Vec<Image>,
+    /// Where notifications go; none when empty.
+    pub notify: Vec<NotifySink>,
 }
 
 impl Catalog {

@@ -31,6 +31,21 @@ pub(super) struct RawCatalog {
     pub recipes: BTreeMap<S<String>, S<RawRecipe>>,
     #[serde(default)]
     pub images: Vec<S<RawImage>>,
+    #[serde(default)]
+    pub notify: Vec<S<RawNotify>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawNotify {
+    pub name: Str,
+    pub kind: Str,
+    pub url_file: Str,
+    pub credential: Str,
+    pub secret_file: Str,
+    pub events: Option<Vec<S<String>>>,
+    pub images: Option<Vec<S<String>>>,
+    pub give_up_after: Str,
 }
 
 #[derive(Deserialize)]

@@ -135,6 +135,8 @@ fn check_catalog(p: &mut Problems, raw: &RawCatalog) -> Option<Catalog> {
         images.extend(check_image(p, raw_image, &ctx));
     }
     one_image_per_staging_group(p, raw, &images);
+    let names = images.iter().map(|i| i.name.clone()).collect();
+    let notify = super::check_notify::check_notify(p, &raw.notify, &names);
 
     Some(Catalog {
         azure: azure?,
@@ -145,6 +147,7 @@ fn check_catalog(p: &mut Problems, raw: &RawCatalog) -> Option<Catalog> {
         service,
         recipes,
         images,
+        notify,
     })
 }
 

@@ -123,6 +123,11 @@ pub enum Command {
         #[arg(long)]
         url: bool,
     },
+    /// Notifications: `notify test` sends a test event to every [[notify]] sink.
+    Notify {
+        #[command(subcommand)]
+        action: NotifyAction,
+    },
     /// One row per image: last build, result, age, source version, enabled.
     Status {
         #[arg(long, value_enum, default_value_t)]
@@ -139,4 +144,10 @@ pub enum Command {
         #[arg(long)]
         scenario: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Clone, Copy, clap::Subcommand)]
+pub enum NotifyAction {
+    /// Send a `notify_test` event to every sink; exit 0 only if each took it.
+    Test,
 }

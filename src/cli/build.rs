@@ -84,10 +84,12 @@ fn say_why_not_built(plan: &Plan, selection: Selection) -> usize {
 }
 
 /// Lets the progress printer drain (it ends when the pipeline, the last sender,
-/// is dropped) and closes the store so that nothing stays in its WAL.
+/// is dropped), hands this run's notices to their sinks, and closes the store
+/// so that nothing stays in its WAL.
 async fn finish(app: &App, pipeline: Pipeline, printer: tokio::task::JoinHandle<()>) {
     drop(pipeline);
     let _ = printer.await;
+    super::notify::flush(app).await;
     app.store.close().await;
 }
 

@@ -8,6 +8,7 @@ mod demo;
 mod history;
 mod images;
 mod logs;
+mod notify;
 mod output;
 mod plan;
 mod progress;
@@ -73,6 +74,9 @@ pub async fn run(cli: Cli) -> miette::Result<ExitCode> {
             output,
         } => history::history(global, image.as_deref(), limit, output).await,
         Command::Logs { build, url } => logs::logs(global, &build, url).await,
+        Command::Notify {
+            action: args::NotifyAction::Test,
+        } => notify::test(global).await,
         Command::Status { output } => status::status(global, output).await,
         #[cfg(feature = "simulator")]
         Command::Simulate { listen, scenario } => {

@@ -47,6 +47,8 @@ pub enum DaemonError {
     Store(#[from] StoreError),
     #[error("read the catalog's schedules")]
     Schedule(#[from] ScheduleError),
+    #[error("set up notifications")]
+    Notify(#[from] crate::notify::NotifyError),
 }
 
 /// What the service is started with besides the catalog.
@@ -125,6 +127,8 @@ struct Service {
     /// Failed checks and builds let go of, to try again with backoff.
     retries: Retries,
     health: DatabaseHealth,
+    /// The outbox sender's task, restarted with each catalog's `[[notify]]`.
+    notifications: Option<tokio::task::AbortHandle>,
 }
 
 impl Service {
@@ -141,7 +145,9 @@ impl Service {
         let cursor = config.clock.now();
         let health = DatabaseHealth::new(store.path().to_owned());
         let retries = Retries::new(config.check_retry);
+        let notifications = crate::notify::sender(&app)?.spawn(notify_every(&config));
         Ok(Service {
+            notifications,
             pool,
             alarm,
             notifier,
@@ -453,6 +459,11 @@ impl Service {
         let schedules = schedules(&catalog)?;
         let limit = catalog.service.max_concurrent_builds;
         let (app, pipeline) = wire(&self.config, &self.store, catalog).await?;
+        let sender = crate::notify::sender(&app)?;
+        if let Some(old) = self.notifications.take() {
+            old.abort();
+        }
+        self.notifications = sender.spawn(notify_every(&self.config));
         // Builds already started keep the pipeline (and catalog) they began with.
         self.pool.set_limit(limit);
         self.schedules = schedules;
@@ -498,6 +509,9 @@ impl Service {
 
     async fn stop(self) {
         self.notifier.stopping();
+        if let Some(notifications) = &self.notifications {
+            notifications.abort();
+        }
         if let Some(check) = self.check {
             // An unfinished check is only a row without an end; nothing in Azure.
             check.abort();
@@ -506,6 +520,15 @@ impl Service {
         self.store.close().await;
         info!("stopped");
     }
+}
+
+/// The sender's pace: [`crate::notify::EVERY`], or the shortened poll interval
+/// of the simulator and tests.
+fn notify_every(config: &ServiceConfig) -> Duration {
+    config
+        .tuning
+        .poll_interval
+        .map_or(crate::notify::EVERY, |poll| poll.min(crate::notify::EVERY))
 }
 
 /// When an image was last checked, as far as catching up goes. The check is

@@ -11,7 +11,9 @@ mod words;
 use serde::Serialize;
 
 pub use ids::{BuildId, CheckId};
-pub use words::{BuildState, CheckTrigger, Cleanup, DecisionKind, RunSubState};
+pub use words::{
+    BuildState, CheckTrigger, Cleanup, DecisionKind, DeliveryState, NoticeKind, RunSubState,
+};
 
 /// What a source version is resolved for: the identity of a source without its
 /// version, so that images sharing a source are looked up once per check.

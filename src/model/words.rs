@@ -164,6 +164,31 @@ stored_words! {
     }
 }
 
+stored_words! {
+    /// What a notification tells someone: the outbox's `kind`.
+    pub enum NoticeKind ("notice kind") {
+        BuildSucceeded = "build_succeeded",
+        BuildFailed = "build_failed",
+        ImageDisabled = "image_disabled",
+        CheckFailed = "check_failed",
+        SourceNotFound = "source_not_found",
+        NewBaseVersion = "new_base_version",
+        NotifyTest = "notify_test",
+    }
+}
+
+stored_words! {
+    /// Where one notice stands with one sink.
+    pub enum DeliveryState ("delivery state") {
+        Pending = "pending",
+        Delivered = "delivered",
+        /// Still failing after the sink's `give_up_after`.
+        GivenUp = "given_up",
+        /// The sink's `events` or `images` filter leaves it out.
+        Skipped = "skipped",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,6 +209,12 @@ mod tests {
         }
         for trigger in CheckTrigger::ALL {
             assert_eq!(trigger.as_str().parse::<CheckTrigger>(), Ok(*trigger));
+        }
+        for kind in NoticeKind::ALL {
+            assert_eq!(kind.as_str().parse::<NoticeKind>(), Ok(*kind));
+        }
+        for state in DeliveryState::ALL {
+            assert_eq!(state.as_str().parse::<DeliveryState>(), Ok(*state));
         }
     }
 

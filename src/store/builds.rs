@@ -11,7 +11,7 @@ use sqlx::sqlite::SqliteRow;
 use super::columns::{decode_error, opt_time, opt_word, time, time_text, word};
 use super::images::FailureLimit;
 use super::{Store, StoreError};
-use crate::model::{BuildId, BuildState, CheckId, Cleanup, DecisionKind, RunSubState};
+use crate::model::{BuildId, BuildState, CheckId, Cleanup, DecisionKind, NoticeKind, RunSubState};
 
 /// What is known about a build before anything is sent to Azure.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -236,6 +236,9 @@ impl Store {
             .await
             .map_err(StoreError::query(ACTION))?
             .disabled;
+            tell(&mut tx, &record, disabled.as_deref())
+                .await
+                .map_err(StoreError::query(ACTION))?;
         }
         tx.commit().await.map_err(StoreError::query(ACTION))?;
         Ok(Transitioned { record, disabled })
@@ -371,6 +374,50 @@ async fn append_event(
     .execute(tx)
     .await
     .map(|_| ())
+}
+
+/// The notices a build's end makes, in the transaction that records it.
+async fn tell(
+    conn: &mut sqlx::SqliteConnection,
+    record: &BuildRecord,
+    disabled: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    let at = record.finished_at.unwrap_or(record.updated_at);
+    let (kind, data) = if record.state.is_success() {
+        (
+            NoticeKind::BuildSucceeded,
+            serde_json::json!({
+                "image": record.image, "build_id": record.id.to_string(),
+                "state": record.state, "source_version": record.source_version,
+                "artifact_ids": record.artifact_ids,
+            }),
+        )
+    } else {
+        (
+            NoticeKind::BuildFailed,
+            serde_json::json!({
+                "image": record.image, "build_id": record.id.to_string(),
+                "state": record.state, "source_version": record.source_version,
+                "error_code": record.error_code, "error_message": record.error_message,
+                "log_url": record.log_url,
+            }),
+        )
+    };
+    super::outbox::enqueue(conn, kind, Some(&record.image), at, &data).await?;
+    if let Some(reason) = disabled {
+        let data = serde_json::json!({
+            "image": record.image, "reason": reason, "build_id": record.id.to_string(),
+        });
+        super::outbox::enqueue(
+            conn,
+            NoticeKind::ImageDisabled,
+            Some(&record.image),
+            at,
+            &data,
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 fn json_list(items: &[String]) -> String {

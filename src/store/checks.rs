@@ -7,7 +7,7 @@ use sqlx::sqlite::SqliteRow;
 
 use super::columns::{count, opt_time, time, time_text, word};
 use super::{Store, StoreError};
-use crate::model::{CheckId, CheckTrigger, DecisionKind, SourceKey};
+use crate::model::{CheckId, CheckTrigger, DecisionKind, NoticeKind, SourceKey};
 
 /// A check cycle as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -99,7 +99,27 @@ impl Store {
                 .await
                 .map_err(StoreError::query(ACTION))?;
         }
+        let unanswered: Vec<&DecisionRecord> = decisions
+            .iter()
+            .filter(|d| d.kind == DecisionKind::SourceUnavailable)
+            .collect();
+        if let Some(first) = unanswered.first()
+            && !previous_check_went_wrong(&mut tx, id)
+                .await
+                .map_err(StoreError::query(ACTION))?
+        {
+            let images: Vec<&str> = unanswered.iter().map(|d| d.image.as_str()).collect();
+            let data = serde_json::json!({
+                "check_id": id.0, "images": images, "error": first.reason,
+            });
+            super::outbox::enqueue(&mut tx, NoticeKind::CheckFailed, None, finished_at, &data)
+                .await
+                .map_err(StoreError::query(ACTION))?;
+        }
         for decision in decisions {
+            tell(&mut tx, decision, finished_at)
+                .await
+                .map_err(StoreError::query(ACTION))?;
             sqlx::query(
                 "INSERT INTO images (name, last_check_at) VALUES (?1, ?2)
                  ON CONFLICT (name) DO UPDATE SET last_check_at = excluded.last_check_at",
@@ -134,6 +154,8 @@ impl Store {
         at: DateTime<Utc>,
         error: &str,
     ) -> Result<(), StoreError> {
+        const ACTION: &str = "record a failed check";
+        let mut tx = self.begin_write(ACTION).await?;
         let updated = sqlx::query(
             "UPDATE check_cycles SET finished_at = ?2, error = ?3
              WHERE id = ?1 AND finished_at IS NULL",
@@ -141,13 +163,22 @@ impl Store {
         .bind(id.0)
         .bind(time_text(at))
         .bind(error)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
-        .map_err(StoreError::query("record a failed check"))?;
+        .map_err(StoreError::query(ACTION))?;
         if updated.rows_affected() == 0 {
             return Err(StoreError::CheckNotRunning(id));
         }
-        Ok(())
+        if !previous_check_went_wrong(&mut tx, id)
+            .await
+            .map_err(StoreError::query(ACTION))?
+        {
+            let data = serde_json::json!({ "check_id": id.0, "error": error });
+            super::outbox::enqueue(&mut tx, NoticeKind::CheckFailed, None, at, &data)
+                .await
+                .map_err(StoreError::query(ACTION))?;
+        }
+        tx.commit().await.map_err(StoreError::query(ACTION))
     }
 
     /// The newest check, running or not.
@@ -204,6 +235,75 @@ impl Store {
             .await
             .map_err(StoreError::query("read the decisions of a check"))
     }
+}
+
+/// Whether the check before `id` failed or could not read some source: a
+/// check that goes wrong again is the same episode, not a new notice.
+async fn previous_check_went_wrong(
+    conn: &mut sqlx::SqliteConnection,
+    id: CheckId,
+) -> Result<bool, sqlx::Error> {
+    let wrong: Option<bool> = sqlx::query_scalar(
+        "SELECT c.error IS NOT NULL OR EXISTS (
+             SELECT 1 FROM check_decisions AS d
+             WHERE d.check_id = c.id AND d.decision = 'source_unavailable')
+         FROM check_cycles AS c
+         WHERE c.id < ?1 AND c.finished_at IS NOT NULL ORDER BY c.id DESC LIMIT 1",
+    )
+    .bind(id.0)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(wrong == Some(true))
+}
+
+/// The notices a decision makes, once per episode: a source newly missing, a
+/// base version not announced before. Read before the decision is written.
+async fn tell(
+    conn: &mut sqlx::SqliteConnection,
+    decision: &DecisionRecord,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let kind = match decision.kind {
+        DecisionKind::SourceNotFound => NoticeKind::SourceNotFound,
+        DecisionKind::NewBaseVersion => NoticeKind::NewBaseVersion,
+        _ => return Ok(()),
+    };
+    let previous: Option<(String, String)> = sqlx::query_as(
+        "SELECT decision, reason FROM check_decisions WHERE image = ?1
+         ORDER BY check_id DESC LIMIT 1",
+    )
+    .bind(&decision.image)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let said = match (&previous, kind) {
+        (Some((word, _)), NoticeKind::SourceNotFound) => word == decision.kind.as_str(),
+        (Some((word, reason)), _) => word == decision.kind.as_str() && *reason == decision.reason,
+        (None, _) => false,
+    };
+    if said {
+        return Ok(());
+    }
+    let data = match kind {
+        NoticeKind::SourceNotFound => serde_json::json!({
+            "image": decision.image, "missing": decision.reason,
+        }),
+        _ => {
+            let old: Option<String> = sqlx::query_scalar(
+                "SELECT source_version FROM builds
+                 WHERE image = ?1 AND state IN ('succeeded', 'partially_succeeded')
+                 ORDER BY created_at DESC, rowid DESC LIMIT 1",
+            )
+            .bind(&decision.image)
+            .fetch_optional(&mut *conn)
+            .await?;
+            serde_json::json!({
+                "image": decision.image, "old": old, "new": decision.source_version,
+                "reason": decision.reason,
+            })
+        }
+    };
+    super::outbox::enqueue(conn, kind, Some(&decision.image), at, &data).await?;
+    Ok(())
 }
 
 async fn insert_resolved(

@@ -16,6 +16,7 @@ mod error;
 mod fault;
 mod images;
 mod leases;
+mod outbox;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -29,6 +30,7 @@ pub use error::{ClaimError, StoreError};
 pub use fault::{DiskFault, DiskTrouble, FULL_DISK_HEADROOM, free_bytes};
 pub use images::{BuildSummary, FailureLimit, ImageState, ImageStatus};
 pub use leases::Lease;
+pub use outbox::Notice;
 
 /// Where the daemon keeps its history unless told otherwise.
 pub const DEFAULT_DATABASE_PATH: &str = "/var/lib/image-refresh/history.db";

@@ -1035,3 +1035,60 @@ fn a_staging_group_serves_one_image() {
         "images `img` and `two` share the staging resource group",
     );
 }
+
+/// `[[notify]]`: the URL is a secret read from a file or a systemd credential;
+/// kinds, events and images are checked like everything else.
+#[test]
+fn notify_sinks_are_checked() {
+    let with = |notify: &str| format!("{}{IMAGE}{notify}", azure());
+    let catalog = parse(&with(
+        "[[notify]]\nkind = \"teams\"\ncredential = \"teams-url\"\nevents = [\"build_failed\", \"image_disabled\"]\nimages = [\"img\"]\ngive_up_after = \"2d\"\n",
+    ))
+    .unwrap();
+    let sink = &catalog.notify[0];
+    assert_eq!(sink.name, "teams-1");
+    assert_eq!(sink.kind, image_refresh::catalog::SinkKind::Teams);
+    assert_eq!(
+        sink.give_up_after,
+        std::time::Duration::from_secs(2 * 86_400)
+    );
+    use image_refresh::model::NoticeKind;
+    assert!(sink.wants(NoticeKind::BuildFailed, Some("img")));
+    assert!(!sink.wants(NoticeKind::BuildSucceeded, Some("img")));
+    assert!(!sink.wants(NoticeKind::BuildFailed, Some("other")));
+    assert!(sink.wants(NoticeKind::NotifyTest, None));
+
+    // The URL itself has no key: an inline URL is an unknown field.
+    single_problem(
+        &with("[[notify]]\nkind = \"webhook\"\nurl = \"https://hooks.example/T0\"\n"),
+        17,
+        1,
+        "unknown field `url`",
+    );
+    single_problem(
+        &with("[[notify]]\nkind = \"pager\"\nurl_file = \"/etc/u\"\n"),
+        16,
+        8,
+        "unknown notify kind `pager`",
+    );
+    single_problem(
+        &with(
+            "[[notify]]\nkind = \"slack\"\nurl_file = \"/etc/u\"\nevents = [\"build_exploded\"]\n",
+        ),
+        18,
+        11,
+        "unknown event `build_exploded`",
+    );
+    single_problem(
+        &with("[[notify]]\nkind = \"slack\"\nurl_file = \"/etc/u\"\nimages = [\"nope\"]\n"),
+        18,
+        11,
+        "unknown image `nope`",
+    );
+    single_problem(
+        &with("[[notify]]\nkind = \"slack\"\n"),
+        15,
+        1,
+        "missing `url_file` or `credential`",
+    );
+}

@@ -17,6 +17,7 @@ mod exit_codes;
 mod faults;
 mod fuzz;
 mod logs;
+mod notify;
 mod preflight;
 mod schedule;
 mod security;

@@ -108,6 +108,12 @@ impl ArmClient {
         }
     }
 
+    /// The process's one HTTP client, for the requests that are not ARM's
+    /// (notifications); reqwest pools connections per client.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
     pub fn options(&self) -> &ArmClientOptions {
         &self.inner.options
     }

@@ -1,0 +1,282 @@
+//! Notifications (issue 13): a real HTTP receiver on loopback gets every event
+//! kind once, signed, in its documented shape, also after being down and after
+//! the daemon was killed with events still undelivered.
+
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use azure_sim::Outcome;
+use serde_json::Value;
+
+use crate::support::daemon::eventually;
+use crate::support::setup::{self, IMAGE};
+use crate::support::world::World;
+
+const KEY: &str = "signing-key-for-tests";
+
+/// What the receiver got, and whether it answers 503 ("down").
+#[derive(Default)]
+struct Inbox {
+    events: Vec<(HeaderMap, Value, Bytes)>,
+    down: bool,
+}
+
+struct Receiver {
+    inbox: Arc<Mutex<Inbox>>,
+    /// The secret URL, with a token in its path as Teams and Slack URLs have.
+    url: String,
+}
+
+impl Receiver {
+    async fn start() -> Receiver {
+        let inbox = Arc::new(Mutex::new(Inbox::default()));
+        let app =
+            Router::new()
+                .route(
+                    "/hooks/{token}",
+                    post(
+                        |State(inbox): State<Arc<Mutex<Inbox>>>,
+                         headers: HeaderMap,
+                         body: Bytes| async move {
+                            let mut inbox = inbox.lock().unwrap();
+                            if inbox.down {
+                                return StatusCode::SERVICE_UNAVAILABLE;
+                            }
+                            let json = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                            inbox.events.push((headers, json, body));
+                            StatusCode::ACCEPTED
+                        },
+                    ),
+                )
+                .with_state(inbox.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!(
+            "http://{}/hooks/s3cr3t-webhook-token-0123456789",
+            listener.local_addr().unwrap()
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Receiver { inbox, url }
+    }
+
+    fn set_down(&self, down: bool) {
+        self.inbox.lock().unwrap().down = down;
+    }
+
+    fn kinds(&self) -> Vec<String> {
+        self.inbox
+            .lock()
+            .unwrap()
+            .events
+            .iter()
+            .map(|(_, event, _)| event["type"].as_str().unwrap_or("?").to_owned())
+            .collect()
+    }
+
+    fn events(&self) -> Vec<Value> {
+        self.inbox
+            .lock()
+            .unwrap()
+            .events
+            .iter()
+            .map(|e| e.1.clone())
+            .collect()
+    }
+}
+
+/// The classic world with a signed webhook sink reading its URL from a file.
+async fn world_with(receiver: &Receiver, service: &str) -> World {
+    let world = World::builder()
+        .scenario(setup::scenario("", 0, 0))
+        .start()
+        .await;
+    let url_file = world.dir.path().join("webhook-url");
+    image_refresh::cli::simulated::write_private(&url_file, &receiver.url).unwrap();
+    let key_file = world.dir.path().join("webhook-key");
+    image_refresh::cli::simulated::write_private(&key_file, KEY).unwrap();
+    let notify = format!(
+        "{service}\n[[notify]]\nname = \"ops\"\nkind = \"webhook\"\nurl_file = \"{}\"\nsecret_file = \"{}\"\n",
+        url_file.display(),
+        key_file.display()
+    );
+    world.write_catalog(&notify, &[IMAGE]);
+    world
+}
+
+fn run(world: &World, args: &[&str]) -> (Option<i32>, String) {
+    let output = world.command(args);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code(), text)
+}
+
+fn sign(body: &[u8]) -> String {
+    image_refresh::notify::signature(KEY.as_bytes(), body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_event_kind_arrives_once_signed_and_in_shape() {
+    let receiver = Receiver::start().await;
+    let world = world_with(&receiver, "[service]\ndisable_after_failures = 2").await;
+    let mut said = String::new();
+
+    let (code, text) = run(&world, &["run", "--once"]);
+    assert_eq!(code, Some(0), "{text}");
+    said += &text;
+    assert_eq!(receiver.kinds(), ["io.image-refresh.build.succeeded"]);
+
+    // A newer base version, and builds that fail twice: the image is disabled.
+    world.sim.publish_version(
+        "westeurope",
+        "Canonical",
+        "0001-com-ubuntu-server-jammy",
+        "22_04-lts-gen2",
+        "22.04.202412010",
+    );
+    world.sim.set_build_outcome("*", Outcome::Failed, None);
+    for _ in 0..2 {
+        let (code, text) = run(&world, &["run", "--once"]);
+        assert_eq!(code, Some(1), "{text}");
+        said += &text;
+    }
+    // A missing source, then Azure not answering (a wrong secret), twice.
+    let good = std::fs::read_to_string(&world.config).unwrap();
+    world.write_config(&good.replace("sku = \"22_04-lts-gen2\"", "sku = \"22_04-lts-gen9\""));
+    assert!(world.command(&["enable", IMAGE]).status.success());
+    said += &run(&world, &["run", "--once"]).1;
+    world.write_config(&good);
+    image_refresh::cli::simulated::write_private(&world.secret_file, "wrong").unwrap();
+    said += &run(&world, &["run", "--once"]).1;
+    said += &run(&world, &["run", "--once"]).1;
+    image_refresh::cli::simulated::write_private(&world.secret_file, world.sim.client_secret())
+        .unwrap();
+    let (code, text) = run(&world, &["notify", "test"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("ops: delivered"), "{text}");
+    said += &text;
+
+    assert_eq!(
+        receiver.kinds(),
+        [
+            "io.image-refresh.build.succeeded",
+            "io.image-refresh.source.new_version",
+            "io.image-refresh.build.failed",
+            "io.image-refresh.build.failed",
+            "io.image-refresh.image.disabled",
+            "io.image-refresh.source.not_found",
+            "io.image-refresh.check.failed",
+            "io.image-refresh.notify.test",
+        ]
+    );
+    let inbox = receiver.inbox.lock().unwrap();
+    let mut ids = std::collections::BTreeSet::new();
+    for (headers, event, body) in &inbox.events {
+        assert_eq!(headers["content-type"], "application/cloudevents+json");
+        assert_eq!(
+            headers["x-image-refresh-signature"].to_str().unwrap(),
+            sign(body)
+        );
+        assert_eq!(event["specversion"], "1.0");
+        assert!(
+            event["source"]
+                .as_str()
+                .unwrap()
+                .starts_with("/image-refresh/")
+        );
+        assert!(event["time"].as_str().unwrap().ends_with('Z'));
+        assert!(
+            ids.insert(event["id"].as_str().unwrap().to_owned()),
+            "ids are unique"
+        );
+    }
+    let failed = &inbox.events[2].1;
+    assert_eq!(failed["subject"], IMAGE);
+    assert_eq!(failed["data"]["error_code"], "BuildFailed");
+    assert!(
+        failed["data"]["log_url"]
+            .as_str()
+            .unwrap()
+            .ends_with("customization.log")
+    );
+    let new = &inbox.events[1].1["data"];
+    assert_eq!(
+        (new["old"].as_str(), new["new"].as_str()),
+        (Some("22.04.202411050"), Some("22.04.202412010"))
+    );
+    assert!(
+        inbox.events[0].1["data"]["artifact_ids"][0]
+            .as_str()
+            .is_some()
+    );
+    drop(inbox);
+    // The URL is a secret: no command said it, nor its token.
+    assert!(!said.contains("s3cr3t-webhook-token"), "{said}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_that_was_down_gets_every_event_later() {
+    let receiver = Receiver::start().await;
+    let world = world_with(&receiver, "").await;
+    receiver.set_down(true);
+    let (code, text) = run(&world, &["run", "--once"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(receiver.kinds().is_empty());
+    assert!(!text.contains("s3cr3t-webhook-token"), "{text}");
+
+    receiver.set_down(false);
+    // The retry waits its backoff; `notify test` delivers what is due first,
+    // so let the first retry fall due.
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    let (code, text) = run(&world, &["notify", "test"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(
+        receiver.kinds(),
+        [
+            "io.image-refresh.build.succeeded",
+            "io.image-refresh.notify.test"
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_with_undelivered_events_loses_none() {
+    let receiver = Receiver::start().await;
+    let world = world_with(&receiver, "").await;
+    receiver.set_down(true);
+    let daemon = world.spawn("notify-kill", &[]);
+    let store = world.store().await;
+    eventually("a finished build", &daemon, || async {
+        store.last_successful_build(IMAGE).await.unwrap()
+    })
+    .await;
+    daemon.kill();
+    let before: Vec<String> = sqlx::query_scalar("SELECT id FROM outbox ORDER BY created_at")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(before.len(), 1, "the build's notice is in the outbox");
+    assert!(receiver.kinds().is_empty());
+
+    receiver.set_down(false);
+    let daemon = world.spawn("notify-restart", &[]);
+    eventually("the notice after the restart", &daemon, || async {
+        (!receiver.kinds().is_empty()).then_some(())
+    })
+    .await;
+    let events = receiver.events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        events[0]["id"],
+        before[0].as_str(),
+        "the same id, for deduplication"
+    );
+    assert!(!daemon.log().contains("s3cr3t-webhook-token"));
+    daemon.stop().await;
+    store.close().await;
+}
