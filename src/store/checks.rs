@@ -432,6 +432,20 @@ impl Store {
             .await
             .map_err(StoreError::query(ACTION))?
             .rows_affected();
+        // Notices as old, once no sink still owes a delivery of them.
+        for statement in [
+            "DELETE FROM deliveries WHERE event_id IN (
+                 SELECT id FROM outbox WHERE created_at < ?1
+                 AND id NOT IN (SELECT event_id FROM deliveries WHERE state = 'pending'))",
+            "DELETE FROM outbox WHERE created_at < ?1
+                 AND id NOT IN (SELECT event_id FROM deliveries)",
+        ] {
+            sqlx::query(statement)
+                .bind(time_text(before))
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::query(ACTION))?;
+        }
         tx.commit().await.map_err(StoreError::query(ACTION))?;
         Ok(gone)
     }

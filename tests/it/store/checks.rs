@@ -234,3 +234,44 @@ async fn old_checks_are_pruned_but_not_those_still_needed() {
     // Nothing more to do the second time.
     assert_eq!(store.prune_checks(check_at(3)).await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn old_notices_go_with_old_checks_unless_a_sink_still_owes_them() {
+    use image_refresh::model::{DeliveryState, NoticeKind};
+    let (_dir, store) = fresh().await;
+    let data = serde_json::json!({ "k": "v" });
+    let old = t0() - chrono::Duration::days(500);
+    let delivered = store
+        .enqueue_notice(NoticeKind::NotifyTest, None, old, &data)
+        .await
+        .unwrap();
+    let owed = store
+        .enqueue_notice(NoticeKind::NotifyTest, None, old, &data)
+        .await
+        .unwrap();
+    let young = store
+        .enqueue_notice(NoticeKind::NotifyTest, None, t0(), &data)
+        .await
+        .unwrap();
+    store
+        .settle_notice(&delivered, "ops", DeliveryState::Delivered, 1, old, None)
+        .await
+        .unwrap();
+    store
+        .settle_notice(&owed, "ops", DeliveryState::Pending, 1, t0(), Some("503"))
+        .await
+        .unwrap();
+    store
+        .prune_checks(t0() - chrono::Duration::days(400))
+        .await
+        .unwrap();
+    let left: Vec<String> = sqlx::query_scalar("SELECT id FROM outbox ORDER BY id")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    let mut expected = vec![owed.clone(), young];
+    expected.sort();
+    assert_eq!(left, expected);
+    assert!(store.deliveries_of(&delivered).await.unwrap().is_empty());
+    assert_eq!(store.deliveries_of(&owed).await.unwrap().len(), 1);
+}
