@@ -123,7 +123,7 @@ pub enum Command {
         #[arg(long)]
         url: bool,
     },
-    /// Notifications: `notify test` sends a test event to every [[notify]] sink.
+    /// Notifications: `notify test` sends a test event to every `[[notify]]` sink.
     Notify {
         #[command(subcommand)]
         action: NotifyAction,

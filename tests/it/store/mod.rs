@@ -96,8 +96,10 @@ async fn migrations_create_the_schema_in_a_new_directory_and_reopening_changes_n
             "builds",
             "check_cycles",
             "check_decisions",
+            "deliveries",
             "image_leases",
             "images",
+            "outbox",
             "resolved_versions"
         ]
     );
