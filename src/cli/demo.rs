@@ -124,16 +124,48 @@ async fn round(app: &App, trigger: CheckTrigger) -> miette::Result<()> {
     for result in report.results {
         match result {
             Ok(b) if b.state.is_success() => println!("{}: {}", b.image, b.state),
-            Ok(b) => println!(
-                "{}: {}: {}",
-                b.image,
-                b.state,
-                b.error_message.as_deref().unwrap_or("no message")
-            ),
+            Ok(b) => {
+                println!(
+                    "{}: {}: {}",
+                    b.image,
+                    b.state,
+                    b.error_message.as_deref().unwrap_or("no message")
+                );
+                show_log_tail(app, &b).await;
+            }
             Err(e) => println!("build error: {}", super::output::chain(&e)),
         }
     }
     Ok(())
+}
+
+/// What `image-refresh logs BUILD` would print, shortened to its last lines:
+/// the failing step, read from AIB's staging storage as the daemon would.
+async fn show_log_tail(app: &App, build: &crate::store::BuildRecord) {
+    let Some(url) = build
+        .log_url
+        .as_deref()
+        .and_then(|u| reqwest::Url::parse(u).ok())
+    else {
+        return;
+    };
+    match app.arm.read_blob(&url).await {
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes);
+            let lines: Vec<&str> = text.lines().collect();
+            println!(
+                "  customization.log (`image-refresh logs {}` prints it all) ends:",
+                &build.id.to_string()[..8]
+            );
+            for line in &lines[lines.len().saturating_sub(7)..] {
+                println!(
+                    "    {}",
+                    line.chars().filter(|c| !c.is_control()).collect::<String>()
+                );
+            }
+        }
+        Err(error) => println!("  cannot read its customization.log: {error}"),
+    }
 }
 
 /// Sleeps until the schedule says the next check is due, on the daemon's own
