@@ -40,8 +40,21 @@ pub struct Plan {
 pub enum Selection {
     /// The stale ones: what the service and `run --once` build.
     Stale,
+    /// The stale ones and those soaking: `build --skip-soak`, for an urgent fix.
+    SkipSoak,
     /// Every entry whose source version is known: `build --force`.
     Forced,
+}
+
+impl PlanEntry {
+    /// Whether `selection` builds this entry (given a known source version).
+    pub fn selected(&self, selection: Selection) -> bool {
+        match selection {
+            Selection::Stale => self.stale,
+            Selection::SkipSoak => self.stale || self.decision.kind() == DecisionKind::Soaking,
+            Selection::Forced => true,
+        }
+    }
 }
 
 /// One build to start.
@@ -84,22 +97,31 @@ impl Plan {
         self.warn_unresolved();
         self.entries
             .iter()
-            .filter(|entry| entry.stale || selection == Selection::Forced)
+            .filter(|entry| entry.selected(selection))
             .filter_map(|entry| {
                 let image = catalog.image(&entry.image)?;
                 let Some(source_version) = entry.source_version.clone() else {
                     warn!(image = %entry.image, reason = %entry.reason, "cannot build the image");
                     return None;
                 };
+                let soaking = entry.decision.kind() == DecisionKind::Soaking;
                 let reason = if entry.stale {
                     entry.reason.clone()
+                } else if soaking && selection == Selection::SkipSoak {
+                    format!("{}; soak skipped by an operator", entry.reason)
                 } else {
                     format!("forced by an operator ({})", entry.reason)
+                };
+                // A build is of a new base version, whether it waited or not.
+                let decision = if soaking {
+                    DecisionKind::NewBaseVersion
+                } else {
+                    entry.decision.kind()
                 };
                 Some(Job {
                     image: image.clone(),
                     source_version,
-                    decision: Some(entry.decision.kind()),
+                    decision: Some(decision),
                     reason,
                     check_id: Some(self.check_id),
                 })

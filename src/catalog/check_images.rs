@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::check_settings::{
-    build_timeout, check_schedule, disk_size, max_age, resource_id, tags, vm_size,
+    build_timeout, check_schedule, disk_size, max_age, min_base_age, resource_id, tags, vm_size,
 };
 use super::check_steps::check_step;
 use super::check_targets::{check_distribute, check_source};
@@ -120,6 +120,7 @@ pub(super) fn check_image(
 
     let schedule = image.schedule.as_ref().and_then(|s| check_schedule(p, s));
     let max_age = max_age(p, &image.max_age_days).or(ctx.defaults.max_age);
+    let min_base_age = min_base_age(p, &image.min_base_age).or(ctx.defaults.min_base_age);
     let vm_size = image.vm_size.as_ref().and_then(|s| vm_size(p, s));
     let os_disk_size_gb =
         disk_size(p, &image.os_disk_size_gb).unwrap_or(ctx.defaults.os_disk_size_gb);
@@ -151,6 +152,7 @@ pub(super) fn check_image(
         distribute,
         schedule,
         max_age,
+        min_base_age,
         vm_size: vm_size.unwrap_or_else(|| ctx.defaults.vm_size.clone()),
         os_disk_size_gb,
         build_timeout_minutes,

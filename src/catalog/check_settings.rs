@@ -467,6 +467,7 @@ pub(super) fn check_defaults(p: &mut Problems, raw: Option<&RawDefaults>) -> Def
         defaults.build_timeout_minutes = timeout;
     }
     defaults.max_age = max_age(p, &raw.max_age_days);
+    defaults.min_base_age = min_base_age(p, &raw.min_base_age);
     defaults.tags = tags(p, raw.tags.as_ref());
     defaults
 }
@@ -509,6 +510,32 @@ pub(super) fn build_timeout(p: &mut Problems, timeout: &Int) -> Option<u32> {
                 timeout.span(),
                 "`build_timeout_minutes` out of range",
                 "AIB accepts 0 to 960 minutes (0 means its default of 240)",
+            );
+            None
+        }
+    }
+}
+
+/// `min_base_age = "3d"`: how long a new base version soaks before it is built.
+pub(super) fn min_base_age(p: &mut Problems, text: &Str) -> Option<Duration> {
+    let text = text.as_ref()?;
+    match parse_retention(text.get_ref()) {
+        Ok(age) if age <= std::time::Duration::from_secs(90 * 86_400) => {
+            Duration::from_std(age).ok()
+        }
+        Ok(_) => {
+            p.hint(
+                text.span(),
+                "`min_base_age` out of range",
+                "at most \"90d\": a base image that old has newer security fixes waiting",
+            );
+            None
+        }
+        Err(hint) => {
+            p.hint(
+                text.span(),
+                format!("`{}` is not a duration", text.get_ref()),
+                hint,
             );
             None
         }

@@ -114,6 +114,8 @@ pub struct Defaults {
     pub os_disk_size_gb: u32,
     pub build_timeout_minutes: u32,
     pub max_age: Option<Duration>,
+    /// How long a new base version must have been known before it is built.
+    pub min_base_age: Option<Duration>,
     pub tags: BTreeMap<String, String>,
 }
 
@@ -130,6 +132,7 @@ impl Default for Defaults {
             os_disk_size_gb: 0,
             build_timeout_minutes: Defaults::BUILD_TIMEOUT_MINUTES,
             max_age: None,
+            min_base_age: None,
             tags: BTreeMap::new(),
         }
     }
@@ -159,6 +162,8 @@ pub struct Image {
     pub schedule: Option<ScheduleSettings>,
     /// Rebuild when the newest build is older than this, even if the source did not change.
     pub max_age: Option<Duration>,
+    /// A new base version is built only once it has been known this long (soak).
+    pub min_base_age: Option<Duration>,
     pub vm_size: String,
     /// 0 keeps the source image's disk size.
     pub os_disk_size_gb: u32,

@@ -113,6 +113,7 @@ pub(super) struct RawDefaults {
     pub os_disk_size_gb: Int,
     pub build_timeout_minutes: Int,
     pub max_age_days: Int,
+    pub min_base_age: Str,
     pub tags: Option<BTreeMap<String, S<String>>>,
 }
 
@@ -167,6 +168,7 @@ pub(super) struct RawImage {
     pub distribute: Vec<S<RawDistribute>>,
     pub schedule: Option<S<RawSchedule>>,
     pub max_age_days: Int,
+    pub min_base_age: Str,
     pub vm_size: Str,
     pub os_disk_size_gb: Int,
     pub build_timeout_minutes: Int,

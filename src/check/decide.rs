@@ -14,6 +14,8 @@ use crate::model::DecisionKind;
 pub struct Wanted<'a> {
     pub recipe_hash: &'a str,
     pub max_age: Option<Duration>,
+    /// A new base version is taken only once known this long.
+    pub min_base_age: Option<Duration>,
     /// `false` when the catalog disables the image.
     pub enabled: bool,
     /// Why the history store stopped building the image automatically, if it did.
@@ -48,6 +50,8 @@ pub struct Facts<'a> {
     pub last_attempt: Option<PastBuild<'a>>,
     /// The exact source version Azure offers now.
     pub source_version: &'a str,
+    /// When a check first saw that version; `None` for one seen just now.
+    pub source_first_seen: Option<DateTime<Utc>>,
     pub now: DateTime<Utc>,
 }
 
@@ -74,6 +78,12 @@ pub enum Decision {
     },
     InProgress {
         build: String,
+    },
+    /// A new base version waits out `min_base_age` before it is built.
+    Soaking {
+        old: String,
+        new: String,
+        eligible_from: DateTime<Utc>,
     },
     /// Azure could not say which version is current; nothing is built.
     SourceUnavailable {
@@ -105,6 +115,7 @@ impl Decision {
             Decision::TooOld { .. } => DecisionKind::TooOld,
             Decision::RetryAfterFailure { .. } => DecisionKind::RetryAfterFailure,
             Decision::InProgress { .. } => DecisionKind::InProgress,
+            Decision::Soaking { .. } => DecisionKind::Soaking,
             Decision::SourceUnavailable { .. } => DecisionKind::SourceUnavailable,
             Decision::SourceNotFound { .. } => DecisionKind::SourceNotFound,
             Decision::UpToDate => DecisionKind::UpToDate,
@@ -126,6 +137,14 @@ impl Decision {
                 format!("retry after failed build {}", short_id(failed_build))
             }
             Decision::InProgress { build } => format!("build {} in progress", short_id(build)),
+            Decision::Soaking {
+                old,
+                new,
+                eligible_from,
+            } => format!(
+                "new base version {old} → {new}, eligible from {}",
+                eligible_from.format("%Y-%m-%d %H:%M UTC")
+            ),
             Decision::SourceUnavailable { error } => format!("{UNAVAILABLE}{error}"),
             Decision::SourceNotFound { missing } => missing.clone(),
             Decision::UpToDate => "up to date".into(),
@@ -168,10 +187,18 @@ pub fn decide(facts: &Facts<'_>) -> Decision {
         return Decision::NeverBuilt;
     };
     if built.source_version != facts.source_version {
-        return Decision::NewBaseVersion {
-            old: built.source_version.into(),
-            new: facts.source_version.into(),
-        };
+        let (old, new) = (built.source_version.into(), facts.source_version.into());
+        if let Some(min_age) = wanted.min_base_age {
+            let eligible_from = facts.source_first_seen.unwrap_or(facts.now) + min_age;
+            if eligible_from > facts.now {
+                return Decision::Soaking {
+                    old,
+                    new,
+                    eligible_from,
+                };
+            }
+        }
+        return Decision::NewBaseVersion { old, new };
     }
     if built.recipe_hash != wanted.recipe_hash {
         return Decision::RecipeChanged {

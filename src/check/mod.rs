@@ -172,6 +172,7 @@ async fn plan_entry(
     let wanted = Wanted {
         recipe_hash: &recipe_hash,
         max_age: image.max_age,
+        min_base_age: image.min_base_age,
         enabled: image.enabled,
         auto_disabled: auto_disabled.as_deref(),
     };
@@ -181,6 +182,11 @@ async fn plan_entry(
         Resolution::Failed(error) => Err(Decision::SourceUnavailable { error }),
         Resolution::NotFound(missing) => Err(Decision::SourceNotFound { missing }),
     };
+    // Only a followed version soaks: a pinned one was chosen by a person.
+    let source_first_seen = match (&source_version, lookup_key(image), image.min_base_age) {
+        (Ok(version), Some(key), Some(_)) => store.first_seen(&key, version).await?,
+        _ => None,
+    };
     let decision = match (decide::disabled(&wanted), &source_version) {
         (Some(disabled), _) => disabled,
         (None, Err(unresolved)) => unresolved.clone(),
@@ -189,6 +195,7 @@ async fn plan_entry(
             last_success: last_success.as_ref().map(past_build),
             last_attempt: last_attempt.as_ref().map(past_build),
             source_version: version,
+            source_first_seen,
             now,
         }),
     };

@@ -75,6 +75,10 @@ pub enum Command {
         /// Build even if the image is up to date.
         #[arg(long)]
         force: bool,
+        /// Build a new base version now, before its `min_base_age` passed (an
+        /// urgent security fix); the build's reason records it.
+        #[arg(long)]
+        skip_soak: bool,
         /// Follow the builds to the end, showing AIB progress.
         #[arg(long)]
         wait: bool,

@@ -19,6 +19,7 @@ pub async fn build(
     global: &GlobalArgs,
     images: &[String],
     force: bool,
+    skip_soak: bool,
     wait: bool,
 ) -> miette::Result<ExitCode> {
     let app = open_app(global).await?;
@@ -43,10 +44,10 @@ pub async fn build(
         .await
         .into_diagnostic()
         .wrap_err("check failed")?;
-    let selection = if force {
-        Selection::Forced
-    } else {
-        Selection::Stale
+    let selection = match (force, skip_soak) {
+        (true, _) => Selection::Forced,
+        (false, true) => Selection::SkipSoak,
+        (false, false) => Selection::Stale,
     };
     let not_built = say_why_not_built(&plan, selection);
     let jobs = plan.jobs(&subset, selection);
@@ -65,12 +66,17 @@ pub async fn build(
 fn say_why_not_built(plan: &Plan, selection: Selection) -> usize {
     let mut failed = 0;
     for entry in &plan.entries {
-        let built =
-            entry.source_version.is_some() && (entry.stale || selection == Selection::Forced);
+        let built = entry.source_version.is_some() && entry.selected(selection);
         if built {
             continue;
         }
-        if entry.decision.kind() == DecisionKind::UpToDate {
+        if entry.decision.kind() == DecisionKind::Soaking {
+            // Waiting is the catalog's policy, not a failure.
+            println!(
+                "{}: soaking ({}); --skip-soak builds it now",
+                entry.image, entry.reason
+            );
+        } else if entry.decision.kind() == DecisionKind::UpToDate {
             println!(
                 "{}: up to date ({}); --force rebuilds it",
                 entry.image, entry.reason

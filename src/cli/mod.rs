@@ -60,8 +60,9 @@ pub async fn run(cli: Cli) -> miette::Result<ExitCode> {
         Command::Build {
             images,
             force,
+            skip_soak,
             wait,
-        } => build::build(global, &images, force, wait).await,
+        } => build::build(global, &images, force, skip_soak, wait).await,
         #[cfg(feature = "simulator")]
         Command::Demo => demo::run().await,
         Command::Run { once: true } => build::run_once(global).await,

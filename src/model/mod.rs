@@ -32,6 +32,23 @@ pub enum SourceKey {
     },
 }
 
+impl SourceKey {
+    /// One spelling of the key for every spelling of the source: ARM names are
+    /// case-insensitive (the `source_versions` table is keyed by it).
+    pub fn folded(&self) -> String {
+        match self {
+            SourceKey::Marketplace {
+                location,
+                publisher,
+                offer,
+                sku,
+            } => format!("marketplace:{location}:{publisher}:{offer}:{sku}"),
+            SourceKey::Gallery { image_id } => format!("gallery:{image_id}"),
+        }
+        .to_ascii_lowercase()
+    }
+}
+
 /// A stored word is not one of the known values of an enumeration.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("read {kind}: unknown value {value:?}")]

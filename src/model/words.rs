@@ -130,6 +130,8 @@ stored_words! {
         TooOld = "too_old",
         RetryAfterFailure = "retry_after_failure",
         InProgress = "in_progress",
+        /// A new base version waits out the image's `min_base_age`.
+        Soaking = "soaking",
         /// Azure could not tell which version the source is at.
         SourceUnavailable = "source_unavailable",
         /// Azure says the source does not exist: the catalog names something wrong.

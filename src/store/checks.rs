@@ -98,6 +98,16 @@ impl Store {
             insert_resolved(&mut tx, id, record)
                 .await
                 .map_err(StoreError::query(ACTION))?;
+            sqlx::query(
+                "INSERT INTO source_versions (source, version, first_seen_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (source, version) DO NOTHING",
+            )
+            .bind(record.key.folded())
+            .bind(&record.version)
+            .bind(time_text(record.resolved_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::query(ACTION))?;
         }
         let unanswered: Vec<&DecisionRecord> = decisions
             .iter()
@@ -211,6 +221,23 @@ impl Store {
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::query("read the versions a check resolved"))
+    }
+
+    /// When a check first resolved `key` to `version`; `None` if none has.
+    pub async fn first_seen(
+        &self,
+        key: &SourceKey,
+        version: &str,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        sqlx::query("SELECT first_seen_at FROM source_versions WHERE source = ?1 AND version = ?2")
+            .bind(key.folded())
+            .bind(version)
+            .try_map(|row: SqliteRow| time(&row, "first_seen_at"))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::query(
+                "read when a source version was first seen",
+            ))
     }
 
     /// What the newest recorded check decided for `image`, if any check did.

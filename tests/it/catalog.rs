@@ -1092,3 +1092,35 @@ fn notify_sinks_are_checked() {
         "missing `url_file` or `credential`",
     );
 }
+
+#[test]
+fn min_base_age_is_a_duration_defaulted_per_image() {
+    let own = IMAGE.replace(
+        "name = \"img\"\n",
+        "name = \"img\"\nmin_base_age = \"12h\"\n",
+    );
+    let two = IMAGE.replace("name = \"img\"", "name = \"two\"");
+    let catalog = parse(&format!(
+        "{}[defaults]\nmin_base_age = \"3d\"\n{own}{two}",
+        azure()
+    ))
+    .unwrap();
+    assert_eq!(
+        catalog.image("img").unwrap().min_base_age,
+        Some(chrono::Duration::hours(12))
+    );
+    assert_eq!(
+        catalog.image("two").unwrap().min_base_age,
+        Some(chrono::Duration::days(3))
+    );
+    assert_eq!(
+        parse(&format!("{}{IMAGE}", azure())).unwrap().images[0].min_base_age,
+        None
+    );
+    single_problem(
+        &format!("{}[defaults]\nmin_base_age = \"1y\"\n{IMAGE}", azure()),
+        7,
+        16,
+        "`1y` is not a duration",
+    );
+}

@@ -22,6 +22,7 @@ mod preflight;
 mod schedule;
 mod security;
 mod simulator;
+mod soak;
 mod status;
 mod store;
 mod support;

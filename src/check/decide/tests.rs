@@ -26,14 +26,50 @@ fn facts(last_success: Option<PastBuild<'static>>) -> Facts<'static> {
         wanted: Wanted {
             recipe_hash: HASH,
             max_age: Some(Duration::days(30)),
+            min_base_age: None,
             enabled: true,
             auto_disabled: None,
         },
         last_attempt: last_success.clone(),
         last_success,
         source_version: "22.04.202411010",
+        source_first_seen: None,
         now: now(),
     }
+}
+
+#[test]
+fn a_new_base_version_soaks_for_min_base_age_then_is_built() {
+    let mut f = facts(Some(build("b1", Outcome::Succeeded, 3)));
+    f.source_version = "22.04.202411200";
+    f.wanted.min_base_age = Some(Duration::days(3));
+    f.source_first_seen = Some(now() - Duration::days(1));
+    let decision = decide(&f);
+    assert_eq!(
+        decision,
+        Decision::Soaking {
+            old: "22.04.202411010".into(),
+            new: "22.04.202411200".into(),
+            eligible_from: now() + Duration::days(2),
+        }
+    );
+    assert!(!decision.is_stale());
+    assert!(
+        decision
+            .reason()
+            .starts_with("new base version 22.04.202411010 → 22.04.202411200, eligible from ")
+    );
+    // Seen just now: the whole soak is ahead.
+    f.source_first_seen = None;
+    assert!(
+        matches!(decide(&f), Decision::Soaking { eligible_from, .. } if eligible_from == now() + Duration::days(3))
+    );
+    f.source_first_seen = Some(now() - Duration::days(3));
+    assert!(matches!(decide(&f), Decision::NewBaseVersion { .. }));
+    // Soak is for new base versions: a first build does not wait.
+    let mut first = facts(None);
+    first.wanted.min_base_age = Some(Duration::days(3));
+    assert_eq!(decide(&first), Decision::NeverBuilt);
 }
 
 #[test]
@@ -167,6 +203,7 @@ fn a_catalog_switch_wins_over_a_stored_reason() {
     let wanted = Wanted {
         recipe_hash: HASH,
         max_age: None,
+        min_base_age: None,
         enabled: false,
         auto_disabled: Some("3 consecutive failed builds"),
     };
@@ -204,6 +241,11 @@ fn every_kind_matches_its_stored_word_and_staleness() {
             failed_build: "b".into(),
         },
         Decision::InProgress { build: "b".into() },
+        Decision::Soaking {
+            old: "a".into(),
+            new: "b".into(),
+            eligible_from: now(),
+        },
         Decision::SourceUnavailable { error: "e".into() },
         Decision::SourceNotFound {
             missing: "m".into(),
