@@ -19,7 +19,7 @@ use tokio::task::{JoinError, JoinHandle};
 use tracing::{error, info, warn};
 
 use self::retry::Retries;
-use self::setup::{changed_images, schedules, wire};
+use self::setup::{changed_images, schedules, start_metrics, wire};
 use self::waits::{ring, tick, wait};
 use super::health::{DatabaseHealth, Said};
 use super::notify::Notifier;
@@ -30,6 +30,7 @@ use crate::build::BuildError;
 use crate::catalog::{self, Catalog};
 use crate::check::CheckError;
 use crate::clock::SharedClock;
+use crate::metrics::Metrics;
 use crate::model::{CheckTrigger, DecisionKind};
 use crate::pipeline::Pipeline;
 use crate::plan::{Plan, Selection};
@@ -47,6 +48,8 @@ pub enum DaemonError {
     Store(#[from] StoreError),
     #[error("read the catalog's schedules")]
     Schedule(#[from] ScheduleError),
+    #[error(transparent)]
+    Metrics(#[from] crate::metrics::ServerError),
 }
 
 /// What the service is started with besides the catalog.
@@ -68,7 +71,7 @@ pub const CHECK_RETRY_FIRST: chrono::Duration = chrono::Duration::minutes(1);
 
 /// Runs the service until SIGTERM or SIGINT.
 pub async fn serve(
-    config: ServiceConfig,
+    mut config: ServiceConfig,
     catalog: Catalog,
     notifier: Notifier,
 ) -> Result<(), DaemonError> {
@@ -80,12 +83,19 @@ pub async fn serve(
         warn!(%error, "could not mark the process non-dumpable");
     }
     let mut signals = Signals::install().map_err(DaemonError::Signals)?;
+    let metrics = Metrics::new();
+    config.tuning.arm.observer = Some(metrics.arm_observer());
+    let listen = catalog.service.metrics_listen;
     let store = Store::open(&config.database).await?;
     // tokio-cron-scheduler, as the product chose, but only as a UTC alarm for
     // instants the schedule module computes (see crate::schedule for why).
     let alarm = Box::new(CronAlarm::new(config.clock.clone()));
-    let mut service = Service::new(config, store, catalog, notifier, alarm).await?;
+    let mut service = Service::new(config, store, catalog, notifier, alarm, metrics).await?;
+    let endpoint = start_metrics(&service.metrics, &service.store, listen, &service.health).await?;
     service.resume_unfinished().await?;
+    if let Some((_, probes)) = &endpoint {
+        probes.set_ready();
+    }
     service.notifier.ready(&service.status_line());
     info!(status = %service.status_line(), "ready");
     service.catch_up().await;
@@ -125,6 +135,7 @@ struct Service {
     /// Failed checks and builds let go of, to try again with backoff.
     retries: Retries,
     health: DatabaseHealth,
+    metrics: Metrics,
 }
 
 impl Service {
@@ -134,10 +145,12 @@ impl Service {
         catalog: Catalog,
         notifier: Notifier,
         alarm: Box<dyn Alarm>,
+        metrics: Metrics,
     ) -> Result<Service, DaemonError> {
         let schedules = schedules(&catalog)?;
         let pool = BuildPool::new(catalog.service.max_concurrent_builds);
         let (app, pipeline) = wire(&config, &store, catalog).await?;
+        metrics.watch(&app.catalog, &pipeline);
         let cursor = config.clock.now();
         let health = DatabaseHealth::new(store.path().to_owned());
         let retries = Retries::new(config.check_retry);
@@ -158,6 +171,7 @@ impl Service {
             due: std::cell::RefCell::new(None),
             retries,
             health,
+            metrics,
         })
     }
 
@@ -453,6 +467,7 @@ impl Service {
         let schedules = schedules(&catalog)?;
         let limit = catalog.service.max_concurrent_builds;
         let (app, pipeline) = wire(&self.config, &self.store, catalog).await?;
+        self.metrics.watch(&app.catalog, &pipeline);
         // Builds already started keep the pipeline (and catalog) they began with.
         self.pool.set_limit(limit);
         self.schedules = schedules;
@@ -493,6 +508,8 @@ impl Service {
     }
 
     fn update_status(&self) {
+        self.metrics
+            .set_next_check(self.next_due().map(|(at, _)| at));
         self.notifier.status(&self.status_line());
     }
 
