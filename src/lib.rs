@@ -20,6 +20,7 @@ pub mod daemon;
 pub mod events;
 pub mod host;
 pub mod logging;
+pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod pipeline;

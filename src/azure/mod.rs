@@ -20,7 +20,7 @@ pub mod resources;
 mod token_cache;
 pub mod version;
 
-pub use arm::{ArmClient, ArmClientOptions, ArmResponse, ResourcePath};
+pub use arm::{Answer, ArmClient, ArmClientOptions, ArmResponse, RequestObserver, ResourcePath};
 pub use cloud::{
     AUTHORITY_HOST_ENV, BlobEndpoint, CloudEndpoints, STORAGE_SCOPE, is_loopback, parse_secure_url,
 };

@@ -70,6 +70,8 @@ pub struct ServiceSettings {
     /// Failed builds in a row after which an image is no longer rebuilt
     /// automatically, until `image-refresh enable` (0 never disables).
     pub disable_after_failures: u32,
+    /// Where the daemon serves `/metrics`, `/healthz` and `/readyz`; off when `None`.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl ServiceSettings {
@@ -82,6 +84,7 @@ impl Default for ServiceSettings {
         ServiceSettings {
             max_concurrent_builds: ServiceSettings::MAX_CONCURRENT_BUILDS,
             disable_after_failures: ServiceSettings::DISABLE_AFTER_FAILURES,
+            metrics_listen: None,
         }
     }
 }

@@ -122,6 +122,8 @@ pub(super) struct RawDefaults {
 pub(super) struct RawService {
     pub max_concurrent_builds: Int,
     pub disable_after_failures: Int,
+    pub metrics_listen: Str,
+    pub metrics_allow_remote: Bool,
 }
 
 #[derive(Deserialize)]

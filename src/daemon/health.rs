@@ -7,7 +7,8 @@
 //! a full disk, the first one once there is room again).
 
 use std::error::Error;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Duration, Utc};
 use tracing::{debug, info, warn};
@@ -32,6 +33,8 @@ pub enum Said {
 pub struct DatabaseHealth {
     database: PathBuf,
     down: Option<Down>,
+    /// The fault as `/healthz` says it, while it lasts.
+    shared: Arc<Mutex<Option<String>>>,
 }
 
 struct Down {
@@ -45,7 +48,29 @@ impl DatabaseHealth {
         DatabaseHealth {
             database,
             down: None,
+            shared: Arc::default(),
         }
+    }
+
+    /// What `/healthz` asks: `Err(reason)` while a fault said here lasts, or when the OS
+    /// says now that the database (or its directory) cannot be written or the disk is full.
+    pub fn probe(&self) -> impl Fn() -> Result<(), String> + Send + Sync + 'static {
+        let shared = self.shared.clone();
+        let database = self.database.clone();
+        move || {
+            let said = shared
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            match said {
+                Some(trouble) => Err(cannot_write(&database, &trouble)),
+                None => writable(&database).map_err(|trouble| cannot_write(&database, &trouble)),
+            }
+        }
+    }
+
+    fn share(&self, trouble: Option<String>) {
+        *self.shared.lock().unwrap_or_else(PoisonError::into_inner) = trouble;
     }
 
     /// Reports `error` when a disk fault under the database caused it; `doing` is what
@@ -81,6 +106,10 @@ impl DatabaseHealth {
                     "the history database still cannot be written: {trouble}; checks and builds wait until it can"
                 );
                 down.warned_at = now;
+                self.shared
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .replace(trouble.to_string());
                 down.trouble = trouble;
                 Said::Warned
             }
@@ -91,6 +120,7 @@ impl DatabaseHealth {
                     error,
                     "the history database cannot be written: {trouble}; checks and builds wait until it can"
                 );
+                self.share(Some(trouble.to_string()));
                 self.down = Some(Down {
                     since: now,
                     warned_at: now,
@@ -120,6 +150,7 @@ impl DatabaseHealth {
             self.down = Some(down);
             return false;
         }
+        self.share(None);
         info!(
             database = %self.database.display(),
             was = %down.trouble.fault,
@@ -127,6 +158,42 @@ impl DatabaseHealth {
             "the history database can be written again"
         );
         true
+    }
+}
+
+fn cannot_write(database: &Path, trouble: &str) -> String {
+    format!(
+        "the history database {} cannot be written: {trouble}",
+        database.display()
+    )
+}
+
+/// Asks the OS with access(2), never open(2): closing a descriptor of the database
+/// would drop SQLite's locks (see `store::fault`).
+fn writable(database: &Path) -> Result<(), String> {
+    let dir = database
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let wal = PathBuf::from(format!("{}-wal", database.display()));
+    for path in [dir, database, wal.as_path()] {
+        match rustix::fs::access(path, rustix::fs::Access::WRITE_OK) {
+            Ok(()) => {}
+            Err(rustix::io::Errno::NOENT) if path != dir => {}
+            Err(error) => {
+                return Err(format!(
+                    "writing {}: {}",
+                    path.display(),
+                    std::io::Error::from(error)
+                ));
+            }
+        }
+    }
+    match free_bytes(database) {
+        Some(free) if free < FULL_DISK_HEADROOM => {
+            Err(format!("the disk is full ({free} bytes free)"))
+        }
+        _ => Ok(()),
     }
 }
 

@@ -11,7 +11,7 @@
 //! - `health`: a full or read-only disk under the history database, said once.
 //! - [`notify`], [`crate::logging`]: how systemd hears from the service.
 
-mod health;
+pub(crate) mod health;
 pub mod notify;
 pub mod pool;
 pub mod service;

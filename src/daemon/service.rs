@@ -19,7 +19,7 @@ use tokio::task::{JoinError, JoinHandle};
 use tracing::{error, info, warn};
 
 use self::retry::Retries;
-use self::setup::{changed_images, schedules, wire};
+use self::setup::{changed_images, schedules, start_metrics, wire};
 use self::waits::{ring, tick, wait};
 use super::health::{DatabaseHealth, Said};
 use super::notify::Notifier;
@@ -30,6 +30,7 @@ use crate::build::BuildError;
 use crate::catalog::{self, Catalog};
 use crate::check::CheckError;
 use crate::clock::SharedClock;
+use crate::metrics::Metrics;
 use crate::model::{CheckTrigger, DecisionKind};
 use crate::pipeline::Pipeline;
 use crate::plan::{Plan, Selection};
@@ -49,6 +50,8 @@ pub enum DaemonError {
     Schedule(#[from] ScheduleError),
     #[error("set up notifications")]
     Notify(#[from] crate::notify::NotifyError),
+    #[error(transparent)]
+    Metrics(#[from] crate::metrics::ServerError),
 }
 
 /// What the service is started with besides the catalog.
@@ -70,7 +73,7 @@ pub const CHECK_RETRY_FIRST: chrono::Duration = chrono::Duration::minutes(1);
 
 /// Runs the service until SIGTERM or SIGINT.
 pub async fn serve(
-    config: ServiceConfig,
+    mut config: ServiceConfig,
     catalog: Catalog,
     notifier: Notifier,
 ) -> Result<(), DaemonError> {
@@ -82,12 +85,19 @@ pub async fn serve(
         warn!(%error, "could not mark the process non-dumpable");
     }
     let mut signals = Signals::install().map_err(DaemonError::Signals)?;
+    let metrics = Metrics::new();
+    config.tuning.arm.observer = Some(metrics.arm_observer());
+    let listen = catalog.service.metrics_listen;
     let store = Store::open(&config.database).await?;
     // tokio-cron-scheduler, as the product chose, but only as a UTC alarm for
     // instants the schedule module computes (see crate::schedule for why).
     let alarm = Box::new(CronAlarm::new(config.clock.clone()));
-    let mut service = Service::new(config, store, catalog, notifier, alarm).await?;
+    let mut service = Service::new(config, store, catalog, notifier, alarm, metrics).await?;
+    let endpoint = start_metrics(&service.metrics, &service.store, listen, &service.health).await?;
     service.resume_unfinished().await?;
+    if let Some((_, probes)) = &endpoint {
+        probes.set_ready();
+    }
     service.notifier.ready(&service.status_line());
     info!(status = %service.status_line(), "ready");
     service.catch_up().await;
@@ -129,6 +139,7 @@ struct Service {
     health: DatabaseHealth,
     /// The outbox sender's task, restarted with each catalog's `[[notify]]`.
     notifications: Option<tokio::task::AbortHandle>,
+    metrics: Metrics,
 }
 
 impl Service {
@@ -138,14 +149,18 @@ impl Service {
         catalog: Catalog,
         notifier: Notifier,
         alarm: Box<dyn Alarm>,
+        metrics: Metrics,
     ) -> Result<Service, DaemonError> {
         let schedules = schedules(&catalog)?;
         let pool = BuildPool::new(catalog.service.max_concurrent_builds);
         let (app, pipeline) = wire(&config, &store, catalog).await?;
+        metrics.watch(&app.catalog, &pipeline);
         let cursor = config.clock.now();
         let health = DatabaseHealth::new(store.path().to_owned());
         let retries = Retries::new(config.check_retry);
-        let notifications = crate::notify::sender(&app)?.spawn(notify_every(&config));
+        let notifications = crate::notify::sender(&app)?
+            .with_metrics(metrics.clone())
+            .spawn(notify_every(&config));
         Ok(Service {
             notifications,
             pool,
@@ -164,6 +179,7 @@ impl Service {
             due: std::cell::RefCell::new(None),
             retries,
             health,
+            metrics,
         })
     }
 
@@ -459,11 +475,12 @@ impl Service {
         let schedules = schedules(&catalog)?;
         let limit = catalog.service.max_concurrent_builds;
         let (app, pipeline) = wire(&self.config, &self.store, catalog).await?;
-        let sender = crate::notify::sender(&app)?;
+        let sender = crate::notify::sender(&app)?.with_metrics(self.metrics.clone());
         if let Some(old) = self.notifications.take() {
             old.abort();
         }
         self.notifications = sender.spawn(notify_every(&self.config));
+        self.metrics.watch(&app.catalog, &pipeline);
         // Builds already started keep the pipeline (and catalog) they began with.
         self.pool.set_limit(limit);
         self.schedules = schedules;
@@ -504,6 +521,8 @@ impl Service {
     }
 
     fn update_status(&self) {
+        self.metrics
+            .set_next_check(self.next_due().map(|(at, _)| at));
         self.notifier.status(&self.status_line());
     }
 

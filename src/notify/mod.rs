@@ -61,6 +61,8 @@ pub struct Sender {
     sinks: Vec<Ready>,
     /// CloudEvents `source`: this service on this host.
     source: String,
+    /// Counts failed attempts, in the daemon.
+    metrics: Option<crate::metrics::Metrics>,
 }
 
 /// What one round did.
@@ -126,7 +128,14 @@ impl Sender {
             clock,
             sinks: ready,
             source: format!("/image-refresh/{}", crate::host::host_name()),
+            metrics: None,
         })
+    }
+
+    /// Counts failed attempts in `metrics`.
+    pub fn with_metrics(mut self, metrics: crate::metrics::Metrics) -> Sender {
+        self.metrics = Some(metrics);
+        self
     }
 
     pub fn is_empty(&self) -> bool {
@@ -171,6 +180,9 @@ impl Sender {
                     }
                     Err((why, wait)) => {
                         round.failed += 1;
+                        if let Some(metrics) = &self.metrics {
+                            metrics.notification_failed(&ready.sink.name);
+                        }
                         let wait = wait.unwrap_or_else(|| backoff(notice.attempts));
                         let next = self.clock.now()
                             + chrono::Duration::from_std(wait)
@@ -186,6 +198,18 @@ impl Sender {
                     }
                 }
             }
+        }
+        if let Some(metrics) = &self.metrics {
+            let names: Vec<&str> = self.sinks.iter().map(|r| r.sink.name.as_str()).collect();
+            let longest = self
+                .sinks
+                .iter()
+                .map(|r| r.sink.give_up_after)
+                .max()
+                .unwrap_or(NotifySink::GIVE_UP_AFTER);
+            let since = self.clock.now()
+                - chrono::Duration::from_std(longest).unwrap_or(chrono::Duration::days(1));
+            metrics.set_notifications_pending(self.store.undelivered_notices(&names, since).await?);
         }
         Ok(round)
     }

@@ -136,6 +136,43 @@ impl Store {
         Ok(())
     }
 
+    /// Notices no older than `since` that one of `sinks` has not settled
+    /// (delivered, skipped or given up).
+    pub async fn undelivered_notices(
+        &self,
+        sinks: &[&str],
+        since: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        sqlx::query_scalar(
+            "SELECT count(*) FROM outbox AS o
+             WHERE o.created_at >= ?2 AND EXISTS (
+                 SELECT 1 FROM json_each(?1) AS s WHERE NOT EXISTS (
+                     SELECT 1 FROM deliveries AS d
+                     WHERE d.event_id = o.id AND d.sink = s.value
+                       AND d.state IN ('delivered', 'skipped', 'given_up')))",
+        )
+        .bind(serde_json::json!(sinks).to_string())
+        .bind(time_text(since))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(StoreError::query("count the undelivered notifications"))
+    }
+
+    /// Failed delivery attempts by sink, over the whole history.
+    pub async fn failed_deliveries(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        sqlx::query(
+            "SELECT sink, sum(attempts - (state = 'delivered')) AS failed
+             FROM deliveries GROUP BY sink HAVING failed > 0",
+        )
+        .try_map(|row: SqliteRow| {
+            let failed: i64 = row.try_get("failed")?;
+            Ok((row.try_get("sink")?, u64::try_from(failed).unwrap_or(0)))
+        })
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::query("count the failed deliveries"))
+    }
+
     /// What each sink did with one event: `(sink, state, last error)`.
     pub async fn deliveries_of(
         &self,

@@ -424,6 +424,52 @@ fn service_limits_default_and_are_range_checked() {
 }
 
 #[test]
+fn metrics_listen_is_off_by_default_and_loopback_unless_remote_is_allowed() {
+    let catalog = parse(&image_with("")).unwrap();
+    assert_eq!(catalog.service.metrics_listen, None, "off when absent");
+
+    let source = format!(
+        "{}[service]\nmetrics_listen = \"127.0.0.1:9464\"\n{IMAGE}",
+        azure()
+    );
+    let catalog = parse(&source).unwrap();
+    assert_eq!(
+        catalog.service.metrics_listen,
+        Some("127.0.0.1:9464".parse().unwrap())
+    );
+
+    let source = format!(
+        "{}[service]\nmetrics_listen = \"0.0.0.0:9464\"\n{IMAGE}",
+        azure()
+    );
+    let hint = single_problem(&source, 7, 18, "`metrics_listen` is not a loopback address");
+    assert!(hint.contains("metrics_allow_remote = true"), "{hint}");
+    assert!(hint.contains("reverse proxy"), "{hint}");
+
+    let source = format!(
+        "{}[service]\nmetrics_listen = \"0.0.0.0:9464\"\nmetrics_allow_remote = true\n{IMAGE}",
+        azure()
+    );
+    let catalog = parse(&source).unwrap();
+    assert_eq!(
+        catalog.service.metrics_listen,
+        Some("0.0.0.0:9464".parse().unwrap())
+    );
+
+    let source = format!(
+        "{}[service]\nmetrics_listen = \"localhost\"\n{IMAGE}",
+        azure()
+    );
+    let hint = single_problem(
+        &source,
+        7,
+        18,
+        "`metrics_listen` is not an address and port",
+    );
+    assert!(hint.contains("127.0.0.1:9464"), "{hint}");
+}
+
+#[test]
 fn bad_cron_expression_and_timezone() {
     let source = format!(
         "{}[schedule]\ncron = \"61 * * * *\"\ntimezone = \"Mars/Olympus\"\n{IMAGE}",

@@ -280,3 +280,32 @@ async fn kill_9_with_undelivered_events_loses_none() {
     daemon.stop().await;
     store.close().await;
 }
+
+/// The outbox in metrics: failed attempts by sink, and what is still owed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_attempts_and_pending_notices_are_metrics() {
+    use crate::daemon::metrics::{free_port, scrape_until};
+    let receiver = Receiver::start().await;
+    let port = free_port();
+    let world = world_with(
+        &receiver,
+        &format!("[service]\nmetrics_listen = \"127.0.0.1:{port}\""),
+    )
+    .await;
+    receiver.set_down(true);
+    let daemon = world.spawn("notify-metrics", &[]);
+    let failed = "image_refresh_notifications_failed_total{sink=\"ops\"}";
+    let pending = "image_refresh_notifications_pending";
+    scrape_until("a failed delivery", &daemon, port, |s| {
+        s.get(failed).is_some_and(|v| *v >= 1.0) && s.get(pending).is_some_and(|v| *v >= 1.0)
+    })
+    .await;
+    receiver.set_down(false);
+    let text = scrape_until("the notice delivered", &daemon, port, |s| {
+        s.get(pending) == Some(&0.0)
+    })
+    .await;
+    assert!(!text.contains("s3cr3t"), "no URL in a label");
+    assert_eq!(receiver.kinds(), ["io.image-refresh.build.succeeded"]);
+    daemon.stop().await;
+}

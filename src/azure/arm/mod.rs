@@ -32,6 +32,24 @@ pub struct ArmClientOptions {
     pub rate_limits: RateLimits,
     /// Wait between long-running-operation polls when ARM sends no `Retry-After`.
     pub lro_poll_interval: Duration,
+    /// Told of every attempt's outcome (the daemon's request counters).
+    pub observer: Option<Arc<dyn RequestObserver>>,
+}
+
+/// How one ARM request attempt ended, as [`RequestObserver`]s hear it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// ARM answered with this HTTP status.
+    Status(u16),
+    /// No answer: the connection failed or timed out.
+    Transport,
+}
+
+/// Hears about every ARM request attempt, retries included. Called on the
+/// request's task, so it must not block.
+pub trait RequestObserver: Send + Sync + std::fmt::Debug {
+    /// `path` is the URL's path: resource names, never the query or a token.
+    fn observe(&self, method: &Method, path: &str, answer: Answer);
 }
 
 impl Default for ArmClientOptions {
@@ -40,6 +58,7 @@ impl Default for ArmClientOptions {
             retry: RetryPolicy::default(),
             rate_limits: RateLimits::default(),
             lro_poll_interval: Duration::from_secs(10),
+            observer: None,
         }
     }
 }
@@ -321,11 +340,18 @@ impl ArmClient {
             Failure { error, retry }
         };
 
+        let observe = |answer| {
+            if let Some(observer) = &inner.options.observer {
+                observer.observe(method, url.path(), answer);
+            }
+        };
         let response = request.send().await.map_err(|e| {
+            observe(Answer::Transport);
             let never_sent = e.is_connect();
             transport(e, never_sent)
         })?;
         let status = response.status();
+        observe(Answer::Status(status.as_u16()));
         let headers = response.headers().clone();
         inner.throttle.observe(method, &headers);
         let bytes = read_capped(response, MAX_BODY)

@@ -9,6 +9,8 @@ use super::ServiceConfig;
 use crate::app::{App, AppError};
 use crate::azure::{self, CredentialConfig};
 use crate::catalog::Catalog;
+use crate::daemon::health::DatabaseHealth;
+use crate::metrics::{Metrics, Probes, Server, ServerError};
 use crate::pipeline::Pipeline;
 use crate::schedule::{self, CatalogSchedules, ScheduleError};
 use crate::store::Store;
@@ -43,6 +45,26 @@ pub(super) async fn wire(
     .await?;
     let pipeline = app.pipeline(None);
     Ok((app, pipeline))
+}
+
+/// Counts the history's builds into `metrics`, then serves them on `listen` when the
+/// catalog names an address. A history that cannot be read leaves the counters at zero.
+pub(super) async fn start_metrics(
+    metrics: &Metrics,
+    store: &Store,
+    listen: Option<std::net::SocketAddr>,
+    health: &DatabaseHealth,
+) -> Result<Option<(Server, Probes)>, ServerError> {
+    if let Err(error) = metrics.seed(store).await {
+        tracing::warn!(error = %crate::report::chain(&error), "cannot count the builds in the history; the build counters start at zero");
+    }
+    let Some(addr) = listen else {
+        return Ok(None);
+    };
+    let probes = Probes::new(health.probe());
+    let server = Server::start(addr, metrics.clone(), probes.clone()).await?;
+    info!(address = %server.addr(), "serving /metrics, /healthz and /readyz");
+    Ok(Some((server, probes)))
 }
 
 /// The service runs unattended for weeks: a secret file others may read is refused

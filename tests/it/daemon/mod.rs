@@ -10,6 +10,7 @@ mod catchup;
 mod disable;
 mod journal;
 mod limit;
+pub(crate) mod metrics;
 mod notify;
 mod overlap;
 mod reload;

@@ -108,6 +108,7 @@ impl StubArm {
                 writes: unlimited,
             },
             lro_poll_interval: Duration::from_millis(1),
+            observer: None,
         };
         let tokens = Arc::new(TokenCache::new(Arc::new(StaticToken), clock::system()));
         let http = http_client(HttpTimeouts::default()).unwrap();
