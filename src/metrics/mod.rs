@@ -555,6 +555,8 @@ pub const FAMILIES: &[&str] = &[
     "image_refresh_check_last_success_timestamp_seconds",
     "image_refresh_check_duration_seconds",
     "image_refresh_next_check_timestamp_seconds",
+    "image_refresh_notifications_pending",
+    "image_refresh_notifications_failed_total",
     "image_refresh_arm_requests_total",
     "image_refresh_arm_throttled_total",
 ];
@@ -599,6 +601,7 @@ mod tests {
                 result: "failed".into(),
             })
             .inc();
+        m.notification_failed("ops");
         use crate::azure::RequestObserver;
         inner.arm.observe(
             &reqwest::Method::GET,

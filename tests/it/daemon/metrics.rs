@@ -390,6 +390,7 @@ async fn a_real_prometheus_scrapes_the_daemon() {
         "image_refresh_next_check_timestamp_seconds > 0",
         "image_refresh_arm_requests_total{operation=\"template.put\"} > 0",
         "image_refresh_arm_throttled_total >= 0",
+        "image_refresh_notifications_pending == 0",
     ] {
         let found = eventually(expr, &daemon, || query(expr)).await;
         assert!(!found.is_empty(), "{expr}");

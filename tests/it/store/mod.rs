@@ -100,7 +100,8 @@ async fn migrations_create_the_schema_in_a_new_directory_and_reopening_changes_n
             "image_leases",
             "images",
             "outbox",
-            "resolved_versions"
+            "resolved_versions",
+            "source_versions"
         ]
     );
     store.ensure_images(["web"]).await.unwrap();
