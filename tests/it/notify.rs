@@ -309,3 +309,53 @@ async fn failed_attempts_and_pending_notices_are_metrics() {
     assert_eq!(receiver.kinds(), ["io.image-refresh.build.succeeded"]);
     daemon.stop().await;
 }
+
+/// Teams and Slack sinks get their own shapes through the same delivery.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn teams_and_slack_sinks_get_their_formats() {
+    let receiver = Receiver::start().await;
+    let world = World::builder()
+        .scenario(setup::scenario("", 0, 0))
+        .start()
+        .await;
+    let mut extra = String::new();
+    for kind in ["teams", "slack"] {
+        let file = world.dir.path().join(format!("{kind}-url"));
+        image_refresh::cli::simulated::write_private(&file, &format!("{}-{kind}", receiver.url))
+            .unwrap();
+        extra += &format!(
+            "[[notify]]\nkind = \"{kind}\"\nurl_file = \"{}\"\nevents = [\"build_failed\", \"notify_test\"]\n\n",
+            file.display()
+        );
+    }
+    world.write_catalog(&extra, &[IMAGE]);
+    world.sim.set_build_outcome("*", Outcome::Failed, None);
+    let (code, text) = run(&world, &["run", "--once"]);
+    assert_eq!(code, Some(1), "{text}");
+    let (code, text) = run(&world, &["notify", "test"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("teams-1: delivered") && text.contains("slack-2: delivered"),
+        "{text}"
+    );
+
+    let events = receiver.events();
+    assert_eq!(events.len(), 4, "a failure and a test each: {events:#?}");
+    let teams: Vec<&Value> = events.iter().filter(|e| e["type"] == "message").collect();
+    let slack: Vec<&Value> = events
+        .iter()
+        .filter(|e| e.get("blocks").is_some())
+        .collect();
+    assert_eq!((teams.len(), slack.len()), (2, 2));
+    let card = &teams[0]["attachments"][0]["content"];
+    assert_eq!(card["type"], "AdaptiveCard");
+    assert_eq!(
+        card["body"][0]["text"],
+        format!("{IMAGE}: build failed (BuildFailed)")
+    );
+    assert_eq!(
+        slack[0]["text"],
+        format!("{IMAGE}: build failed (BuildFailed)")
+    );
+    assert_eq!(slack[1]["text"], "image-refresh: a test notification");
+}
