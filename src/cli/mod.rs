@@ -2,6 +2,7 @@
 
 mod args;
 mod build;
+mod completions;
 mod daemon;
 #[cfg(feature = "simulator")]
 mod demo;
@@ -74,6 +75,8 @@ pub async fn run(cli: Cli) -> miette::Result<ExitCode> {
         } => history::history(global, image.as_deref(), limit, output).await,
         Command::Logs { build, url } => logs::logs(global, &build, url).await,
         Command::Status { output } => status::status(global, output).await,
+        Command::Completions { shell } => completions::completions(shell),
+        Command::Man { dir } => completions::man(&dir),
         #[cfg(feature = "simulator")]
         Command::Simulate { listen, scenario } => {
             simulated::serve(listen, scenario.as_deref())
