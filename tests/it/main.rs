@@ -17,6 +17,7 @@ mod exit_codes;
 mod faults;
 mod fuzz;
 mod logs;
+mod package;
 mod preflight;
 mod schedule;
 mod security;
