@@ -216,11 +216,33 @@ fn the_package_ships_the_catalog_the_unit_reads_and_the_readme_the_unit_names() 
     }
     // The unit is DynamicUser=: the package makes no system user for it.
     assert!(unit.contains("\nDynamicUser=yes\n"));
-    let scripts = deb_metadata();
-    assert!(!scripts.contains_key("maintainer-scripts"), "{scripts:?}");
-    let units = deb_metadata()["systemd-units"].clone();
+    // The maintainer scripts are cargo-deb's, generated for the unit; none
+    // is hand-written (that could add a user or start the service).
+    let metadata = deb_metadata();
+    let scripts = metadata["maintainer-scripts"].as_str().unwrap();
+    for script in ["preinst", "postinst", "prerm", "postrm"] {
+        assert!(!Path::new(ROOT).join(scripts).join(script).exists());
+    }
+    let units = metadata["systemd-units"].clone();
     assert_eq!(units["enable"].as_bool(), Some(false));
     assert_eq!(units["start"].as_bool(), Some(false));
+}
+
+#[test]
+fn the_package_changelog_is_about_this_version() {
+    let metadata = deb_metadata();
+    let changelog = metadata["changelog"].as_str().unwrap();
+    let changelog = std::fs::read_to_string(Path::new(ROOT).join(changelog)).unwrap();
+    let top = changelog.lines().next().unwrap();
+    let revision = metadata
+        .get("revision")
+        .and_then(|r| r.as_str())
+        .unwrap_or("1");
+    let expected = format!("image-refresh ({}-{revision}) ", env!("CARGO_PKG_VERSION"));
+    assert!(
+        top.starts_with(&expected),
+        "the changelog's top entry is {top:?}, the package is {expected:?}"
+    );
 }
 
 #[test]
