@@ -181,8 +181,20 @@ fn optional_staging_group_and_error_handling_follow_the_catalog() {
         props["stagingResourceGroup"],
         enterprise.azure.staging_resource_group.as_deref().unwrap()
     );
+    // A retention ends with the template's deletion: AIB cleans up the build VM.
+    assert_eq!(props["errorHandling"]["onCustomizerError"], "cleanup");
     // keep_failed_templates = true keeps the build VM for inspection too.
-    assert_eq!(props["errorHandling"]["onCustomizerError"], "abort");
+    let keeping = catalog::EXAMPLE_ENTERPRISE.replace(
+        "failed_template_retention = \"14d\"",
+        "keep_failed_templates = true",
+    );
+    assert_ne!(keeping, catalog::EXAMPLE_ENTERPRISE);
+    let keeping = catalog::parse(&keeping, "enterprise").unwrap();
+    let body = render(&keeping, &keeping.images[0]);
+    assert_eq!(
+        body["properties"]["errorHandling"]["onCustomizerError"],
+        "abort"
+    );
 
     let classic = catalog::parse(catalog::CLASSIC, "classic").unwrap();
     let body = render(&classic, &classic.images[0]);
