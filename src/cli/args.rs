@@ -62,7 +62,8 @@ pub enum Command {
     },
     /// Decide which images are stale and why; changes nothing in Azure.
     ///
-    /// Exit code 0: nothing is stale; 3: at least one image is stale; 1: the check failed.
+    /// Exit code 0: nothing is stale; 3: at least one image is stale; 1: some
+    /// image's staleness could not be told, or the check failed.
     Check {
         #[arg(long, value_enum, default_value_t)]
         output: Output,
@@ -147,6 +148,22 @@ pub enum Command {
         /// (config/scenarios/demo.toml) when absent.
         #[arg(long)]
         scenario: Option<PathBuf>,
+    },
+    /// Print the shell completion script for SHELL on stdout.
+    ///
+    /// bash: `image-refresh completions bash > /etc/bash_completion.d/image-refresh`;
+    /// the Debian package installs bash, zsh and fish completions already.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the manual pages (image-refresh.1, image-refresh-check.1, …) into
+    /// DIR; hidden because it is for packaging, and the package ships them.
+    #[command(hide = true)]
+    Man {
+        /// Where to write them; made if missing.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
     },
 }
 

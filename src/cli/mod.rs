@@ -2,6 +2,7 @@
 
 mod args;
 mod build;
+mod completions;
 mod daemon;
 #[cfg(feature = "simulator")]
 mod demo;
@@ -79,6 +80,8 @@ pub async fn run(cli: Cli) -> miette::Result<ExitCode> {
             action: args::NotifyAction::Test,
         } => notify::test(global).await,
         Command::Status { output } => status::status(global, output).await,
+        Command::Completions { shell } => completions::completions(shell),
+        Command::Man { dir } => completions::man(&dir),
         #[cfg(feature = "simulator")]
         Command::Simulate { listen, scenario } => {
             simulated::serve(listen, scenario.as_deref())

@@ -18,6 +18,7 @@ mod faults;
 mod fuzz;
 mod logs;
 mod notify;
+mod package;
 mod preflight;
 mod schedule;
 mod security;

@@ -131,6 +131,7 @@ async fn a_catalog_azure_has_everything_for_passes() {
     let output = world.command(&["validate", "--online"]);
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     assert!(String::from_utf8_lossy(&output.stdout).contains("Azure has everything"));
+    crate::support::role::assert_allows(&world.sim.journal());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -275,6 +276,9 @@ resources = ["Microsoft.Storage/storageAccounts/leftover"]
         report.contains(&format!("image-refresh.toml:{staging_line}:")),
         "{report}"
     );
+    // Every question preflight asks (staging group contents, pinned versions,
+    // identities, …) is one the daemon's role allows.
+    crate::support::role::assert_allows(&world.sim.journal());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -26,6 +26,7 @@ async fn a_build_succeeds_records_its_artifacts_and_deletes_its_template() {
     assert_eq!(h.accepted("template.run"), 1);
     assert_eq!(h.accepted("template.delete"), 1);
     assert_eq!(h.accepted("template.cancel"), 0);
+    crate::support::role::assert_allows(&h.sim.journal());
 
     // What was sent is what the template renders: pinned and tagged.
     let put = &h.journal("template.put")[0];
@@ -161,6 +162,7 @@ async fn a_build_past_its_timeout_is_cancelled() {
     assert_eq!(record.error_code.as_deref(), Some("BuildTimeout"));
     assert_eq!(h.journal("template.cancel").len(), 1);
     assert_eq!(h.accepted("template.cancel"), 1);
+    crate::support::role::assert_allows(&h.sim.journal());
     // Kept for failed_template_retention, like a failed build's: its log says why.
     assert_eq!(h.accepted("template.delete"), 0);
     assert_eq!(record.cleanup, Cleanup::Kept);

@@ -73,41 +73,64 @@ fn unit_file_exposure_is_at_most_two() {
     assert!(score <= 1.5, "exposure {score} > 1.5:\n{stdout}");
 }
 
-/// The credentials the shipped example and the README name are the ones the
-/// unit loads, so copying them works at the first check (security finding 6).
+/// The credentials the shipped catalogs and the README name are the ones the
+/// unit loads, from the files the README says, so copying them works at the
+/// first check (security finding 6, issue 16).
 #[test]
-fn the_example_the_readme_and_the_unit_name_the_same_credentials() {
-    let loaded: Vec<&str> = UNIT
+fn the_catalogs_the_readme_and_the_unit_name_the_same_credentials() {
+    // name -> the file systemd loads it from
+    let loaded: Vec<(&str, &str)> = UNIT
         .lines()
         .filter_map(|line| line.strip_prefix("LoadCredential="))
-        .filter_map(|spec| spec.split(':').next())
+        .filter_map(|spec| spec.split_once(':'))
         .collect();
+    let names: Vec<&str> = loaded.iter().map(|(name, _)| *name).collect();
+    assert!(names.contains(&"image-refresh-client-secret"), "{names:?}");
     assert!(
-        loaded.contains(&"image-refresh-client-secret"),
-        "{loaded:?}"
+        names.contains(&"image-refresh-client-certificate"),
+        "{names:?}"
     );
-    assert!(
-        loaded.contains(&"image-refresh-client-certificate"),
-        "{loaded:?}"
-    );
-    let example = include_str!("../../../config/examples/enterprise.toml");
     let readme = include_str!("../../../README.md");
-    let named = example
-        .lines()
-        .filter_map(|line| line.trim().strip_prefix("credential = \""))
-        .map(|rest| rest.trim_end_matches('"'));
-    for name in named {
-        assert!(
-            loaded.contains(&name),
-            "the example names {name}, the unit loads {loaded:?}"
-        );
-    }
-    for name in &loaded {
+    for (name, file) in &loaded {
         assert!(
             readme.contains(&format!("`{name}`")),
             "the README never names {name}"
         );
+        assert!(
+            readme.contains(&format!("`{file}`")),
+            "the README never says {name} is read from {file}"
+        );
     }
+    // Every catalog shipped or shown (the examples, the package's starting
+    // catalog, the README's own snippets), commented-out lines included.
+    let mut texts = vec![("README.md".to_owned(), readme.to_owned())];
+    let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    for dir in ["", "examples", "package"] {
+        for entry in std::fs::read_dir(config.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|ext| ext == "toml") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                texts.push((path.display().to_string(), text));
+            }
+        }
+    }
+    let mut named = 0;
+    for (file, text) in &texts {
+        let credentials = text
+            .lines()
+            .map(|line| line.trim().trim_start_matches('#').trim())
+            .filter_map(|line| line.strip_prefix("credential = \""))
+            .filter_map(|rest| rest.split('"').next());
+        for name in credentials {
+            named += 1;
+            assert!(
+                names.contains(&name),
+                "{file} names the credential {name}, the unit loads {names:?}"
+            );
+        }
+    }
+    // The enterprise example and the package's catalog name one at least.
+    assert!(named >= 2, "{named}");
     // The watchdog's SIGABRT must not dump a process holding secrets.
     assert!(UNIT.lines().any(|line| line == "LimitCORE=0"));
     assert!(UNIT.lines().any(|line| line.starts_with("MemoryMax=")));

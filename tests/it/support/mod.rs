@@ -3,5 +3,6 @@
 pub mod daemon;
 pub mod disk;
 pub mod env;
+pub mod role;
 pub mod setup;
 pub mod world;
