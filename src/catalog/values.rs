@@ -283,9 +283,8 @@ mod tests {
         assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
         assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
         assert_eq!(parse_duration("45s"), Ok(Duration::from_secs(45)));
-        // Days are a unit since failed_template_retention ("7d").
-        assert_eq!(parse_duration("3d"), Ok(Duration::from_secs(3 * 86_400)));
-        for bad in ["", "m", "30", "1.5h", "-3m", "3w", "ž"] {
+        // Days are for retention ("7d"), not for AIB's own durations.
+        for bad in ["", "m", "30", "1.5h", "-3m", "3d", "3w", "ž"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
         assert_eq!(parse_retention("3d"), Ok(Duration::from_secs(3 * 86_400)));
