@@ -18,7 +18,7 @@ pub struct MarketplaceSku {
 }
 
 impl MarketplaceSku {
-    fn versions_path(&self) -> ResourcePath {
+    pub(crate) fn versions_path(&self) -> ResourcePath {
         ResourcePath::subscription(&self.subscription_id)
             .join("providers")
             .join("Microsoft.Compute")

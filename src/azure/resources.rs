@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::AzureError;
 use super::api_versions;
 use super::arm::{ArmClient, ResourcePath};
+use super::marketplace::MarketplaceSku;
 
 /// A resource group's region.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,27 +155,10 @@ pub async fn gallery_image_traits(
 /// A marketplace image version's traits (`VirtualMachineImages_Get`).
 pub async fn marketplace_image_traits(
     arm: &ArmClient,
-    subscription_id: &str,
-    location: &str,
-    urn: [&str; 3],
+    sku: &MarketplaceSku,
     version: &str,
 ) -> Result<Option<ImageTraits>, AzureError> {
-    let [publisher, offer, sku] = urn;
-    let path = ResourcePath::subscription(subscription_id)
-        .join("providers")
-        .join("Microsoft.Compute")
-        .join("locations")
-        .join(location)
-        .join("publishers")
-        .join(publisher)
-        .join("artifacttypes")
-        .join("vmimage")
-        .join("offers")
-        .join(offer)
-        .join("skus")
-        .join(sku)
-        .join("versions")
-        .join(version);
+    let path = sku.versions_path().join(version);
     let body = get_or_none(arm, &path, api_versions::COMPUTE).await?;
     Ok(body.map(|b| ImageTraits::from_properties(&b["properties"])))
 }

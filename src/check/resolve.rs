@@ -59,8 +59,9 @@ pub fn lookup_key(image: &Image) -> Option<SourceKey> {
 pub struct Resolved {
     /// In the order the sources first appear, spelled as they first appear.
     answers: Vec<(SourceKey, Result<String, Unresolved>)>,
-    /// Case-folded key → index into `answers`.
-    index: HashMap<SourceKey, usize>,
+    /// [`SourceKey::folded`] → index into `answers`: ARM treats names
+    /// case-insensitively, so two spellings of one source are one lookup.
+    index: HashMap<String, usize>,
 }
 
 impl Resolved {
@@ -70,7 +71,7 @@ impl Resolved {
     }
 
     pub fn get(&self, key: &SourceKey) -> Option<&Result<String, Unresolved>> {
-        self.index.get(&folded(key)).map(|&i| &self.answers[i].1)
+        self.index.get(&key.folded()).map(|&i| &self.answers[i].1)
     }
 
     /// The sources that resolved, with their exact versions.
@@ -78,27 +79,6 @@ impl Resolved {
         self.answers
             .iter()
             .filter_map(|(key, result)| result.as_ref().ok().map(|v| (key, v)))
-    }
-}
-
-/// ARM treats locations, publishers, offers, skus and resource ids
-/// case-insensitively, so two spellings of one source are one lookup.
-fn folded(key: &SourceKey) -> SourceKey {
-    match key {
-        SourceKey::Marketplace {
-            location,
-            publisher,
-            offer,
-            sku,
-        } => SourceKey::Marketplace {
-            location: location.to_ascii_lowercase(),
-            publisher: publisher.to_ascii_lowercase(),
-            offer: offer.to_ascii_lowercase(),
-            sku: sku.to_ascii_lowercase(),
-        },
-        SourceKey::Gallery { image_id } => SourceKey::Gallery {
-            image_id: image_id.to_ascii_lowercase(),
-        },
     }
 }
 
@@ -112,7 +92,7 @@ pub async fn resolve_all(
 ) -> Resolved {
     let mut resolved = Resolved::default();
     for key in keys {
-        let id = folded(&key);
+        let id = key.folded();
         if !resolved.index.contains_key(&id) {
             resolved.index.insert(id, resolved.answers.len());
             resolved.answers.push((
@@ -260,7 +240,7 @@ pub fn resolution_for(image: &Image, resolved: &Resolved) -> Resolution {
 
 #[cfg(test)]
 mod tests {
-    use super::{SourceKey, folded};
+    use super::SourceKey;
 
     #[test]
     fn spellings_of_one_source_fold_together_and_others_do_not() {
@@ -268,12 +248,14 @@ mod tests {
             image_id: id.into(),
         };
         assert_eq!(
-            folded(&gallery(
+            gallery(
                 "/subscriptions/0/resourceGroups/RG/providers/Microsoft.Compute/galleries/G/images/I"
-            )),
-            folded(&gallery(
+            )
+            .folded(),
+            gallery(
                 "/subscriptions/0/resourcegroups/rg/providers/microsoft.compute/galleries/g/images/i"
-            )),
+            )
+            .folded(),
         );
         let sku = |sku: &str| SourceKey::Marketplace {
             location: "WestEurope".into(),
@@ -281,7 +263,7 @@ mod tests {
             offer: "ubuntu-24_04-lts".into(),
             sku: sku.into(),
         };
-        assert_eq!(folded(&sku("Server")), folded(&sku("server")));
-        assert_ne!(folded(&sku("server")), folded(&sku("server-gen1")));
+        assert_eq!(sku("Server").folded(), sku("server").folded());
+        assert_ne!(sku("server").folded(), sku("server-gen1").folded());
     }
 }

@@ -143,12 +143,11 @@ impl Run<'_> {
     /// The source exists (a pinned version too); its traits, when Azure says them.
     async fn source(&mut self, image: &Image, at: &At) -> Option<ImageTraits> {
         let arm = self.arm;
-        let sub = self.azure.subscription_id.clone();
         match &image.source {
             Source::Marketplace(m) => {
                 let urn = format!("{}:{}:{}", m.publisher, m.offer, m.sku);
                 let sku = MarketplaceSku {
-                    subscription_id: sub.clone(),
+                    subscription_id: self.azure.subscription_id.clone(),
                     location: m.location.clone(),
                     publisher: m.publisher.clone(),
                     offer: m.offer.clone(),
@@ -187,8 +186,7 @@ impl Run<'_> {
                 let question = format!("traits {urn} {} {version}", m.location);
                 let traits = self
                     .ask(&at.source("version"), &urn, question, async move {
-                        let urn = [sku.publisher.as_str(), &sku.offer, &sku.sku];
-                        resources::marketplace_image_traits(arm, &sub, &sku.location, urn, &v)
+                        resources::marketplace_image_traits(arm, &sku, &v)
                             .await
                             .map(Found::Traits)
                     })
