@@ -151,17 +151,14 @@ async fn show_log_tail(app: &App, build: &crate::store::BuildRecord) {
     };
     match app.arm.read_blob(&url).await {
         Ok(bytes) => {
-            let text = String::from_utf8_lossy(&bytes);
+            let text = super::logs::terminal_safe(&String::from_utf8_lossy(&bytes));
             let lines: Vec<&str> = text.lines().collect();
             println!(
                 "  customization.log (`image-refresh logs {}` prints it all) ends:",
-                &build.id.to_string()[..8]
+                super::history::short_id(&build.id.to_string())
             );
             for line in &lines[lines.len().saturating_sub(7)..] {
-                println!(
-                    "    {}",
-                    line.chars().filter(|c| !c.is_control()).collect::<String>()
-                );
+                println!("    {line}");
             }
         }
         Err(error) => println!("  cannot read its customization.log: {error}"),

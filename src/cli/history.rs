@@ -103,7 +103,8 @@ fn artifact_label(id: &str) -> String {
     }
 }
 
-fn short_id(id: &str) -> String {
+/// Build ids are shown by their first 8 characters, which `logs` takes back.
+pub(super) fn short_id(id: &str) -> String {
     id.chars().take(8).collect()
 }
 

@@ -110,7 +110,7 @@ fn remedy(error: &AzureError) -> &'static str {
 
 /// Build output carries terminal escapes (coloured apt, progress bars); they
 /// are shown, not obeyed.
-fn terminal_safe(text: &str) -> String {
+pub(super) fn terminal_safe(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

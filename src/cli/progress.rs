@@ -51,7 +51,7 @@ fn describe(p: &Progress) -> String {
         Some(sub) if !p.state.is_terminal() => format!("{} ({sub})", p.state),
         _ => p.state.to_string(),
     };
-    let id: String = p.build_id.to_string().chars().take(8).collect();
+    let id = super::history::short_id(&p.build_id.to_string());
     format!("{:<16} {id}  {state}", p.image)
 }
 

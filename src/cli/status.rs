@@ -100,7 +100,7 @@ fn note(
     }
     let mut parts = Vec::new();
     if let Some(build) = &stored.last_build {
-        let id: String = build.id.to_string().chars().take(8).collect();
+        let id = super::history::short_id(&build.id.to_string());
         let age = human_duration(now - build.finished_at.unwrap_or(build.created_at));
         parts.push(match followed {
             Some(true) => format!("build {id} {} for {age}", build.state),
