@@ -446,46 +446,25 @@ impl Metrics {
             }
             let was = exported.entry(name.clone()).or_default();
             let decision = image.last_decision.map(|d| d.as_str().to_owned());
-            if was.decision != decision {
-                if let Some(old) = was.decision.take() {
-                    inner.image_decision.remove(&DecisionLabels {
-                        image: name.clone(),
-                        decision: old,
-                    });
-                }
-                was.decision = decision;
-            }
-            if let Some(decision) = &was.decision {
-                inner
-                    .image_decision
-                    .get_or_create(&DecisionLabels {
-                        image: name.clone(),
-                        decision: decision.clone(),
-                    })
-                    .set(1);
-            }
+            one_series(
+                &inner.image_decision,
+                &mut was.decision,
+                decision,
+                |decision| DecisionLabels {
+                    image: name.clone(),
+                    decision,
+                },
+            );
             let version = image
                 .last_success
                 .as_ref()
                 .map(|b| b.source_version.clone());
-            if was.version != version {
-                if let Some(old) = was.version.take() {
-                    inner.image_version.remove(&VersionLabels {
-                        image: name.clone(),
-                        version: old,
-                    });
+            one_series(&inner.image_version, &mut was.version, version, |version| {
+                VersionLabels {
+                    image: name.clone(),
+                    version,
                 }
-                was.version = version;
-            }
-            if let Some(version) = &was.version {
-                inner
-                    .image_version
-                    .get_or_create(&VersionLabels {
-                        image: name.clone(),
-                        version: version.clone(),
-                    })
-                    .set(1);
-            }
+            });
         }
         let gone: Vec<String> = exported
             .keys()
@@ -537,6 +516,25 @@ impl Metrics {
 /// A panic while a metrics lock was held leaves plain values, still sound to read.
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Keeps one series of an info-style family (a label whose value changes) for an
+/// image: the one for `now`, once the one for what `was` exported is removed.
+fn one_series<L: Clone + std::hash::Hash + Eq>(
+    family: &Family<L, Gauge>,
+    was: &mut Option<String>,
+    now: Option<String>,
+    label: impl Fn(String) -> L,
+) {
+    if *was != now {
+        if let Some(old) = was.take() {
+            family.remove(&label(old));
+        }
+        *was = now;
+    }
+    if let Some(value) = was {
+        family.get_or_create(&label(value.clone())).set(1);
+    }
 }
 
 /// Every family the daemon exports, as a scrape names them (a histogram by its
