@@ -1,7 +1,7 @@
 //! The artifacts a finished run leaves behind (managed images, gallery
 //! image versions, VHD URIs) and its run outputs, or AIB's distribution error.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::gallery::{self, GalleryVersion, ManagedImage, TargetRegion};
 use super::marketplace::{self, compare_versions};
@@ -84,6 +84,8 @@ pub(crate) fn distribute(
                             .to_owned(),
                         os: os.clone(),
                         hyper_v_generation: generation.clone(),
+                        tags: d.get("artifactTags").cloned().unwrap_or_else(|| json!({})),
+                        created_at: state.now(),
                     },
                 );
                 RunOutput {

@@ -55,6 +55,9 @@ pub(crate) struct ManagedImage {
     pub location: String,
     pub os: String,
     pub hyper_v_generation: String,
+    /// The distributor's `artifactTags`, as AIB puts them on what it makes.
+    pub tags: Value,
+    pub created_at: DateTime<Utc>,
 }
 
 pub(crate) fn image_definition_id(sub: &str, rg: &str, gallery: &str, image: &str) -> String {
@@ -289,6 +292,12 @@ pub(crate) fn managed_image_get(state: &State, p: &ResourcePath) -> Response {
         "name": img.name,
         "type": "Microsoft.Compute/images",
         "location": img.location,
+        "tags": img.tags,
+        "systemData": {
+            "createdBy": "image-builder",
+            "createdByType": "Application",
+            "createdAt": img.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        },
         "properties": {
             "storageProfile": {
                 "osDisk": {

@@ -39,6 +39,8 @@ pub(crate) struct GalleryImagePath {
 pub(crate) enum ArmOp {
     MarketList(SkuPath),
     MarketGet(SkuPath, String),
+    /// The templates of one resource group (of the request's subscription).
+    TemplateList(String),
     TemplatePut(ResourcePath),
     TemplateGet(ResourcePath),
     TemplateDelete(ResourcePath),
@@ -46,8 +48,12 @@ pub(crate) enum ArmOp {
     TemplateCancel(ResourcePath),
     RunOutputs(ResourcePath),
     RunOutput(ResourcePath, String),
-    OperationStatus { id: String },
-    OperationResult { id: String },
+    OperationStatus {
+        id: String,
+    },
+    OperationResult {
+        id: String,
+    },
     GalleryImageGet(GalleryImagePath),
     GalleryVersionList(GalleryImagePath),
     GalleryVersionGet(GalleryImagePath, String),
@@ -255,6 +261,10 @@ fn arm_op(method: &Method, segs: &[&str]) -> Option<(&'static str, &'static str,
                 ArmOp::MarketGet(sku(&c), c[5].clone()),
             )
         });
+    }
+    if let Some(c) = capture(segs, TEMPLATE.trim_end_matches("/{}")) {
+        let op = ArmOp::TemplateList(c[1].clone());
+        return (m == Method::GET).then_some(("template.list", IMAGE_BUILDER_API, op));
     }
     if let Some(c) = capture(segs, TEMPLATE) {
         let r = res(&c);

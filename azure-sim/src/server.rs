@@ -310,6 +310,7 @@ fn dispatch(
     match op {
         ArmOp::MarketList(p) => marketplace::list(state, &p, query),
         ArmOp::MarketGet(p, v) => marketplace::get(state, &p, &v),
+        ArmOp::TemplateList(rg) => templates::list(state, subscription, &rg),
         ArmOp::TemplatePut(p) => templates::put(state, &p, body),
         ArmOp::TemplateGet(p) => templates::get(state, &p),
         ArmOp::TemplateDelete(p) => templates::delete(state, &p),

@@ -14,6 +14,7 @@ mod checks;
 mod columns;
 mod error;
 mod fault;
+mod found;
 mod gauges;
 mod images;
 mod leases;
@@ -29,6 +30,7 @@ pub use builds::{BuildRecord, BuildTransition, EventRecord, NewBuild, Transition
 pub use checks::{CheckRecord, DecisionRecord, ResolvedVersionRecord};
 pub use error::{ClaimError, StoreError};
 pub use fault::{DiskFault, DiskTrouble, FULL_DISK_HEADROOM, free_bytes};
+pub use found::{Found, FoundBuild};
 pub use gauges::{FinishedBuild, GoodCheck};
 pub use images::{BuildSummary, FailureLimit, ImageState, ImageStatus};
 pub use leases::Lease;
