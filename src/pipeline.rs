@@ -16,6 +16,7 @@ use crate::check::{self, CheckError, CheckOptions};
 use crate::events::{Event, Events};
 use crate::model::CheckTrigger;
 use crate::plan::{Job, Plan, Selection};
+use crate::promote::{self, RevokeError, RevokeRequest, Revoked};
 use crate::reconcile::{self, ReconcileError, Reconciled};
 use crate::report::chain;
 use crate::store::{BuildRecord, Store, StoreError};
@@ -77,6 +78,16 @@ impl Pipeline {
     /// new, lost or restored database); run before the first check.
     pub async fn reconcile(&self, catalog: &Catalog) -> Result<Reconciled, ReconcileError> {
         reconcile::reconcile(&self.ctx, catalog).await
+    }
+
+    /// Takes a gallery image version out of `latest` everywhere (`revoke`).
+    pub async fn revoke(&self, request: RevokeRequest<'_>) -> Result<Revoked, RevokeError> {
+        promote::revoke(&self.ctx, request).await
+    }
+
+    /// Finishes revokes an earlier process recorded but did not see through.
+    pub async fn finish_revocations(&self) {
+        promote::finish_pending(&self.ctx).await;
     }
 
     /// Builds an earlier process (or an earlier `build` without `--wait`) left unfinished.
@@ -207,6 +218,7 @@ impl Pipeline {
     ) -> Result<CycleReport, CycleError> {
         let mut events = self.events().subscribe();
         self.reconcile(catalog).await?;
+        self.finish_revocations().await;
         build::release_dead_leases(&self.ctx).await;
         let mut results = Vec::new();
         let unfinished = self.unfinished().await.map_err(CycleError::Unfinished)?;

@@ -170,6 +170,7 @@ fn gallery_version(
                     .as_str()
                     .unwrap_or("Standard_LRS")
                     .to_owned(),
+                exclude_from_latest: false,
             })
             .collect(),
         None => d["replicationRegions"]
@@ -184,6 +185,7 @@ fn gallery_version(
                     .as_str()
                     .unwrap_or("Standard_LRS")
                     .to_owned(),
+                exclude_from_latest: false,
             })
             .collect(),
     };
@@ -192,6 +194,7 @@ fn gallery_version(
             name: template_location.to_owned(),
             replicas: 1,
             storage: "Standard_LRS".to_owned(),
+            exclude_from_latest: false,
         }]
     } else {
         regions

@@ -32,6 +32,8 @@ pub(crate) struct TargetRegion {
     pub name: String,
     pub replicas: u32,
     pub storage: String,
+    /// The region's own `excludeFromLatest` (set by a PATCH), beside the version's.
+    pub exclude_from_latest: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -66,7 +68,7 @@ pub(crate) fn image_definition_id(sub: &str, rg: &str, gallery: &str, image: &st
     )
 }
 
-fn path_id(p: &GalleryImagePath) -> String {
+pub(crate) fn path_id(p: &GalleryImagePath) -> String {
     image_definition_id(&p.subscription, &p.resource_group, &p.gallery, &p.image)
 }
 
@@ -105,6 +107,7 @@ pub(crate) fn seed(state: &State, world: &mut World, def: &GalleryImageDef) {
                     name: def.location.clone(),
                     replicas: 1,
                     storage: "Standard_LRS".to_owned(),
+                    exclude_from_latest: false,
                 }],
                 exclude_from_latest: false,
                 end_of_life: def.end_of_life_date.clone(),
@@ -120,7 +123,7 @@ pub(crate) fn insert_version(world: &mut World, v: GalleryVersion) {
     world.gallery_versions.insert(v.id.to_ascii_lowercase(), v);
 }
 
-fn gallery_not_found(p: &GalleryImagePath, version: Option<&str>) -> Response {
+pub(crate) fn gallery_not_found(p: &GalleryImagePath, version: Option<&str>) -> Response {
     let (kind, name) = match version {
         Some(v) => (
             "Microsoft.Compute/galleries/images/versions",
@@ -171,7 +174,7 @@ pub(crate) fn image_definition_get(state: &State, p: &GalleryImagePath) -> Respo
     wire::json(StatusCode::OK, &body)
 }
 
-fn version_body(v: &GalleryVersion) -> Value {
+pub(crate) fn version_body(v: &GalleryVersion) -> Value {
     let regions: Vec<Value> = v
         .target_regions
         .iter()
@@ -180,7 +183,7 @@ fn version_body(v: &GalleryVersion) -> Value {
                 "name": r.name,
                 "regionalReplicaCount": r.replicas,
                 "storageAccountType": r.storage,
-                "excludeFromLatest": v.exclude_from_latest,
+                "excludeFromLatest": r.exclude_from_latest,
             })
         })
         .collect();

@@ -58,6 +58,7 @@ pub(crate) enum ArmOp {
     GalleryVersionList(GalleryImagePath),
     GalleryVersionGet(GalleryImagePath, String),
     GalleryVersionDelete(GalleryImagePath, String),
+    GalleryVersionUpdate(GalleryImagePath, String),
     ImageGet(ResourcePath),
     ImageDelete(ResourcePath),
     SubscriptionGet,
@@ -85,7 +86,8 @@ impl ArmOp {
             ArmOp::GalleryImageGet(g)
             | ArmOp::GalleryVersionList(g)
             | ArmOp::GalleryVersionGet(g, _)
-            | ArmOp::GalleryVersionDelete(g, _) => {
+            | ArmOp::GalleryVersionDelete(g, _)
+            | ArmOp::GalleryVersionUpdate(g, _) => {
                 (g.subscription.as_str(), g.resource_group.as_str())
             }
             _ => return None,
@@ -100,7 +102,9 @@ impl ArmOp {
             | ArmOp::TemplateDelete(_)
             | ArmOp::TemplateRun(_)
             | ArmOp::TemplateCancel(_) => Some("Microsoft.VirtualMachineImages"),
-            ArmOp::GalleryVersionDelete(..) | ArmOp::ImageDelete(_) => Some("Microsoft.Compute"),
+            ArmOp::GalleryVersionDelete(..)
+            | ArmOp::GalleryVersionUpdate(..)
+            | ArmOp::ImageDelete(_) => Some("Microsoft.Compute"),
             _ => None,
         }
     }
@@ -341,6 +345,11 @@ fn arm_op(method: &Method, segs: &[&str]) -> Option<(&'static str, &'static str,
                 "gallery.version.get",
                 GALLERY_API,
                 ArmOp::GalleryVersionGet(gal(&c), v),
+            )),
+            Method::PATCH => Some((
+                "gallery.version.update",
+                GALLERY_API,
+                ArmOp::GalleryVersionUpdate(gal(&c), v),
             )),
             Method::DELETE => Some((
                 "gallery.version.delete",

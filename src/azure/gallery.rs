@@ -185,6 +185,50 @@ pub async fn get_version(
     }
 }
 
+/// Takes the version out of `latest`, for the whole version and in each of its
+/// target regions, and waits until Azure has applied it.
+///
+/// A PATCH replaces the target region list, so the regions are sent back as
+/// GET showed them (replica counts, storage, encryption), only with
+/// `excludeFromLatest` set: a revoke must not drop a replica.
+pub async fn exclude_from_latest(
+    client: &ArmClient,
+    image: &GalleryImageRef,
+    version: &str,
+    deadline: Instant,
+) -> Result<GalleryImageVersion, AzureError> {
+    let path = image.versions_path().join(version);
+    let current = client.get(&path, GALLERIES).await?.body;
+    let mut regions = current["properties"]["publishingProfile"]["targetRegions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for region in &mut regions {
+        region["excludeFromLatest"] = Value::Bool(true);
+    }
+    let mut profile = serde_json::json!({ "excludeFromLatest": true });
+    if !regions.is_empty() {
+        profile["targetRegions"] = Value::Array(regions);
+    }
+    let body = serde_json::json!({
+        "properties": { "publishingProfile": profile, "storageProfile": {} }
+    });
+    let response = client.patch(&path, GALLERIES, &body).await?;
+    let operation = format!(
+        "exclude gallery image version {}/{version} from latest",
+        image.image
+    );
+    if let Some(poller) = LroPoller::from_response(client, operation, &response)? {
+        poller.wait(deadline).await?;
+    }
+    get_version(client, image, version).await?.ok_or_else(|| {
+        AzureError::unexpected_body(
+            format!("gallery image version {}/{version}", image.image),
+            "the version disappeared while it was excluded from latest",
+        )
+    })
+}
+
 /// Deletes a version and waits until it is gone. A missing version is not an error.
 pub async fn delete_version(
     client: &ArmClient,

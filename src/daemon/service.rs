@@ -200,6 +200,7 @@ impl Service {
                 }
             }
         }
+        self.pipeline.finish_revocations().await;
         crate::build::release_dead_leases(self.pipeline.context()).await;
         for build in self.pipeline.unfinished().await? {
             self.pool.resume(&self.pipeline, &self.app.catalog, build);

@@ -19,6 +19,7 @@ mod gauges;
 mod images;
 mod leases;
 mod outbox;
+mod revocations;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -35,6 +36,7 @@ pub use gauges::{FinishedBuild, GoodCheck};
 pub use images::{BuildSummary, FailureLimit, ImageState, ImageStatus};
 pub use leases::Lease;
 pub use outbox::Notice;
+pub use revocations::Revocation;
 
 /// Where the daemon keeps its history unless told otherwise.
 pub const DEFAULT_DATABASE_PATH: &str = "/var/lib/image-refresh/history.db";

@@ -21,6 +21,7 @@ mod notify;
 mod package;
 mod preflight;
 mod reconcile;
+mod revoke;
 mod schedule;
 mod security;
 mod simulator;

@@ -156,6 +156,16 @@ impl ArmClient {
         self.send(Method::PUT, url, Some(body)).await
     }
 
+    pub async fn patch(
+        &self,
+        path: &ResourcePath,
+        api_version: &str,
+        body: &Value,
+    ) -> Result<ArmResponse, AzureError> {
+        let url = path.to_url(&self.inner.base, api_version)?;
+        self.send(Method::PATCH, url, Some(body)).await
+    }
+
     pub async fn post(
         &self,
         path: &ResourcePath,
