@@ -209,6 +209,7 @@ fn gallery_version(
             target_regions: regions,
             exclude_from_latest: d["excludeFromLatest"].as_bool().unwrap_or(false),
             end_of_life: None,
+            block_deletion_before_end_of_life: image.block_deletion_before_end_of_life,
             published: state.now(),
             source_id: String::new(),
             tags: d["artifactTags"]

@@ -25,6 +25,7 @@ pub(crate) struct GalleryImage {
     pub architecture: String,
     pub os_state: String,
     pub features: Vec<GalleryFeature>,
+    pub block_deletion_before_end_of_life: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -44,6 +45,7 @@ pub(crate) struct GalleryVersion {
     pub target_regions: Vec<TargetRegion>,
     pub exclude_from_latest: bool,
     pub end_of_life: Option<String>,
+    pub block_deletion_before_end_of_life: bool,
     pub published: DateTime<Utc>,
     pub source_id: String,
     /// The distributor's `artifactTags`, as AIB puts them on what it made.
@@ -94,6 +96,7 @@ pub(crate) fn seed(state: &State, world: &mut World, def: &GalleryImageDef) {
             architecture: def.architecture.clone(),
             os_state: def.os_state.clone(),
             features: def.features.clone(),
+            block_deletion_before_end_of_life: def.block_deletion_before_end_of_life,
         },
     );
     for v in &def.versions {
@@ -111,12 +114,20 @@ pub(crate) fn seed(state: &State, world: &mut World, def: &GalleryImageDef) {
                 }],
                 exclude_from_latest: false,
                 end_of_life: def.end_of_life_date.clone(),
+                block_deletion_before_end_of_life: def.block_deletion_before_end_of_life,
                 published: state.now(),
                 source_id: String::new(),
                 tags: BTreeMap::new(),
             },
         );
     }
+}
+
+/// The end of life a version's safety profile makes Azure wait for, if not past.
+fn deletion_blocked_until(v: &GalleryVersion, now: DateTime<Utc>) -> Option<String> {
+    let eol = v.end_of_life.as_deref()?;
+    let at = DateTime::parse_from_rfc3339(eol).ok()?.with_timezone(&Utc);
+    (v.block_deletion_before_end_of_life && at > now).then(|| eol.to_owned())
 }
 
 pub(crate) fn insert_version(world: &mut World, v: GalleryVersion) {
@@ -208,7 +219,10 @@ pub(crate) fn version_body(v: &GalleryVersion) -> Value {
                 "source": {"id": v.source_id},
                 "osDiskImage": {"sizeInGB": 30, "hostCaching": "ReadWrite"}
             },
-            "safetyProfile": {"allowDeletionOfReplicatedLocations": false},
+            "safetyProfile": {
+                "allowDeletionOfReplicatedLocations": false,
+                "blockDeletionBeforeEndOfLife": v.block_deletion_before_end_of_life
+            },
             "provisioningState": "Succeeded"
         }
     });
@@ -277,6 +291,20 @@ fn accepted_delete(
 pub(crate) fn version_delete(state: &State, p: &GalleryImagePath, version: &str) -> Response {
     let mut world = state.world();
     let key = format!("{}/versions/{version}", path_id(p)).to_ascii_lowercase();
+    if let Some(until) = world
+        .gallery_versions
+        .get(&key)
+        .and_then(|v| deletion_blocked_until(v, state.now()))
+    {
+        return ArmError::new(
+            StatusCode::CONFLICT,
+            "OperationNotAllowed",
+            format!(
+                "Gallery image version '{version}' cannot be deleted before its end of life date {until}: its safety profile sets blockDeletionBeforeEndOfLife."
+            ),
+        )
+        .into_response();
+    }
     match world.gallery_versions.remove(&key) {
         Some(v) => accepted_delete(state, &mut world, &p.subscription, &v.location, GALLERY_API),
         None => StatusCode::NO_CONTENT.into_response(),

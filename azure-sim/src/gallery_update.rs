@@ -47,6 +47,13 @@ pub(crate) fn version_update(
         },
         Some(_) => return invalid("'targetRegions' must be an array."),
     };
+    let end_of_life = match profile.get("endOfLifeDate") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(date)) if chrono::DateTime::parse_from_rfc3339(date).is_ok() => {
+            Some(date.clone())
+        }
+        Some(_) => return invalid("'endOfLifeDate' must be a date-time."),
+    };
     let exclude = match profile.get("excludeFromLatest") {
         None | Some(Value::Null) => None,
         Some(Value::Bool(b)) => Some(*b),
@@ -62,6 +69,9 @@ pub(crate) fn version_update(
     }
     if let Some(regions) = regions {
         stored.target_regions = regions;
+    }
+    if let Some(date) = end_of_life {
+        stored.end_of_life = Some(date);
     }
     wire::json(StatusCode::OK, &version_body(stored))
 }

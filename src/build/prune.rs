@@ -48,8 +48,22 @@ pub(super) async fn prune(
                 continue;
             }
         };
+        warn_near_limit(&gallery, versions.len());
         let protected = protected(&versions, target, &revoked);
         for version in doomed(&versions, keep, &image.name, &recorded, &protected) {
+            // Asking would only be refused: not before the date Azure allows.
+            if let Some(until) = version.deletion_blocked_until(ctx.now()) {
+                let detail = format!(
+                    "kept gallery image version {}/{}: its safety profile blocks deletion until its end of life, {}",
+                    gallery.image,
+                    version.name,
+                    until.format("%Y-%m-%d %H:%M UTC")
+                );
+                info!(gallery_image = %gallery.image, version = %version.name, %until,
+                    "not deleting an old gallery image version before its end of life");
+                ctx.store.note_event(build.id, ctx.now(), &detail).await?;
+                continue;
+            }
             let deadline = ctx.deadline_for_arm();
             let delete = gallery::delete_version(&ctx.arm, &gallery, &version.name, deadline);
             match ctx.holding_lease(&build.image, delete).await? {
@@ -70,6 +84,18 @@ pub(super) async fn prune(
         }
     }
     Ok(())
+}
+
+/// Azure allows 10,000 image versions per subscription and region (Azure
+/// Compute Gallery, "Limits"), however they are spread over definitions.
+const VERSION_LIMIT: usize = 10_000;
+
+/// One definition holding most of the allowance leaves little for the rest.
+fn warn_near_limit(gallery: &GalleryImageRef, count: usize) {
+    if count * 10 >= VERSION_LIMIT * 8 {
+        warn!(gallery_image = %gallery.image, versions = count, limit = VERSION_LIMIT,
+            "the gallery image nears Azure's limit of image versions per subscription and region; lower versions_to_keep or delete old versions");
+    }
 }
 
 /// What pruning never deletes whatever its number: the version `latest` means
@@ -154,6 +180,8 @@ mod tests {
             exclude_from_latest: false,
             excluded_regions: Vec::new(),
             published_date: None,
+            end_of_life: None,
+            deletion_blocked_before_end_of_life: false,
             tags: made_for
                 .map(|image| BTreeMap::from([(TAG_IMAGE.to_owned(), image.to_owned())]))
                 .unwrap_or_default(),
@@ -242,6 +270,7 @@ mod tests {
             storage_account_type: crate::catalog::StorageAccountType::StandardLrs,
             exclude_from_latest: false,
             versions_to_keep: Some(1),
+            end_of_life_after: None,
         };
         let revoked = [Revocation {
             gallery_image_id: target.image_id.to_ascii_lowercase(),

@@ -22,7 +22,11 @@ fn path() -> String {
 
 async fn patch(sim: &crate::SimHandle, token: &str, body: Value) -> (u16, Value) {
     let resp = reqwest::Client::new()
-        .patch(format!("{}{}?api-version=2024-03-03", sim.base_url(), path()))
+        .patch(format!(
+            "{}{}?api-version=2024-03-03",
+            sim.base_url(),
+            path()
+        ))
         .bearer_auth(token)
         .json(&body)
         .send()
@@ -55,7 +59,14 @@ async fn excludes_from_latest_for_the_version_and_per_region() {
     assert_shape(
         &body,
         &example("compute/GalleryRP-2024-03-03/galleryExamples/GalleryImageVersion_Update.json"),
-        &["id", "type", "tags", "safetyProfile", "excludeFromLatest", "endOfLifeDate"],
+        &[
+            "id",
+            "type",
+            "tags",
+            "safetyProfile",
+            "excludeFromLatest",
+            "endOfLifeDate",
+        ],
         "PATCH answer",
     );
     let read = get_json(&sim, &token, &path(), "2024-03-03", 200).await;
@@ -73,7 +84,10 @@ async fn excludes_from_latest_for_the_version_and_per_region() {
             )
         })
         .collect();
-    assert_eq!(regions, [("westeurope", 2, true), ("northeurope", 1, false)]);
+    assert_eq!(
+        regions,
+        [("westeurope", 2, true), ("northeurope", 1, false)]
+    );
 }
 
 #[tokio::test]
@@ -92,5 +106,35 @@ async fn refuses_a_body_the_spec_calls_invalid() {
     assert_eq!(status, 400, "{body}");
     // Nothing changed.
     let read = get_json(&sim, &token, &path(), "2024-03-03", 200).await;
-    assert_eq!(read["properties"]["publishingProfile"]["excludeFromLatest"], false);
+    assert_eq!(
+        read["properties"]["publishingProfile"]["excludeFromLatest"],
+        false
+    );
+}
+
+#[tokio::test]
+async fn a_blocked_version_is_not_deleted_before_its_end_of_life() {
+    let sim = start(&format!(
+        "{SCENARIO}end_of_life_date = \"2030-01-01T00:00:00Z\"\nblock_deletion_before_end_of_life = true\n"
+    ))
+    .await;
+    let token = token(&sim, ARM).await;
+    let resp = reqwest::Client::new()
+        .delete(format!(
+            "{}{}?api-version=2024-03-03",
+            sim.base_url(),
+            path()
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 409);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "OperationNotAllowed");
+    let read = get_json(&sim, &token, &path(), "2024-03-03", 200).await;
+    assert_eq!(
+        read["properties"]["safetyProfile"]["blockDeletionBeforeEndOfLife"],
+        true
+    );
 }
