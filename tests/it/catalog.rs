@@ -1182,13 +1182,22 @@ fn end_of_life_after_is_a_duration_on_gallery_targets_only() {
         "type = \"gallery\"\nimage_id = \"/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/i\"\nend_of_life_after = \"soon\"",
     );
     let source = format!("{}{gallery}", azure());
-    let line = source.lines().position(|l| l.starts_with("end_of_life_after")).unwrap() + 1;
+    let line = source
+        .lines()
+        .position(|l| l.starts_with("end_of_life_after"))
+        .unwrap()
+        + 1;
     let hint = single_problem(&source, line, 21, "`end_of_life_after` cannot be `soon`");
     assert!(hint.contains("90d"), "{hint}");
-    let vhd = IMAGE.replace("type = \"vhd\"", "type = \"vhd\"\nend_of_life_after = \"90d\"");
+    let vhd = IMAGE.replace(
+        "type = \"vhd\"",
+        "type = \"vhd\"\nend_of_life_after = \"90d\"",
+    );
     let found = problems(&format!("{}{vhd}", azure()));
     assert!(
-        found.iter().any(|(_, _, m)| m.contains("end_of_life_after")),
+        found
+            .iter()
+            .any(|(_, _, m)| m.contains("end_of_life_after")),
         "{found:?}"
     );
 }

@@ -15,36 +15,16 @@ const SECOND: &str = "ubuntu-second";
 /// Two images: one distributed to a gallery, one to a managed image.
 fn catalog(world: &World) -> String {
     let mut text = setup::catalog(&world.sim, &world.secret_file, "", &[SECOND]);
-    text.push_str(&format!(
-        r#"
-[[images]]
-name = "{IMAGE}"
-recipes = ["patch"]
-[images.source]
-type = "marketplace"
-publisher = "Canonical"
-offer = "0001-com-ubuntu-server-jammy"
-sku = "22_04-lts-gen2"
-version = "latest"
-[[images.distribute]]
-type = "gallery"
-image_id = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-image-gallery/providers/Microsoft.Compute/galleries/gal_corp/images/ubuntu-golden"
-"#
-    ));
+    let target = format!(
+        "type = \"gallery\"\nimage_id = \"{}\"",
+        setup::GALLERY_IMAGE
+    );
+    text.push_str(&setup::image_block(IMAGE, &target));
     text
 }
 
-const GALLERY: &str = r#"
-[[galleries]]
-resource_group = "rg-image-gallery"
-gallery = "gal_corp"
-image = "ubuntu-golden"
-location = "westeurope"
-versions = ["1.0.0"]
-"#;
-
 async fn world(customizing_secs: u64) -> World {
-    let scenario = setup::scenario("", 0, customizing_secs) + GALLERY;
+    let scenario = setup::scenario("", 0, customizing_secs) + &setup::gallery_scenario(&["1.0.0"]);
     let world = World::builder().scenario(scenario).start().await;
     world.write_config(&catalog(&world));
     world

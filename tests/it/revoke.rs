@@ -11,43 +11,20 @@ use serde_json::Value;
 use crate::support::setup::{self, IMAGE};
 use crate::support::world::World;
 
-const DEFINITION: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-image-gallery/providers/Microsoft.Compute/galleries/gal_corp/images/ubuntu-golden";
-
-const GALLERY: &str = r#"
-[[galleries]]
-resource_group = "rg-image-gallery"
-gallery = "gal_corp"
-image = "ubuntu-golden"
-location = "westeurope"
-versions = ["1.0.0"]
-"#;
+const DEFINITION: &str = setup::GALLERY_IMAGE;
 
 /// The classic image distributed to the gallery in two regions.
 fn catalog(world: &World, target_extra: &str) -> String {
     let mut text = setup::catalog(&world.sim, &world.secret_file, "", &[] as &[&str]);
-    text.push_str(&format!(
-        r#"
-[[images]]
-name = "{IMAGE}"
-recipes = ["patch"]
-[images.source]
-type = "marketplace"
-publisher = "Canonical"
-offer = "0001-com-ubuntu-server-jammy"
-sku = "22_04-lts-gen2"
-version = "latest"
-[[images.distribute]]
-type = "gallery"
-image_id = "{DEFINITION}"
-regions = ["westeurope", "northeurope"]
-{target_extra}
-"#
-    ));
+    let target = format!(
+        "type = \"gallery\"\nimage_id = \"{DEFINITION}\"\nregions = [\"westeurope\", \"northeurope\"]\n{target_extra}"
+    );
+    text.push_str(&setup::image_block(IMAGE, &target));
     text
 }
 
 async fn world() -> World {
-    let scenario = setup::scenario("", 0, 0) + GALLERY;
+    let scenario = setup::scenario("", 0, 0) + &setup::gallery_scenario(&["1.0.0"]);
     let world = World::builder().scenario(scenario).start().await;
     world.write_config(&catalog(&world, ""));
     world
@@ -58,9 +35,8 @@ fn build(world: &World) {
     assert!(built.status.success(), "{built:?}");
 }
 
-/// What a VM or scale set asking for `latest` in `region` gets: Azure's own
-/// rule applied to the versions a GET lists.
-async fn latest(world: &World, region: &str) -> Option<String> {
+/// The definition's versions, listed through a client of their own.
+async fn versions(world: &World) -> Vec<gallery::GalleryImageVersion> {
     let catalog = catalog::load(&world.config).unwrap();
     let app = App::open(
         catalog,
@@ -73,6 +49,13 @@ async fn latest(world: &World, region: &str) -> Option<String> {
     let definition = GalleryImageRef::from_id(DEFINITION).unwrap();
     let versions = gallery::list_versions(&app.arm, &definition).await.unwrap();
     app.store.close().await;
+    versions
+}
+
+/// What a VM or scale set asking for `latest` in `region` gets: Azure's own
+/// rule applied to the versions a GET lists.
+async fn latest(world: &World, region: &str) -> Option<String> {
+    let versions = versions(world).await;
     gallery::newest_for_latest(&versions, Some(region)).map(|v| v.name.clone())
 }
 
@@ -194,23 +177,7 @@ async fn pruning_keeps_the_version_that_is_latest_and_the_revoked_one() {
     build(&world); // 1.0.3
     build(&world); // 1.0.4
     assert_eq!(everywhere(&world).await, [some("1.0.1"), some("1.0.1")]);
-    let catalog = catalog::load(&world.config).unwrap();
-    let app = App::open(
-        catalog,
-        &world.dir.path().join("reader.db"),
-        world.shared_clock(),
-        Tuning::default(),
-    )
-    .await
-    .unwrap();
-    let mut names: Vec<String> =
-        gallery::list_versions(&app.arm, &GalleryImageRef::from_id(DEFINITION).unwrap())
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|v| v.name)
-            .collect();
-    app.store.close().await;
+    let mut names: Vec<String> = versions(&world).await.into_iter().map(|v| v.name).collect();
     names.sort();
     assert_eq!(names, ["1.0.0", "1.0.1", "1.0.2", "1.0.3", "1.0.4"]);
     assert_eq!(world.accepted("gallery.version.delete"), 0);

@@ -1,5 +1,7 @@
 //! Pruning old gallery image versions after a successful build (`versions_to_keep`).
 
+use std::time::Duration;
+
 use azure_sim::{FaultKind, FaultRule};
 use image_refresh::azure::gallery::{self, GalleryImageRef};
 use image_refresh::build;
@@ -23,6 +25,11 @@ versions = ["1.0.0", "1.0.1"]
 /// The classic catalog's image, distributed to the gallery and keeping `keep` versions.
 async fn gallery_world(keep: u32) -> World {
     let mut h = world(GALLERY).await;
+    distribute_to_gallery(&mut h, keep, None);
+    h
+}
+
+fn distribute_to_gallery(h: &mut World, keep: u32, end_of_life_after: Option<Duration>) {
     let image = h
         .catalog
         .images
@@ -38,9 +45,8 @@ async fn gallery_world(keep: u32) -> World {
         storage_account_type: StorageAccountType::StandardLrs,
         exclude_from_latest: false,
         versions_to_keep: Some(keep),
-        end_of_life_after: None,
+        end_of_life_after,
     })];
-    h
 }
 
 async fn version_names(h: &World) -> Vec<String> {
@@ -144,23 +150,7 @@ async fn guarded_world() -> World {
         "{GALLERY}block_deletion_before_end_of_life = true\n"
     ))
     .await;
-    let image = h
-        .catalog
-        .images
-        .iter_mut()
-        .find(|image| image.name == IMAGE)
-        .unwrap();
-    image.distribute = vec![Distribute::Gallery(GalleryTarget {
-        image_id: DEFINITION.into(),
-        regions: vec![TargetRegion {
-            name: "westeurope".into(),
-            replicas: 1,
-        }],
-        storage_account_type: StorageAccountType::StandardLrs,
-        exclude_from_latest: false,
-        versions_to_keep: Some(1),
-        end_of_life_after: Some(std::time::Duration::from_secs(30 * 86_400)),
-    })];
+    distribute_to_gallery(&mut h, 1, Some(Duration::from_secs(30 * 86_400)));
     h
 }
 
