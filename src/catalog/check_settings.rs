@@ -469,6 +469,10 @@ pub(super) fn check_defaults(p: &mut Problems, raw: Option<&RawDefaults>) -> Def
     defaults.max_age = max_age(p, &raw.max_age_days);
     defaults.min_base_age = min_base_age(p, &raw.min_base_age);
     defaults.tags = tags(p, raw.tags.as_ref());
+    defaults.build_window = raw
+        .build_window
+        .as_ref()
+        .and_then(|w| super::check_window::check_build_window(p, w));
     defaults
 }
 

@@ -32,6 +32,8 @@ mod check_service;
 mod check_settings;
 mod check_steps;
 mod check_targets;
+mod check_validation;
+mod check_window;
 mod distribute;
 mod error;
 pub mod hash;
@@ -53,6 +55,7 @@ pub use distribute::{
 pub use error::{CatalogError, InvalidCatalog, Problem};
 pub use hash::RecipeHash;
 pub use locate::{Finding, Key, KeyPath, locate};
+pub use model::{BuildWindow, Validation};
 pub use model::{
     Catalog, Defaults, Image, Recipe, ScheduleSettings, ServiceSettings, StoreSettings,
 };

@@ -20,6 +20,7 @@ mod logs;
 mod notify;
 mod package;
 mod preflight;
+mod rollout;
 mod schedule;
 mod security;
 mod simulator;
