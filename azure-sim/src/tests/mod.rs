@@ -6,6 +6,7 @@ mod gallery_features;
 mod identities;
 mod resources;
 mod staging;
+mod validation;
 
 use std::sync::{Arc, Mutex};
 

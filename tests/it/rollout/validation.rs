@@ -5,6 +5,7 @@
 use image_refresh::model::{BuildState, RunSubState};
 use serde_json::Value;
 
+use crate::support::daemon::eventually;
 use crate::support::setup;
 use crate::support::world::World;
 
@@ -145,4 +146,57 @@ async fn a_changed_validator_is_a_changed_recipe() {
     let output = world.command(&["check"]);
     assert_eq!(output.status.code(), Some(3), "{output:?}");
     assert!(plain(&output).contains("recipe changed"), "{output:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_killed_while_aib_validates_resumes_to_the_validations_verdict() {
+    let scenario = format!(
+        "{}\n[[validations]]\nmatch = \"ir-{FAILS}-*\"\nmessage = \"{MESSAGE}\"\n",
+        setup::scenario("", 0, 0).replace("validating_secs = 0", "validating_secs = 4")
+    );
+    let world = World::builder()
+        .scenario(scenario)
+        .patience(std::time::Duration::from_secs(90))
+        .start()
+        .await;
+    let text = setup::catalog(&world.sim, &world.secret_file, "", &[FAILS]);
+    world.write_config(&format!(
+        "{text}\n[[images.validate]]\ntype = \"shell\"\ninline = [\"sudo /opt/cis/check\"]\n"
+    ));
+    let first = world.spawn("first", &[]);
+    let store = world.store().await;
+    // The progress the service records: AIB is validating.
+    eventually("the run to be validating", &first, || async {
+        store
+            .history(Some(FAILS), 1)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|b| b.run_sub_state == Some(RunSubState::Validating))
+    })
+    .await;
+    first.kill();
+
+    let second = world.spawn("second", &[]);
+    let build = eventually("the resumed build to end", &second, || async {
+        store
+            .history(Some(FAILS), 1)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|b| b.state.is_terminal())
+    })
+    .await;
+    assert_eq!(build.state, BuildState::Failed);
+    assert_eq!(build.error_code.as_deref(), Some("ValidationFailed"));
+    assert!(
+        build.error_message.as_deref().unwrap().contains(MESSAGE),
+        "{build:?}"
+    );
+    assert!(build.log_url.is_some());
+    assert_eq!(world.accepted("template.run"), 1, "resumed, not run again");
+    assert!(world.sim.artifact_ids().is_empty());
+    assert_eq!(world.builds().await.len(), 1);
+    second.stop_cleanly().await;
+    store.close().await;
 }
