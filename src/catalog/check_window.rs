@@ -2,11 +2,10 @@
 
 use chrono::Duration;
 
-use super::check_settings::check_schedule;
+use super::check_settings::{check_schedule, duration};
 use super::error::Problems;
 use super::model::BuildWindow;
 use super::raw::{RawBuildWindow, RawSchedule, S};
-use super::values::parse_retention;
 use crate::schedule::Schedule;
 
 /// A window's cron and timezone are read as a schedule's (the same errors and
@@ -33,8 +32,8 @@ pub(super) fn check_build_window(p: &mut Problems, raw: &S<RawBuildWindow>) -> O
             );
             None
         }
-        Some(text) => match parse_retention(text.get_ref()) {
-            Ok(d) if d.is_zero() => {
+        Some(text) => match duration(p, text) {
+            Some(d) if d.is_zero() => {
                 p.hint(
                     text.span(),
                     "`duration` is zero: the window never opens",
@@ -42,15 +41,8 @@ pub(super) fn check_build_window(p: &mut Problems, raw: &S<RawBuildWindow>) -> O
                 );
                 None
             }
-            Ok(d) => Duration::from_std(d).ok(),
-            Err(hint) => {
-                p.hint(
-                    text.span(),
-                    format!("`{}` is not a duration", text.get_ref()),
-                    hint,
-                );
-                None
-            }
+            Some(d) => Duration::from_std(d).ok(),
+            None => None,
         },
     };
     let settings = settings?;
