@@ -152,7 +152,7 @@ async fn a_changed_validator_is_a_changed_recipe() {
 async fn a_service_killed_while_aib_validates_resumes_to_the_validations_verdict() {
     let scenario = format!(
         "{}\n[[validations]]\nmatch = \"ir-{FAILS}-*\"\nmessage = \"{MESSAGE}\"\n",
-        setup::scenario("", 0, 0).replace("validating_secs = 0", "validating_secs = 4")
+        setup::scenario("", 0, 0).replace("validating_secs = 0", "validating_secs = 8")
     );
     let world = World::builder()
         .scenario(scenario)
@@ -175,6 +175,10 @@ async fn a_service_killed_while_aib_validates_resumes_to_the_validations_verdict
             .find(|b| b.run_sub_state == Some(RunSubState::Validating))
     })
     .await;
+    // What a person sees meanwhile (the progress line of `build --wait` reads the same).
+    let output = world.command(&["history"]);
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert!(table.contains("running (validating)"), "{table}");
     first.kill();
 
     let second = world.spawn("second", &[]);

@@ -143,3 +143,42 @@ async fn build_by_hand_outside_the_window_builds_and_says_so() {
     );
     assert_eq!(builds[0].decision, Some(DecisionKind::NeverBuilt));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_that_opened_while_the_service_was_down_builds_at_start_up() {
+    let world = World::builder()
+        .scenario(setup::scenario("", 0, 0))
+        .patience(std::time::Duration::from_secs(90))
+        .start()
+        .await;
+    let opens = Utc::now().trunc_subsecs(0) + Duration::seconds(8);
+    world.write_catalog(
+        &format!("[schedule]\ncron = \"0 0 1 1 *\"\n{}", window_at(opens)),
+        &[IMAGE],
+    );
+    let first = world.spawn("first", &[]);
+    let store = world.store().await;
+    eventually("the start-up check to decide", &first, || async {
+        (store.last_decision(IMAGE).await.unwrap() == Some(DecisionKind::WaitingForWindow))
+            .then_some(())
+    })
+    .await;
+    first.kill();
+    while Utc::now() <= opens {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(world.builds().await.is_empty());
+
+    // No scheduled check is owed (the last one is seconds old): the recorded
+    // wait alone makes the new service check and build it.
+    let second = world.spawn("second", &[]);
+    eventually("the build", &second, || async {
+        store.history(Some(IMAGE), 10).await.unwrap().pop()
+    })
+    .await;
+    let log = second.log();
+    assert!(!log.contains("checks fell due"), "{log}");
+    assert!(log.contains("build windows opened"), "{log}");
+    second.stop_cleanly().await;
+    store.close().await;
+}
