@@ -217,7 +217,9 @@ impl Pipeline {
         on_plan: impl FnOnce(&Plan),
     ) -> Result<CycleReport, CycleError> {
         let mut events = self.events().subscribe();
-        self.reconcile(catalog).await?;
+        // The check runs (and is recorded, and told) even when Azure would not
+        // say what it has; only the builds wait for that answer.
+        let reconciled = self.reconcile(catalog).await;
         self.finish_revocations().await;
         build::release_dead_leases(&self.ctx).await;
         let mut results = Vec::new();
@@ -227,6 +229,18 @@ impl Pipeline {
         }
         let plan = self.check(catalog, trigger).await?;
         on_plan(&plan);
+        if let Err(error) = reconciled {
+            // Nothing is built. A check that could not tell either has said
+            // why in its plan (the same outage, as a rule).
+            if plan.unresolved().next().is_none() {
+                return Err(error.into());
+            }
+            return Ok(CycleReport {
+                plan,
+                results,
+                disabled: Vec::new(),
+            });
+        }
         let jobs = plan.jobs(catalog, Selection::Stale);
         results.extend(self.build_all(jobs).await);
         let mut disabled = Vec::new();

@@ -105,12 +105,18 @@ async fn adopt_templates(
     done: &mut Reconciled,
 ) -> Result<(), ReconcileError> {
     let group = &ctx.azure.resource_group;
-    let listed = image_templates::list_in_group(&ctx.arm, &ctx.azure.subscription_id, group)
-        .await
-        .map_err(|source| ReconcileError::Templates {
-            group: group.clone(),
-            source,
-        })?;
+    let listed =
+        match image_templates::list_in_group(&ctx.arm, &ctx.azure.subscription_id, group).await {
+            Ok(listed) => listed,
+            // No group, no templates: the preflight says what is missing.
+            Err(error) if error.is_not_found() => Vec::new(),
+            Err(source) => {
+                return Err(ReconcileError::Templates {
+                    group: group.clone(),
+                    source,
+                });
+            }
+        };
     for listed in listed {
         let Some(image) = listed.tags.get(TAG_IMAGE).and_then(|n| catalog.image(n)) else {
             continue;
@@ -191,9 +197,13 @@ async fn record_newest_artifact(
                 let Some(gallery) = GalleryImageRef::from_id(&target.image_id) else {
                     continue;
                 };
-                let versions = gallery::list_versions(&ctx.arm, &gallery)
-                    .await
-                    .map_err(failed(target.image_id.clone()))?;
+                let versions = match gallery::list_versions(&ctx.arm, &gallery).await {
+                    Ok(versions) => versions,
+                    // A definition that does not exist holds no build; the
+                    // preflight fails the build that needs it.
+                    Err(error) if error.is_not_found() => Vec::new(),
+                    Err(error) => return Err(failed(target.image_id.clone())(error)),
+                };
                 for version in versions {
                     let (Some(tags), Some(id), Some(published)) = (
                         tagged(&version.tags, &image.name),
@@ -220,7 +230,8 @@ async fn record_newest_artifact(
                     continue;
                 };
                 if managed.provisioning_state.as_deref() == Some("Succeeded") {
-                    // A managed image says when it was made only in systemData.
+                    // Compute's spec gives an image no creation time; ARM's
+                    // systemData has it where it is sent, else "now" counts.
                     let at = managed.created_at.unwrap_or_else(|| ctx.clock.now());
                     add(tags, id, at);
                 }

@@ -85,7 +85,6 @@ pub(crate) fn distribute(
                         os: os.clone(),
                         hyper_v_generation: generation.clone(),
                         tags: d.get("artifactTags").cloned().unwrap_or_else(|| json!({})),
-                        created_at: state.now(),
                     },
                 );
                 RunOutput {

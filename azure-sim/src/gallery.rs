@@ -61,7 +61,6 @@ pub(crate) struct ManagedImage {
     pub hyper_v_generation: String,
     /// The distributor's `artifactTags`, as AIB puts them on what it makes.
     pub tags: Value,
-    pub created_at: DateTime<Utc>,
 }
 
 pub(crate) fn image_definition_id(sub: &str, rg: &str, gallery: &str, image: &str) -> String {
@@ -219,13 +218,13 @@ pub(crate) fn version_body(v: &GalleryVersion) -> Value {
                 "source": {"id": v.source_id},
                 "osDiskImage": {"sizeInGB": 30, "hostCaching": "ReadWrite"}
             },
-            "safetyProfile": {
-                "allowDeletionOfReplicatedLocations": false,
-                "blockDeletionBeforeEndOfLife": v.block_deletion_before_end_of_life
-            },
+            "safetyProfile": {"allowDeletionOfReplicatedLocations": false},
             "provisioningState": "Succeeded"
         }
     });
+    if v.block_deletion_before_end_of_life {
+        body["properties"]["safetyProfile"]["blockDeletionBeforeEndOfLife"] = json!(true);
+    }
     // ARM leaves `tags` out of a resource that has none.
     if !v.tags.is_empty() {
         body["tags"] = json!(v.tags);
@@ -324,11 +323,6 @@ pub(crate) fn managed_image_get(state: &State, p: &ResourcePath) -> Response {
         "type": "Microsoft.Compute/images",
         "location": img.location,
         "tags": img.tags,
-        "systemData": {
-            "createdBy": "image-builder",
-            "createdByType": "Application",
-            "createdAt": img.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        },
         "properties": {
             "storageProfile": {
                 "osDisk": {

@@ -39,17 +39,25 @@ pub async fn build(
     let (sender, receiver) = mpsc::unbounded_channel();
     let printer = spawn_printer(receiver);
     let pipeline = app.pipeline_with(options, Some(sender));
-    // A build Azure has and a lost history does not must not be made twice.
-    pipeline
-        .reconcile(&subset)
-        .await
-        .into_diagnostic()
-        .wrap_err("reconcile failed")?;
+    // A build Azure has and a lost history does not must not be made twice;
+    // the check still runs (and is recorded) when Azure would not say.
+    let reconciled = pipeline.reconcile(&subset).await;
     let plan = pipeline
         .check(&subset, CheckTrigger::Cli)
         .await
         .into_diagnostic()
         .wrap_err("check failed")?;
+    if let Err(error) = reconciled {
+        let not_built = say_why_not_built(&plan, Selection::Named);
+        finish(&app, pipeline, printer).await;
+        // Lines that said why the check could not tell say it for this too.
+        if not_built > 0 {
+            return Ok(ExitCode::FAILURE);
+        }
+        return Err(error)
+            .into_diagnostic()
+            .wrap_err("cannot build: Azure did not say which builds it already has");
+    }
     let selection = match (force, skip_soak) {
         (true, _) => Selection::Forced,
         (false, true) => Selection::SkipSoak,

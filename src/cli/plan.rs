@@ -16,11 +16,7 @@ pub async fn check(global: &GlobalArgs, format: Output) -> miette::Result<ExitCo
     let app = open_app(global).await?;
     let pipeline = app.pipeline(None);
     // Reads Azure only: what a lost history does not know must not read as stale.
-    pipeline
-        .reconcile(&app.catalog)
-        .await
-        .into_diagnostic()
-        .wrap_err("reconcile failed")?;
+    let reconciled = pipeline.reconcile(&app.catalog).await;
     let plan = pipeline
         .check(&app.catalog, CheckTrigger::Cli)
         .await
@@ -30,6 +26,15 @@ pub async fn check(global: &GlobalArgs, format: Output) -> miette::Result<ExitCo
     match format {
         Output::Json => output::print_json(&plan)?,
         Output::Table => print_plan(&plan),
+    }
+    // When the check could not tell either, its lines already said why (the
+    // same outage); otherwise the reconcile failure is this command's answer.
+    if let Err(error) = reconciled
+        && plan.unresolved().next().is_none()
+    {
+        return Err(error).into_diagnostic().wrap_err(
+            "cannot tell which images are stale: Azure did not say which builds it already has",
+        );
     }
     Ok(exit_code(&plan))
 }

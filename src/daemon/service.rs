@@ -195,22 +195,30 @@ impl Service {
     /// Picks up every build an earlier process left unfinished; AIB runs went
     /// on in Azure meanwhile, and the build machine asks Azure where they are.
     async fn resume_unfinished(&mut self) -> Result<(), DaemonError> {
-        if !self.reconciled {
-            match self.pipeline.reconcile(&self.app.catalog).await {
-                Ok(_) => self.reconciled = true,
-                Err(error) => {
-                    if self.failed("compare the history with Azure", &error) {
-                        warn!(error = %chain(&error), "cannot compare the history with Azure; a build Azure has may be made again. Trying again before the next check");
-                    }
-                }
-            }
-        }
+        self.reconcile().await;
         self.pipeline.finish_revocations().await;
         crate::build::release_dead_leases(self.pipeline.context()).await;
         for build in self.pipeline.unfinished().await? {
             self.pool.resume(&self.pipeline, &self.app.catalog, build);
         }
         Ok(())
+    }
+
+    /// Compares the history with Azure once (see `reconcile`); until that
+    /// worked, checks run but their builds wait, since one could repeat a
+    /// build Azure already has or run beside one that is going.
+    async fn reconcile(&mut self) -> bool {
+        if !self.reconciled {
+            match self.pipeline.reconcile(&self.app.catalog).await {
+                Ok(_) => self.reconciled = true,
+                Err(error) => {
+                    if self.failed("compare the history with Azure", &error) {
+                        warn!(error = %chain(&error), "cannot compare the history with Azure; builds wait until it answers");
+                    }
+                }
+            }
+        }
+        self.reconciled
     }
 
     /// Checks at once the images whose check fell due while nothing ran (all
@@ -375,7 +383,13 @@ impl Service {
                 info!(check_id = %plan.check_id, images = plan.entries.len(), stale, "check done");
                 let mut again: BTreeSet<String> =
                     plan.retryable().map(|e| e.image.clone()).collect();
-                for job in plan.jobs(&subset, Selection::Stale) {
+                let jobs = plan.jobs(&subset, Selection::Stale);
+                let unreconciled = !jobs.is_empty() && !self.reconcile().await;
+                for job in jobs {
+                    if unreconciled {
+                        again.insert(job.image.name.clone());
+                        continue;
+                    }
                     match self.still_enabled(&job.image.name).await {
                         Some(true) => self.pool.start(&self.pipeline, job),
                         Some(false) => {}
