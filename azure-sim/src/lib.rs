@@ -28,10 +28,12 @@ mod error;
 mod faults;
 mod gallery;
 mod identities;
+mod images;
 mod journal;
 mod marketplace;
 mod operations;
 mod providers;
+mod provisioning;
 mod regions;
 mod resource_groups;
 mod routes;
@@ -123,6 +125,7 @@ impl Simulator {
             world: Mutex::new(World {
                 timings: scenario.build.clone(),
                 build_rules: scenario.builds.clone(),
+                provisioning_rules: scenario.provisioning.clone(),
                 ..World::default()
             }),
             journal: Mutex::default(),
@@ -163,6 +166,9 @@ fn seed(state: &Arc<State>, scenario: &Scenario) {
         }
         for def in &scenario.galleries {
             gallery::seed(state, &mut world, def);
+        }
+        for def in &scenario.managed_images {
+            images::seed(state, &mut world, def);
         }
         for def in &scenario.identities {
             identities::seed(state, &mut world, def);
@@ -335,6 +341,32 @@ impl SimHandle {
         version: &str,
     ) {
         marketplace::publish(&self.state, location, publisher, offer, sku, version);
+    }
+
+    /// Withdraws a marketplace version now, as a publisher does: lists and
+    /// GETs stop showing it and templates pinned to it fail to provision.
+    pub fn withdraw_version(
+        &self,
+        location: &str,
+        publisher: &str,
+        offer: &str,
+        sku: &str,
+        version: &str,
+    ) {
+        marketplace::withdraw(&self.state, location, publisher, offer, sku, version);
+    }
+
+    /// Templates matching `pattern` submitted from now on fail to provision
+    /// with `code` (one of the spec's `ProvisioningErrorCode` values).
+    pub fn fail_provisioning(&self, pattern: &str, code: &str, message: Option<&str>) {
+        self.state.world().provisioning_rules.insert(
+            0,
+            scenario::ProvisioningRule {
+                pattern: pattern.to_owned(),
+                code: code.to_owned(),
+                message: message.map(str::to_owned),
+            },
+        );
     }
 
     /// Runs of templates matching `pattern` end with `outcome` from now on.

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::SimError;
 use super::faults::FaultRule;
+pub use super::provisioning::ProvisioningRule;
 
 /// Subscription used for scenario resources that do not name one.
 pub const DEFAULT_SUBSCRIPTION: &str = "00000000-0000-0000-0000-00000000a2b1";
@@ -40,6 +41,28 @@ pub struct Scenario {
     pub builds: Vec<BuildRule>,
     #[serde(default)]
     pub faults: Vec<FaultRule>,
+    /// Provisioning failures injected into templates whose name matches.
+    #[serde(default)]
+    pub provisioning: Vec<ProvisioningRule>,
+    /// Managed images that exist before anything runs (sources of templates).
+    #[serde(default)]
+    pub managed_images: Vec<ManagedImageDef>,
+}
+
+/// A managed image (Microsoft.Compute/images) someone made earlier.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManagedImageDef {
+    pub subscription_id: Option<String>,
+    pub resource_group: String,
+    pub name: String,
+    pub location: String,
+    #[serde(default = "default_os")]
+    pub os: String,
+    #[serde(default = "default_generation")]
+    pub hyper_v_generation: String,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -339,6 +362,16 @@ impl Scenario {
                 return Err(SimError::InvalidScenario(format!(
                     "build rule '{}': fail_in only applies to outcome = \"failed\"",
                     rule.pattern
+                )));
+            }
+        }
+        for rule in &self.provisioning {
+            if !super::provisioning::CODES.contains(&rule.code.as_str()) {
+                return Err(SimError::InvalidScenario(format!(
+                    "provisioning rule '{}': code '{}' is not one of the spec's ProvisioningErrorCode values ({})",
+                    rule.pattern,
+                    rule.code,
+                    super::provisioning::CODES.join(", ")
                 )));
             }
         }

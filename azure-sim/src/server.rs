@@ -25,7 +25,7 @@ use super::journal::{JournalEntry, body_for_journal};
 use super::routes::{ArmOp, Route, RouteKind, classify};
 use super::state::{State, lock};
 use super::{
-    auth, blob, gallery, identities, marketplace, operations, providers, resource_groups,
+    auth, blob, gallery, identities, images, marketplace, operations, providers, resource_groups,
     run_outputs, subscriptions, templates, wire,
 };
 
@@ -323,8 +323,8 @@ fn dispatch(
         ArmOp::GalleryVersionList(p) => gallery::version_list(state, &p),
         ArmOp::GalleryVersionGet(p, v) => gallery::version_get(state, &p, &v),
         ArmOp::GalleryVersionDelete(p, v) => gallery::version_delete(state, &p, &v),
-        ArmOp::ImageGet(p) => gallery::managed_image_get(state, &p),
-        ArmOp::ImageDelete(p) => gallery::managed_image_delete(state, &p),
+        ArmOp::ImageGet(p) => images::get(state, &p),
+        ArmOp::ImageDelete(p) => images::delete(state, &p),
         ArmOp::SubscriptionGet => subscriptions::get(state, subscription),
         ArmOp::LocationList => subscriptions::locations(state, subscription),
         ArmOp::ResourceGroupGet(rg) => resource_groups::get(state, subscription, &rg),
