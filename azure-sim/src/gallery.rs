@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::error::ArmError;
 use super::operations;
+use super::paging;
 use super::routes::{GALLERY_API, GalleryImagePath};
 use super::scenario::{GalleryFeature, GalleryImageDef};
 use super::state::{State, World};
@@ -218,7 +219,12 @@ fn version_body(v: &GalleryVersion) -> Value {
     body
 }
 
-pub(crate) fn version_list(state: &State, p: &GalleryImagePath) -> Response {
+pub(crate) fn version_list(
+    state: &State,
+    p: &GalleryImagePath,
+    path: &str,
+    query: &[(String, String)],
+) -> Response {
     let world = state.world();
     let image_id = path_id(p).to_ascii_lowercase();
     if !world.gallery_images.contains_key(&image_id) {
@@ -231,7 +237,8 @@ pub(crate) fn version_list(state: &State, p: &GalleryImagePath) -> Response {
         .filter(|(k, _)| k.starts_with(&prefix))
         .map(|(_, v)| version_body(v))
         .collect();
-    wire::json(StatusCode::OK, &json!({"value": value}))
+    drop(world);
+    paging::answer(state, path, query, value)
 }
 
 pub(crate) fn version_get(state: &State, p: &GalleryImagePath, version: &str) -> Response {

@@ -32,6 +32,7 @@ mod images;
 mod journal;
 mod marketplace;
 mod operations;
+mod paging;
 mod providers;
 mod provisioning;
 mod regions;

@@ -86,6 +86,9 @@ pub struct Settings {
     /// Whether the caller may read blobs (the staging accounts' build logs);
     /// false answers as Storage does to a token without a data role.
     pub blob_read_allowed: bool,
+    /// Items per page of a paged list (gallery versions, run outputs,
+    /// resources, locations); longer lists come with a `nextLink`.
+    pub page_size: usize,
 }
 
 impl Default for Settings {
@@ -101,6 +104,7 @@ impl Default for Settings {
             locations: super::regions::all_names(),
             unregistered_providers: Vec::new(),
             blob_read_allowed: true,
+            page_size: 100,
         }
     }
 }
@@ -355,6 +359,11 @@ impl Scenario {
         if t.reads == 0 || t.writes == 0 {
             return Err(SimError::InvalidScenario(
                 "throttle bucket sizes must be at least 1".to_owned(),
+            ));
+        }
+        if self.settings.page_size == 0 {
+            return Err(SimError::InvalidScenario(
+                "settings.page_size: a page holds at least one item".to_owned(),
             ));
         }
         for rule in &self.builds {

@@ -130,7 +130,7 @@ async fn handle(
     let query = wire::parse_pairs(&query_raw);
     let is_form = matches!(route.kind, RouteKind::Entra { .. });
 
-    let response = answer(&state, &route, &method, &query, &headers, &body).await;
+    let response = answer(&state, &route, &method, uri.path(), &query, &headers, &body).await;
     let status = match &response {
         Some(resp) => resp.status().as_u16(),
         None => 0,
@@ -157,6 +157,7 @@ async fn answer(
     state: &Arc<State>,
     route: &Route,
     method: &Method,
+    path: &str,
     query: &[(String, String)],
     headers: &HeaderMap,
     body: &Bytes,
@@ -212,18 +213,27 @@ async fn answer(
             "The requested path was not found.",
         )
         .into_response(),
-        RouteKind::UnknownArm { subscription } | RouteKind::Arm { subscription, .. } => {
-            arm(state, route, subscription, method, query, headers, body)
-        }
+        RouteKind::UnknownArm { subscription } | RouteKind::Arm { subscription, .. } => arm(
+            state,
+            route,
+            subscription,
+            method,
+            path,
+            query,
+            headers,
+            body,
+        ),
     };
     Some(resp)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn arm(
     state: &Arc<State>,
     route: &Route,
     subscription: &str,
     method: &Method,
+    path: &str,
     query: &[(String, String)],
     headers: &HeaderMap,
     body: &Bytes,
@@ -253,7 +263,7 @@ fn arm(
             resource_groups::check_scope(state, subscription, op.resource_group(), namespace)
         }) {
             Err(e) => e.into_response(),
-            Ok(()) => dispatch(state, subscription, op.clone(), query, body),
+            Ok(()) => dispatch(state, subscription, op.clone(), path, query, body),
         },
         _ => ArmError::new(
             StatusCode::NOT_FOUND,
@@ -304,6 +314,7 @@ fn dispatch(
     state: &Arc<State>,
     subscription: &str,
     op: ArmOp,
+    path: &str,
     query: &[(String, String)],
     body: &Bytes,
 ) -> Response {
@@ -315,20 +326,22 @@ fn dispatch(
         ArmOp::TemplateDelete(p) => templates::delete(state, &p),
         ArmOp::TemplateRun(p) => templates::run(state, &p),
         ArmOp::TemplateCancel(p) => templates::cancel(state, &p),
-        ArmOp::RunOutputs(p) => run_outputs::list(state, &p),
+        ArmOp::RunOutputs(p) => run_outputs::list(state, &p, path, query),
         ArmOp::RunOutput(p, name) => run_outputs::get(state, &p, &name),
         ArmOp::OperationStatus { id } => operations::status(state, &id),
         ArmOp::OperationResult { id } => operations::result(state, &id),
         ArmOp::GalleryImageGet(p) => gallery::image_definition_get(state, &p),
-        ArmOp::GalleryVersionList(p) => gallery::version_list(state, &p),
+        ArmOp::GalleryVersionList(p) => gallery::version_list(state, &p, path, query),
         ArmOp::GalleryVersionGet(p, v) => gallery::version_get(state, &p, &v),
         ArmOp::GalleryVersionDelete(p, v) => gallery::version_delete(state, &p, &v),
         ArmOp::ImageGet(p) => images::get(state, &p),
         ArmOp::ImageDelete(p) => images::delete(state, &p),
         ArmOp::SubscriptionGet => subscriptions::get(state, subscription),
-        ArmOp::LocationList => subscriptions::locations(state, subscription),
+        ArmOp::LocationList => subscriptions::locations(state, subscription, path, query),
         ArmOp::ResourceGroupGet(rg) => resource_groups::get(state, subscription, &rg),
-        ArmOp::ResourceList(rg) => resource_groups::list_resources(state, subscription, &rg),
+        ArmOp::ResourceList(rg) => {
+            resource_groups::list_resources(state, subscription, &rg, path, query)
+        }
         ArmOp::ProviderGet(ns) => providers::get(state, subscription, &ns),
         ArmOp::IdentityGet(p) => {
             let version = wire::query_value(query, "api-version").unwrap_or_default();

@@ -4,6 +4,7 @@
 mod blob;
 mod gallery_features;
 mod identities;
+mod paging;
 mod provisioning;
 mod resources;
 mod staging;
