@@ -34,6 +34,11 @@ pub enum FaultKind {
     Drop,
     /// Delay the answer by this many (tokio) milliseconds.
     Latency { ms: u64 },
+    /// Revoke every access token issued so far, before their announced
+    /// expiry (a password reset, a disabled principal, continuous access
+    /// evaluation): this request and every later one with such a token
+    /// gets ARM's 401. Tokens issued afterwards are good.
+    RevokeTokens,
 }
 
 impl FaultRule {

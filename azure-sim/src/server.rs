@@ -166,6 +166,9 @@ async fn answer(
     if !plan.latency.is_zero() {
         tokio::time::sleep(plan.latency).await;
     }
+    if plan.action == Some(FaultKind::RevokeTokens) {
+        lock(&state.tokens).revoke_all();
+    }
     let access = Route::access(method);
     let subscription = match &route.kind {
         RouteKind::Arm { subscription, .. } | RouteKind::UnknownArm { subscription } => {
@@ -178,7 +181,7 @@ async fn answer(
             Some(FaultKind::Drop) => return None,
             Some(FaultKind::Status { code }) => return Some(blob::fault_error(state, Some(code))),
             Some(FaultKind::Throttle { .. }) => return Some(blob::fault_error(state, None)),
-            Some(FaultKind::Latency { .. }) | None => {}
+            Some(FaultKind::Latency { .. } | FaultKind::RevokeTokens) | None => {}
         }
     }
     match plan.action {
@@ -194,7 +197,7 @@ async fn answer(
             wire::set_header(&mut resp, access.header(), "0");
             return Some(resp);
         }
-        Some(FaultKind::Latency { .. }) | None => {}
+        Some(FaultKind::Latency { .. } | FaultKind::RevokeTokens) | None => {}
     }
     let resp = match &route.kind {
         RouteKind::Msi => auth::msi_token(state, query, headers),
