@@ -1,6 +1,7 @@
 //! The simulator driven over real loopback HTTP, as its clients drive it, and
 //! checked against the official examples copied into `specs/`.
 
+mod api_versions;
 mod blob;
 mod gallery_features;
 mod identities;
