@@ -142,8 +142,20 @@ impl Route {
     pub fn access(method: &Method) -> Access {
         if method == Method::GET || method == Method::HEAD {
             Access::Read
+        } else if method == Method::DELETE {
+            Access::Delete
         } else {
             Access::Write
+        }
+    }
+
+    /// Compute's own throttling policy for the route, as its
+    /// `x-ms-ratelimit-remaining-resource` names it, with its 3- and 30-minute budgets.
+    pub fn compute_policy(&self) -> Option<(&'static str, u32, u32)> {
+        match self.name {
+            "marketplace.list" => Some(("ListVMImagesVersionsFromLocation", 16000, 64000)),
+            "marketplace.get" => Some(("GetVMImageFromLocation", 16000, 64000)),
+            _ => None,
         }
     }
 }

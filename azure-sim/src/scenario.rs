@@ -117,6 +117,8 @@ pub struct ThrottleSettings {
     pub reads_per_sec: u32,
     pub writes: u32,
     pub writes_per_sec: u32,
+    pub deletes: u32,
+    pub deletes_per_sec: u32,
 }
 
 impl Default for ThrottleSettings {
@@ -126,6 +128,8 @@ impl Default for ThrottleSettings {
             reads_per_sec: 25,
             writes: 200,
             writes_per_sec: 10,
+            deletes: 200,
+            deletes_per_sec: 10,
         }
     }
 }
@@ -356,7 +360,7 @@ impl Scenario {
 
     fn validate(&self) -> Result<(), SimError> {
         let t = &self.throttle;
-        if t.reads == 0 || t.writes == 0 {
+        if t.reads == 0 || t.writes == 0 || t.deletes == 0 {
             return Err(SimError::InvalidScenario(
                 "throttle bucket sizes must be at least 1".to_owned(),
             ));

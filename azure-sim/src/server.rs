@@ -252,6 +252,7 @@ fn arm(
                 faults::throttled_error(subscription, access, t.retry_after_secs).into_response();
             wire::set_header(&mut resp, "retry-after", &t.retry_after_secs.to_string());
             wire::set_header(&mut resp, access.header(), "0");
+            wire::set_header(&mut resp, access.global_header(), "0");
             return resp;
         }
     };
@@ -260,7 +261,7 @@ fn arm(
             api_version, op, ..
         } => match check_api_version(query, api_version).and_then(|()| {
             let namespace = match access {
-                Access::Write => op.write_namespace(),
+                Access::Write | Access::Delete => op.write_namespace(),
                 Access::Read => None,
             };
             resource_groups::check_scope(state, subscription, op.resource_group(), namespace)
@@ -276,6 +277,11 @@ fn arm(
         .into_response(),
     };
     wire::set_header(&mut resp, access.header(), &remaining.to_string());
+    wire::set_header(&mut resp, access.global_header(), &remaining.to_string());
+    if let Some(policy) = route.compute_policy() {
+        let left = lock(&state.throttle).count_policy(subscription, policy);
+        wire::set_header(&mut resp, "x-ms-ratelimit-remaining-resource", &left);
+    }
     let request_id = uuid::Uuid::new_v4().to_string();
     wire::set_header(&mut resp, "x-ms-request-id", &request_id);
     wire::set_header(&mut resp, "x-ms-correlation-request-id", &request_id);

@@ -36,3 +36,52 @@ async fn stable_versions_are_served_and_others_refused() {
     let (code, _) = arm_error(&sim, &arm, &image, "2026-03-03", 400).await;
     assert_eq!(code, "NoRegisteredProviderFound");
 }
+
+#[tokio::test]
+async fn answers_report_the_remaining_budget_as_arm_and_compute_do() {
+    let sim = start(&format!(
+        "{GALLERY}[[marketplace]]\nlocation = \"westeurope\"\npublisher = \"p\"\noffer = \"o\"\nsku = \"s\"\nversions = [\"1.0.0\"]\n"
+    ))
+    .await;
+    let arm = token(&sim, ARM).await;
+    let market = format!(
+        "/subscriptions/{SUB}/providers/Microsoft.Compute/locations/westeurope/publishers/p/artifacttypes/vmimage/offers/o/skus/s/versions"
+    );
+    let header =
+        |resp: &reqwest::Response, name: &str| resp.headers()[name].to_str().unwrap().to_owned();
+    let first = get(&sim, &arm, &market, "2026-04-01").await;
+    assert_eq!(
+        header(&first, "x-ms-ratelimit-remaining-subscription-reads"),
+        "249"
+    );
+    assert_eq!(
+        header(&first, "x-ms-ratelimit-remaining-subscription-global-reads"),
+        "249"
+    );
+    let second = get(&sim, &arm, &market, "2026-04-01").await;
+    let resource = header(&second, "x-ms-ratelimit-remaining-resource");
+    assert!(
+        resource.starts_with("Microsoft.Compute/ListVMImagesVersionsFromLocation3Min;15998,"),
+        "{resource}"
+    );
+    let deleted = reqwest::Client::new()
+        .delete(format!(
+            "{}/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/galleries/gal/images/img/versions/1.0.0?api-version=2024-03-03",
+            sim.base_url()
+        ))
+        .bearer_auth(&arm)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 202);
+    assert_eq!(
+        header(&deleted, "x-ms-ratelimit-remaining-subscription-deletes"),
+        "199"
+    );
+    assert!(
+        deleted
+            .headers()
+            .get("x-ms-ratelimit-remaining-subscription-writes")
+            .is_none()
+    );
+}
