@@ -230,6 +230,7 @@ async fn answer(
     Some(resp)
 }
 
+// One request, as the pipeline stages need it; the arguments are its parts.
 #[allow(clippy::too_many_arguments)]
 fn arm(
     state: &Arc<State>,
