@@ -23,6 +23,7 @@ const MSI_API_VERSION: &str = "2019-08-01";
 struct Issued {
     audience: String,
     expires_at: DateTime<Utc>,
+    revoked: bool,
 }
 
 /// Opaque tokens handed out, with what they are good for.
@@ -42,6 +43,13 @@ impl Tokens {
     pub(crate) fn all(&self) -> Vec<String> {
         self.issued.keys().cloned().collect()
     }
+
+    /// Every token issued so far stops working now.
+    pub(crate) fn revoke_all(&mut self) {
+        for issued in self.issued.values_mut() {
+            issued.revoked = true;
+        }
+    }
 }
 
 impl State {
@@ -56,6 +64,7 @@ impl State {
             Issued {
                 audience: normalize_audience(audience),
                 expires_at,
+                revoked: false,
             },
         );
         (token, expires_at)
@@ -203,6 +212,8 @@ pub(crate) enum TokenCheck {
     Expired {
         expires_at: DateTime<Utc>,
     },
+    /// Issued, unexpired, but revoked by a fault.
+    Revoked,
     WrongAudience {
         audience: String,
     },
@@ -225,6 +236,9 @@ pub(crate) fn inspect(state: &State, headers: &HeaderMap, audience: &str) -> Tok
     let Some(issued) = tokens.issued.get(token) else {
         return TokenCheck::Unknown;
     };
+    if issued.revoked {
+        return TokenCheck::Revoked;
+    }
     if issued.expires_at <= state.now() {
         return TokenCheck::Expired {
             expires_at: issued.expires_at,
@@ -259,6 +273,13 @@ pub(crate) fn check_arm(state: &State, headers: &HeaderMap) -> Result<(), Box<Re
             "InvalidAuthenticationToken",
             "The access token is invalid.",
             "The access token is invalid.",
+        )),
+        // ARM words a revoked token as any token it will not take.
+        TokenCheck::Revoked => Err(unauthorized(
+            state,
+            "InvalidAuthenticationToken",
+            "The access token is invalid.",
+            "The access token has been revoked.",
         )),
         TokenCheck::Expired { expires_at } => {
             let fmt = "%m/%d/%Y %H:%M:%S";

@@ -251,6 +251,7 @@ pub(crate) fn get(
     let detail = match check {
         TokenCheck::Unknown => Some("Signature validation failed. Signature is invalid."),
         TokenCheck::Expired { .. } => Some("Lifetime validation failed. The token is expired."),
+        TokenCheck::Revoked => Some("The token has been revoked."),
         TokenCheck::WrongAudience { .. } => {
             Some("Audience validation failed. Audience did not match.")
         }

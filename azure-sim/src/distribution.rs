@@ -1,14 +1,17 @@
 //! The artifacts a finished run leaves behind (managed images, gallery
 //! image versions, VHD URIs) and its run outputs, or AIB's distribution error.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::gallery::{self, GalleryVersion, ManagedImage, TargetRegion};
+use super::gallery::{self, GalleryVersion, TargetRegion};
+use super::identities;
+use super::images::ManagedImage;
 use super::marketplace::{self, compare_versions};
 use super::resource_groups;
 use super::scenario::Outcome;
 use super::state::{State, World};
 use super::templates::RunOutput;
+use super::wire::Creator;
 
 /// AIB's words when a managed image target's resource group is missing: it
 /// counts the distributions that failed, then quotes ARM's error.
@@ -64,6 +67,11 @@ pub(crate) fn distribute(
     // A partial success leaves the last target without an artifact.
     let skip_last = outcome == Outcome::PartiallySucceeded && distributors.len() > 1;
     let (os, generation) = source_traits(world, &request, &template_location);
+    let made = Made {
+        by: builder(state, &request),
+        staging: t.staging.as_ref().map(|s| s.group_id.clone()),
+        template: t.name.clone(),
+    };
     let mut outputs = Vec::new();
     for (i, d) in distributors.iter().enumerate() {
         if skip_last && i + 1 == distributors.len() {
@@ -84,7 +92,8 @@ pub(crate) fn distribute(
                             .to_owned(),
                         os: os.clone(),
                         hyper_v_generation: generation.clone(),
-                        tags: d.get("artifactTags").cloned().unwrap_or_else(|| json!({})),
+                        source_vm: made.build_vm(),
+                        tags: artifact_tags(d),
                     },
                 );
                 RunOutput {
@@ -94,7 +103,7 @@ pub(crate) fn distribute(
                 }
             }
             Some("SharedImage") => {
-                let id = gallery_version(state, world, d, &template_location, &exact)?;
+                let id = gallery_version(world, d, &template_location, &exact, &made)?;
                 RunOutput {
                     name,
                     artifact_id: Some(id),
@@ -118,6 +127,67 @@ pub(crate) fn distribute(
     Ok(())
 }
 
+/// What AIB's artifacts say about how they were made.
+struct Made {
+    by: Creator,
+    /// The staging group the build VM and the intermediate image lived in.
+    staging: Option<String>,
+    template: String,
+}
+
+impl Made {
+    fn build_vm(&self) -> Option<String> {
+        let group = self.staging.as_ref()?;
+        Some(format!(
+            "{group}/providers/Microsoft.Compute/virtualMachines/vm{}",
+            self.template
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .take(12)
+                .collect::<String>()
+        ))
+    }
+
+    /// AIB captures a managed image in the staging group and publishes the
+    /// gallery version from it.
+    fn intermediate_image(&self, version: &str) -> Option<String> {
+        let group = self.staging.as_ref()?;
+        Some(format!(
+            "{group}/providers/Microsoft.Compute/images/IntermediateImage_{}_{version}",
+            self.template
+        ))
+    }
+}
+
+/// AIB acts as the template's user-assigned identity.
+fn builder(state: &State, request: &Value) -> Creator {
+    let identity = request["identity"]["userAssignedIdentities"]
+        .as_object()
+        .and_then(|ids| ids.keys().next().cloned());
+    match identity {
+        Some(id) => Creator {
+            by: identities::principal_and_client(&id).1,
+            by_type: "ManagedIdentity",
+            at: state.now(),
+        },
+        None => Creator {
+            by: state.settings.client_id.clone(),
+            by_type: "Application",
+            at: state.now(),
+        },
+    }
+}
+
+/// The distributor's `artifactTags`, which AIB puts on what it makes.
+fn artifact_tags(d: &Value) -> std::collections::BTreeMap<String, String> {
+    d["artifactTags"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+        .collect()
+}
+
 fn source_traits(world: &World, request: &Value, location: &str) -> (String, String) {
     let source = &request["properties"]["source"];
     let field = |name: &str| source[name].as_str().unwrap_or_default();
@@ -129,11 +199,11 @@ fn source_traits(world: &World, request: &Value, location: &str) -> (String, Str
 }
 
 fn gallery_version(
-    state: &State,
     world: &mut World,
     d: &Value,
     template_location: &str,
     exact_source: &str,
+    made: &Made,
 ) -> Result<String, String> {
     let requested = d["galleryImageId"].as_str().unwrap_or_default();
     let (image_id, explicit) = match requested.to_ascii_lowercase().find("/versions/") {
@@ -203,20 +273,15 @@ fn gallery_version(
         world,
         GalleryVersion {
             id: id.clone(),
-            name: version,
+            name: version.clone(),
             location: image.location.clone(),
             target_regions: regions,
             exclude_from_latest: d["excludeFromLatest"].as_bool().unwrap_or(false),
             end_of_life: None,
             block_deletion_before_end_of_life: image.block_deletion_before_end_of_life,
-            published: state.now(),
-            source_id: String::new(),
-            tags: d["artifactTags"]
-                .as_object()
-                .into_iter()
-                .flatten()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                .collect(),
+            source_id: made.intermediate_image(&version).unwrap_or_default(),
+            created: made.by.clone(),
+            tags: artifact_tags(d),
         },
     );
     Ok(id)

@@ -34,6 +34,11 @@ pub enum FaultKind {
     Drop,
     /// Delay the answer by this many (tokio) milliseconds.
     Latency { ms: u64 },
+    /// Revoke every access token issued so far, before their announced
+    /// expiry (a password reset, a disabled principal, continuous access
+    /// evaluation): this request and every later one with such a token
+    /// gets ARM's 401. Tokens issued afterwards are good.
+    RevokeTokens,
 }
 
 impl FaultRule {
@@ -102,6 +107,7 @@ impl Faults {
 pub(crate) enum Access {
     Read,
     Write,
+    Delete,
 }
 
 impl Access {
@@ -109,6 +115,16 @@ impl Access {
         match self {
             Access::Read => "x-ms-ratelimit-remaining-subscription-reads",
             Access::Write => "x-ms-ratelimit-remaining-subscription-writes",
+            Access::Delete => "x-ms-ratelimit-remaining-subscription-deletes",
+        }
+    }
+
+    /// The count across ARM's instances; the simulator is one, so it is the same.
+    pub fn global_header(self) -> &'static str {
+        match self {
+            Access::Read => "x-ms-ratelimit-remaining-subscription-global-reads",
+            Access::Write => "x-ms-ratelimit-remaining-subscription-global-writes",
+            Access::Delete => "x-ms-ratelimit-remaining-subscription-global-deletes",
         }
     }
 
@@ -116,6 +132,7 @@ impl Access {
         match self {
             Access::Read => "read",
             Access::Write => "write",
+            Access::Delete => "delete",
         }
     }
 }
@@ -126,12 +143,17 @@ struct Bucket {
     last: Instant,
 }
 
-/// Token buckets per (subscription, access), refilled continuously.
+/// Token buckets per (subscription, access), refilled continuously, and
+/// Compute's fixed-window counts per (subscription, policy).
 #[derive(Debug)]
 pub(crate) struct Throttle {
     settings: super::scenario::ThrottleSettings,
     buckets: HashMap<(String, Access), Bucket>,
+    policies: HashMap<(String, &'static str), [(Instant, u32); 2]>,
 }
+
+/// Compute's policy windows: three and thirty minutes.
+const POLICY_WINDOWS: [Duration; 2] = [Duration::from_secs(180), Duration::from_secs(1800)];
 
 /// A throttled request: when to retry.
 #[derive(Debug, Clone, Copy)]
@@ -144,6 +166,7 @@ impl Throttle {
         Self {
             settings,
             buckets: HashMap::new(),
+            policies: HashMap::new(),
         }
     }
 
@@ -152,6 +175,7 @@ impl Throttle {
         match access {
             Access::Read => (f64::from(s.reads), f64::from(s.reads_per_sec)),
             Access::Write => (f64::from(s.writes), f64::from(s.writes_per_sec)),
+            Access::Delete => (f64::from(s.deletes), f64::from(s.deletes_per_sec)),
         }
     }
 
@@ -183,6 +207,38 @@ impl Throttle {
                 retry_after_secs: wait as u64,
             })
         }
+    }
+}
+
+impl Throttle {
+    /// Counts one request against a Compute policy; the header value of
+    /// what is left in each window, e.g.
+    /// `Microsoft.Compute/GetVMImageFromLocation3Min;15999,Microsoft.Compute/GetVMImageFromLocation30Min;63999`.
+    /// The simulator reports these budgets and does not enforce them.
+    pub fn count_policy(&mut self, subscription: &str, policy: (&'static str, u32, u32)) -> String {
+        let (name, short, long) = policy;
+        let now = Instant::now();
+        let windows = self
+            .policies
+            .entry((subscription.to_ascii_lowercase(), name))
+            .or_insert([(now, 0), (now, 0)]);
+        let mut parts = Vec::new();
+        for ((window, limit), (label, (start, used))) in POLICY_WINDOWS
+            .iter()
+            .zip([short, long])
+            .zip(["3Min", "30Min"].iter().zip(windows.iter_mut()))
+        {
+            if now.duration_since(*start) >= *window {
+                *start = now;
+                *used = 0;
+            }
+            *used += 1;
+            parts.push(format!(
+                "Microsoft.Compute/{name}{label};{}",
+                limit.saturating_sub(*used)
+            ));
+        }
+        parts.join(",")
     }
 }
 
@@ -245,6 +301,8 @@ mod tests {
             reads_per_sec: 1,
             writes: 1,
             writes_per_sec: 1,
+            deletes: 1,
+            deletes_per_sec: 1,
         });
         assert_eq!(t.take("s", Access::Read).unwrap(), 1);
         assert_eq!(t.take("s", Access::Read).unwrap(), 0);

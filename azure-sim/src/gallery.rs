@@ -1,19 +1,19 @@
-//! Compute Gallery image definitions and versions, and managed images
-//! (Microsoft.Compute), as the simulated builds leave them behind.
+//! Compute Gallery image definitions and versions (Microsoft.Compute), as
+//! the scenario seeds them and the simulated builds leave them behind.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::error::ArmError;
 use super::operations;
-use super::routes::{COMPUTE_API, GALLERY_API, GalleryImagePath, ResourcePath};
+use super::paging;
+use super::routes::{GALLERY_API, GalleryImagePath};
 use super::scenario::{GalleryFeature, GalleryImageDef};
 use super::state::{State, World};
-use super::wire;
+use super::wire::{self, Creator};
 
 #[derive(Debug, Clone)]
 pub(crate) struct GalleryImage {
@@ -26,6 +26,7 @@ pub(crate) struct GalleryImage {
     pub os_state: String,
     pub features: Vec<GalleryFeature>,
     pub block_deletion_before_end_of_life: bool,
+    pub created: Creator,
 }
 
 #[derive(Debug, Clone)]
@@ -46,21 +47,12 @@ pub(crate) struct GalleryVersion {
     pub exclude_from_latest: bool,
     pub end_of_life: Option<String>,
     pub block_deletion_before_end_of_life: bool,
-    pub published: DateTime<Utc>,
+    /// `storageProfile.source.id`: the managed image it was published from.
     pub source_id: String,
+    /// `systemData`; `publishedDate` is its creation time.
+    pub created: Creator,
     /// The distributor's `artifactTags`, as AIB puts them on what it made.
     pub tags: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct ManagedImage {
-    pub id: String,
-    pub name: String,
-    pub location: String,
-    pub os: String,
-    pub hyper_v_generation: String,
-    /// The distributor's `artifactTags`, as AIB puts them on what it makes.
-    pub tags: Value,
 }
 
 pub(crate) fn image_definition_id(sub: &str, rg: &str, gallery: &str, image: &str) -> String {
@@ -71,10 +63,6 @@ pub(crate) fn image_definition_id(sub: &str, rg: &str, gallery: &str, image: &st
 
 pub(crate) fn path_id(p: &GalleryImagePath) -> String {
     image_definition_id(&p.subscription, &p.resource_group, &p.gallery, &p.image)
-}
-
-pub(crate) fn managed_image_id(sub: &str, rg: &str, name: &str) -> String {
-    format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/images/{name}")
 }
 
 pub(crate) fn seed(state: &State, world: &mut World, def: &GalleryImageDef) {
@@ -96,6 +84,7 @@ pub(crate) fn seed(state: &State, world: &mut World, def: &GalleryImageDef) {
             os_state: def.os_state.clone(),
             features: def.features.clone(),
             block_deletion_before_end_of_life: def.block_deletion_before_end_of_life,
+            created: seeded_by(state),
         },
     );
     for v in &def.versions {
@@ -114,8 +103,12 @@ pub(crate) fn seed(state: &State, world: &mut World, def: &GalleryImageDef) {
                 exclude_from_latest: false,
                 end_of_life: def.end_of_life_date.clone(),
                 block_deletion_before_end_of_life: def.block_deletion_before_end_of_life,
-                published: state.now(),
-                source_id: String::new(),
+                // Published by hand from a managed image next to the gallery.
+                source_id: format!(
+                    "/subscriptions/{sub}/resourceGroups/{}/providers/Microsoft.Compute/images/{}-{v}",
+                    def.resource_group, def.image
+                ),
+                created: seeded_by(state),
                 tags: BTreeMap::new(),
             },
         );
@@ -123,10 +116,24 @@ pub(crate) fn seed(state: &State, world: &mut World, def: &GalleryImageDef) {
 }
 
 /// The end of life a version's safety profile makes Azure wait for, if not past.
-fn deletion_blocked_until(v: &GalleryVersion, now: DateTime<Utc>) -> Option<String> {
+fn deletion_blocked_until(
+    v: &GalleryVersion,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<String> {
     let eol = v.end_of_life.as_deref()?;
-    let at = DateTime::parse_from_rfc3339(eol).ok()?.with_timezone(&Utc);
+    let at = chrono::DateTime::parse_from_rfc3339(eol)
+        .ok()?
+        .with_timezone(&chrono::Utc);
     (v.block_deletion_before_end_of_life && at > now).then(|| eol.to_owned())
+}
+
+/// Whoever set up the scenario's resources: the service principal it names.
+pub(crate) fn seeded_by(state: &State) -> Creator {
+    Creator {
+        by: state.settings.client_id.clone(),
+        by_type: "Application",
+        at: state.now(),
+    }
 }
 
 pub(crate) fn insert_version(world: &mut World, v: GalleryVersion) {
@@ -164,7 +171,8 @@ pub(crate) fn image_definition_get(state: &State, p: &GalleryImagePath) -> Respo
             "architecture": img.architecture,
             "identifier": {"publisher": "image-refresh", "offer": p.gallery, "sku": img.name},
             "provisioningState": "Succeeded"
-        }
+        },
+        "systemData": img.created.system_data(),
     });
     // Compute leaves `features` out of a definition that has none.
     if !img.features.is_empty() {
@@ -201,7 +209,7 @@ pub(crate) fn version_body(v: &GalleryVersion) -> Value {
         "targetRegions": regions,
         "replicaCount": 1,
         "excludeFromLatest": v.exclude_from_latest,
-        "publishedDate": wire::timestamp(v.published),
+        "publishedDate": wire::timestamp(v.created.at),
         "storageAccountType": "Standard_LRS",
     });
     if let Some(eol) = &v.end_of_life {
@@ -220,7 +228,8 @@ pub(crate) fn version_body(v: &GalleryVersion) -> Value {
             },
             "safetyProfile": {"allowDeletionOfReplicatedLocations": false},
             "provisioningState": "Succeeded"
-        }
+        },
+        "systemData": v.created.system_data(),
     });
     if v.block_deletion_before_end_of_life {
         body["properties"]["safetyProfile"]["blockDeletionBeforeEndOfLife"] = json!(true);
@@ -232,7 +241,12 @@ pub(crate) fn version_body(v: &GalleryVersion) -> Value {
     body
 }
 
-pub(crate) fn version_list(state: &State, p: &GalleryImagePath) -> Response {
+pub(crate) fn version_list(
+    state: &State,
+    p: &GalleryImagePath,
+    path: &str,
+    query: &[(String, String)],
+) -> Response {
     let world = state.world();
     let image_id = path_id(p).to_ascii_lowercase();
     if !world.gallery_images.contains_key(&image_id) {
@@ -245,7 +259,8 @@ pub(crate) fn version_list(state: &State, p: &GalleryImagePath) -> Response {
         .filter(|(k, _)| k.starts_with(&prefix))
         .map(|(_, v)| version_body(v))
         .collect();
-    wire::json(StatusCode::OK, &json!({"value": value}))
+    drop(world);
+    paging::answer(state, path, query, value)
 }
 
 pub(crate) fn version_get(state: &State, p: &GalleryImagePath, version: &str) -> Response {
@@ -258,7 +273,7 @@ pub(crate) fn version_get(state: &State, p: &GalleryImagePath, version: &str) ->
 }
 
 /// Deletes at once and answers like Compute: 202 with both polling headers.
-fn accepted_delete(
+pub(crate) fn accepted_delete(
     state: &State,
     world: &mut World,
     subscription: &str,
@@ -306,52 +321,6 @@ pub(crate) fn version_delete(state: &State, p: &GalleryImagePath, version: &str)
     }
     match world.gallery_versions.remove(&key) {
         Some(v) => accepted_delete(state, &mut world, &p.subscription, &v.location, GALLERY_API),
-        None => StatusCode::NO_CONTENT.into_response(),
-    }
-}
-
-pub(crate) fn managed_image_get(state: &State, p: &ResourcePath) -> Response {
-    let world = state.world();
-    let id = managed_image_id(&p.subscription, &p.resource_group, &p.name);
-    let Some(img) = world.managed_images.get(&id.to_ascii_lowercase()) else {
-        return ArmError::not_found("Microsoft.Compute/images", &p.name, &p.resource_group)
-            .into_response();
-    };
-    let body = json!({
-        "id": img.id,
-        "name": img.name,
-        "type": "Microsoft.Compute/images",
-        "location": img.location,
-        "tags": img.tags,
-        "properties": {
-            "storageProfile": {
-                "osDisk": {
-                    "osType": img.os,
-                    "osState": "Generalized",
-                    "storageAccountType": "Standard_LRS",
-                    "diskSizeGB": 30
-                },
-                "dataDisks": [],
-                "zoneResilient": false
-            },
-            "provisioningState": "Succeeded",
-            "hyperVGeneration": img.hyper_v_generation
-        }
-    });
-    wire::json(StatusCode::OK, &body)
-}
-
-pub(crate) fn managed_image_delete(state: &State, p: &ResourcePath) -> Response {
-    let mut world = state.world();
-    let id = managed_image_id(&p.subscription, &p.resource_group, &p.name);
-    match world.managed_images.remove(&id.to_ascii_lowercase()) {
-        Some(img) => accepted_delete(
-            state,
-            &mut world,
-            &p.subscription,
-            &img.location,
-            COMPUTE_API,
-        ),
         None => StatusCode::NO_CONTENT.into_response(),
     }
 }

@@ -29,11 +29,14 @@ mod faults;
 mod gallery;
 mod gallery_update;
 mod identities;
+mod images;
 mod in_vm_validation;
 mod journal;
 mod marketplace;
 mod operations;
+mod paging;
 mod providers;
+mod provisioning;
 mod regions;
 mod resource_groups;
 mod routes;
@@ -126,6 +129,7 @@ impl Simulator {
                 timings: scenario.build.clone(),
                 build_rules: scenario.builds.clone(),
                 validation_rules: scenario.validations.clone(),
+                provisioning_rules: scenario.provisioning.clone(),
                 ..World::default()
             }),
             journal: Mutex::default(),
@@ -166,6 +170,9 @@ fn seed(state: &Arc<State>, scenario: &Scenario) {
         }
         for def in &scenario.galleries {
             gallery::seed(state, &mut world, def);
+        }
+        for def in &scenario.managed_images {
+            images::seed(state, &mut world, def);
         }
         for def in &scenario.identities {
             identities::seed(state, &mut world, def);
@@ -347,6 +354,32 @@ impl SimHandle {
         version: &str,
     ) {
         marketplace::publish(&self.state, location, publisher, offer, sku, version);
+    }
+
+    /// Withdraws a marketplace version now, as a publisher does: lists and
+    /// GETs stop showing it and templates pinned to it fail to provision.
+    pub fn withdraw_version(
+        &self,
+        location: &str,
+        publisher: &str,
+        offer: &str,
+        sku: &str,
+        version: &str,
+    ) {
+        marketplace::withdraw(&self.state, location, publisher, offer, sku, version);
+    }
+
+    /// Templates matching `pattern` submitted from now on fail to provision
+    /// with `code` (one of the spec's `ProvisioningErrorCode` values).
+    pub fn fail_provisioning(&self, pattern: &str, code: &str, message: Option<&str>) {
+        self.state.world().provisioning_rules.insert(
+            0,
+            scenario::ProvisioningRule {
+                pattern: pattern.to_owned(),
+                code: code.to_owned(),
+                message: message.map(str::to_owned),
+            },
+        );
     }
 
     /// Runs of templates matching `pattern` end with `outcome` from now on.

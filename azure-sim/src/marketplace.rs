@@ -180,6 +180,24 @@ pub(crate) fn publish(
     }
 }
 
+/// Removes a version (a no-op when it is not there).
+pub(crate) fn withdraw(
+    state: &State,
+    location: &str,
+    publisher: &str,
+    offer: &str,
+    sku: &str,
+    version: &str,
+) {
+    let mut world = state.world();
+    if let Some(entry) = world
+        .marketplace
+        .get_mut(&key(location, publisher, offer, sku))
+    {
+        entry.versions.retain(|v| !v.eq_ignore_ascii_case(version));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

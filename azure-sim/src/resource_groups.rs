@@ -239,11 +239,18 @@ pub(crate) fn resources_in(world: &World, subscription: &str, name: &str) -> Vec
 }
 
 /// `GET /subscriptions/{s}/resourceGroups/{rg}/resources`.
-pub(crate) fn list_resources(state: &State, subscription: &str, name: &str) -> Response {
+pub(crate) fn list_resources(
+    state: &State,
+    subscription: &str,
+    name: &str,
+    path: &str,
+    query: &[(String, String)],
+) -> Response {
     let world = state.world();
     if !exists(&world, subscription, name) {
         return ArmError::resource_group_not_found(name).into_response();
     }
     let value = resources_in(&world, subscription, name);
-    wire::json(StatusCode::OK, &json!({ "value": value }))
+    drop(world);
+    super::paging::answer(state, path, query, value)
 }

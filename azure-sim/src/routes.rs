@@ -7,11 +7,19 @@ use axum::http::Method;
 use super::faults::Access;
 use super::marketplace::SkuPath;
 
-/// api-versions the simulated resource providers accept.
+/// The api-version of the shipped spec of each simulated resource type: what
+/// the simulator writes into the polling URLs it hands out.
 pub(crate) const COMPUTE_API: &str = "2025-04-01";
 pub(crate) const GALLERY_API: &str = "2024-03-03";
-/// Several accepted versions are written comma-separated.
-pub(crate) const COMPUTE_OPERATIONS_API: &str = "2025-04-01,2024-03-03";
+/// The stable api-versions each resource type accepts, comma-separated,
+/// newest first: the versions of the ComputeRP and GalleryRP TypeSpec
+/// sources (the `api_versions_list` of azure-mgmt-compute 39.0.0, generated
+/// from them) and the shipped spec's. The shapes served are the shipped
+/// spec's; a later version only adds optional properties.
+const COMPUTE_SERVED: &str = "2026-04-01,2026-03-01,2025-11-01,2025-04-01,2024-11-01";
+const GALLERY_SERVED: &str = "2026-03-03,2025-12-03,2025-03-03,2024-03-03";
+/// Galleries and compute share the provider's operations endpoint.
+pub(crate) const COMPUTE_OPERATIONS_API: &str = "2026-04-01,2026-03-01,2025-11-01,2025-04-01,2024-11-01,2026-03-03,2025-12-03,2025-03-03,2024-03-03";
 pub(crate) const IMAGE_BUILDER_API: &str = "2025-10-01";
 pub(crate) const SUBSCRIPTIONS_API: &str = "2022-12-01";
 pub(crate) const RESOURCES_API: &str = "2025-04-01";
@@ -144,8 +152,20 @@ impl Route {
     pub fn access(method: &Method) -> Access {
         if method == Method::GET || method == Method::HEAD {
             Access::Read
+        } else if method == Method::DELETE {
+            Access::Delete
         } else {
             Access::Write
+        }
+    }
+
+    /// Compute's own throttling policy for the route, as its
+    /// `x-ms-ratelimit-remaining-resource` names it, with its 3- and 30-minute budgets.
+    pub fn compute_policy(&self) -> Option<(&'static str, u32, u32)> {
+        match self.name {
+            "marketplace.list" => Some(("ListVMImagesVersionsFromLocation", 16000, 64000)),
+            "marketplace.get" => Some(("GetVMImageFromLocation", 16000, 64000)),
+            _ => None,
         }
     }
 }
@@ -254,14 +274,19 @@ fn arm_op(method: &Method, segs: &[&str]) -> Option<(&'static str, &'static str,
         image: c[3].clone(),
     };
     if let Some(c) = capture(segs, MARKET) {
-        return (m == Method::GET)
-            .then(|| ("marketplace.list", COMPUTE_API, ArmOp::MarketList(sku(&c))));
+        return (m == Method::GET).then(|| {
+            (
+                "marketplace.list",
+                COMPUTE_SERVED,
+                ArmOp::MarketList(sku(&c)),
+            )
+        });
     }
     if let Some(c) = capture(segs, &format!("{MARKET}/{{}}")) {
         return (m == Method::GET).then(|| {
             (
                 "marketplace.get",
-                COMPUTE_API,
+                COMPUTE_SERVED,
                 ArmOp::MarketGet(sku(&c), c[5].clone()),
             )
         });
@@ -324,7 +349,7 @@ fn arm_op(method: &Method, segs: &[&str]) -> Option<(&'static str, &'static str,
         return (m == Method::GET).then(|| {
             (
                 "gallery.image.get",
-                GALLERY_API,
+                GALLERY_SERVED,
                 ArmOp::GalleryImageGet(gal(&c)),
             )
         });
@@ -333,7 +358,7 @@ fn arm_op(method: &Method, segs: &[&str]) -> Option<(&'static str, &'static str,
         return (m == Method::GET).then(|| {
             (
                 "gallery.version.list",
-                GALLERY_API,
+                GALLERY_SERVED,
                 ArmOp::GalleryVersionList(gal(&c)),
             )
         });
@@ -343,7 +368,7 @@ fn arm_op(method: &Method, segs: &[&str]) -> Option<(&'static str, &'static str,
         return match m {
             Method::GET => Some((
                 "gallery.version.get",
-                GALLERY_API,
+                GALLERY_SERVED,
                 ArmOp::GalleryVersionGet(gal(&c), v),
             )),
             Method::PATCH => Some((
@@ -353,7 +378,7 @@ fn arm_op(method: &Method, segs: &[&str]) -> Option<(&'static str, &'static str,
             )),
             Method::DELETE => Some((
                 "gallery.version.delete",
-                GALLERY_API,
+                GALLERY_SERVED,
                 ArmOp::GalleryVersionDelete(gal(&c), v),
             )),
             _ => None,
@@ -364,8 +389,8 @@ fn arm_op(method: &Method, segs: &[&str]) -> Option<(&'static str, &'static str,
     }
     if let Some(c) = capture(segs, IMAGE) {
         return match m {
-            Method::GET => Some(("image.get", COMPUTE_API, ArmOp::ImageGet(res(&c)))),
-            Method::DELETE => Some(("image.delete", COMPUTE_API, ArmOp::ImageDelete(res(&c)))),
+            Method::GET => Some(("image.get", COMPUTE_SERVED, ArmOp::ImageGet(res(&c)))),
+            Method::DELETE => Some(("image.delete", COMPUTE_SERVED, ArmOp::ImageDelete(res(&c)))),
             _ => None,
         };
     }

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::error::ArmError;
+use super::paging;
 use super::routes::ResourcePath;
 use super::state::State;
 use super::templates::{RunOutput, Template, key, not_found};
@@ -29,13 +30,19 @@ fn output_body(t: &Template, o: &RunOutput) -> Value {
     })
 }
 
-pub(crate) fn list(state: &Arc<State>, p: &ResourcePath) -> Response {
+pub(crate) fn list(
+    state: &Arc<State>,
+    p: &ResourcePath,
+    path: &str,
+    query: &[(String, String)],
+) -> Response {
     let world = state.world();
     let Some(t) = world.templates.get(&key(p)) else {
         return not_found(p);
     };
     let value: Vec<Value> = t.outputs.iter().map(|o| output_body(t, o)).collect();
-    wire::json(StatusCode::OK, &json!({"value": value}))
+    drop(world);
+    paging::answer(state, path, query, value)
 }
 
 pub(crate) fn get(state: &Arc<State>, p: &ResourcePath, name: &str) -> Response {

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use super::SimError;
 use super::faults::FaultRule;
 pub use super::in_vm_validation::ValidationRule;
+pub use super::provisioning::ProvisioningRule;
 
 /// Subscription used for scenario resources that do not name one.
 pub const DEFAULT_SUBSCRIPTION: &str = "00000000-0000-0000-0000-00000000a2b1";
@@ -44,6 +45,28 @@ pub struct Scenario {
     /// Validators that fail (AIB's validation phase).
     #[serde(default)]
     pub validations: Vec<ValidationRule>,
+    /// Provisioning failures injected into templates whose name matches.
+    #[serde(default)]
+    pub provisioning: Vec<ProvisioningRule>,
+    /// Managed images that exist before anything runs (sources of templates).
+    #[serde(default)]
+    pub managed_images: Vec<ManagedImageDef>,
+}
+
+/// A managed image (Microsoft.Compute/images) someone made earlier.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManagedImageDef {
+    pub subscription_id: Option<String>,
+    pub resource_group: String,
+    pub name: String,
+    pub location: String,
+    #[serde(default = "default_os")]
+    pub os: String,
+    #[serde(default = "default_generation")]
+    pub hyper_v_generation: String,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -67,6 +90,9 @@ pub struct Settings {
     /// Whether the caller may read blobs (the staging accounts' build logs);
     /// false answers as Storage does to a token without a data role.
     pub blob_read_allowed: bool,
+    /// Items per page of a paged list (gallery versions, run outputs,
+    /// resources, locations); longer lists come with a `nextLink`.
+    pub page_size: usize,
 }
 
 impl Default for Settings {
@@ -82,6 +108,7 @@ impl Default for Settings {
             locations: super::regions::all_names(),
             unregistered_providers: Vec::new(),
             blob_read_allowed: true,
+            page_size: 100,
         }
     }
 }
@@ -94,6 +121,8 @@ pub struct ThrottleSettings {
     pub reads_per_sec: u32,
     pub writes: u32,
     pub writes_per_sec: u32,
+    pub deletes: u32,
+    pub deletes_per_sec: u32,
 }
 
 impl Default for ThrottleSettings {
@@ -103,6 +132,8 @@ impl Default for ThrottleSettings {
             reads_per_sec: 25,
             writes: 200,
             writes_per_sec: 10,
+            deletes: 200,
+            deletes_per_sec: 10,
         }
     }
 }
@@ -338,9 +369,14 @@ impl Scenario {
 
     fn validate(&self) -> Result<(), SimError> {
         let t = &self.throttle;
-        if t.reads == 0 || t.writes == 0 {
+        if t.reads == 0 || t.writes == 0 || t.deletes == 0 {
             return Err(SimError::InvalidScenario(
                 "throttle bucket sizes must be at least 1".to_owned(),
+            ));
+        }
+        if self.settings.page_size == 0 {
+            return Err(SimError::InvalidScenario(
+                "settings.page_size: a page holds at least one item".to_owned(),
             ));
         }
         for rule in &self.builds {
@@ -348,6 +384,16 @@ impl Scenario {
                 return Err(SimError::InvalidScenario(format!(
                     "build rule '{}': fail_in only applies to outcome = \"failed\"",
                     rule.pattern
+                )));
+            }
+        }
+        for rule in &self.provisioning {
+            if !super::provisioning::CODES.contains(&rule.code.as_str()) {
+                return Err(SimError::InvalidScenario(format!(
+                    "provisioning rule '{}': code '{}' is not one of the spec's ProvisioningErrorCode values ({})",
+                    rule.pattern,
+                    rule.code,
+                    super::provisioning::CODES.join(", ")
                 )));
             }
         }

@@ -25,7 +25,7 @@ use super::journal::{JournalEntry, body_for_journal};
 use super::routes::{ArmOp, Route, RouteKind, classify};
 use super::state::{State, lock};
 use super::{
-    auth, blob, gallery, gallery_update, identities, marketplace, operations, providers,
+    auth, blob, gallery, gallery_update, identities, images, marketplace, operations, providers,
     resource_groups, run_outputs, subscriptions, templates, wire,
 };
 
@@ -130,7 +130,7 @@ async fn handle(
     let query = wire::parse_pairs(&query_raw);
     let is_form = matches!(route.kind, RouteKind::Entra { .. });
 
-    let response = answer(&state, &route, &method, &query, &headers, &body).await;
+    let response = answer(&state, &route, &method, uri.path(), &query, &headers, &body).await;
     let status = match &response {
         Some(resp) => resp.status().as_u16(),
         None => 0,
@@ -157,6 +157,7 @@ async fn answer(
     state: &Arc<State>,
     route: &Route,
     method: &Method,
+    path: &str,
     query: &[(String, String)],
     headers: &HeaderMap,
     body: &Bytes,
@@ -164,6 +165,9 @@ async fn answer(
     let plan = lock(&state.faults).plan(route.name);
     if !plan.latency.is_zero() {
         tokio::time::sleep(plan.latency).await;
+    }
+    if plan.action == Some(FaultKind::RevokeTokens) {
+        lock(&state.tokens).revoke_all();
     }
     let access = Route::access(method);
     let subscription = match &route.kind {
@@ -177,7 +181,7 @@ async fn answer(
             Some(FaultKind::Drop) => return None,
             Some(FaultKind::Status { code }) => return Some(blob::fault_error(state, Some(code))),
             Some(FaultKind::Throttle { .. }) => return Some(blob::fault_error(state, None)),
-            Some(FaultKind::Latency { .. }) | None => {}
+            Some(FaultKind::Latency { .. } | FaultKind::RevokeTokens) | None => {}
         }
     }
     match plan.action {
@@ -193,7 +197,7 @@ async fn answer(
             wire::set_header(&mut resp, access.header(), "0");
             return Some(resp);
         }
-        Some(FaultKind::Latency { .. }) | None => {}
+        Some(FaultKind::Latency { .. } | FaultKind::RevokeTokens) | None => {}
     }
     let resp = match &route.kind {
         RouteKind::Msi => auth::msi_token(state, query, headers),
@@ -212,18 +216,28 @@ async fn answer(
             "The requested path was not found.",
         )
         .into_response(),
-        RouteKind::UnknownArm { subscription } | RouteKind::Arm { subscription, .. } => {
-            arm(state, route, subscription, method, query, headers, body)
-        }
+        RouteKind::UnknownArm { subscription } | RouteKind::Arm { subscription, .. } => arm(
+            state,
+            route,
+            subscription,
+            method,
+            path,
+            query,
+            headers,
+            body,
+        ),
     };
     Some(resp)
 }
 
+// One request, as the pipeline stages need it; the arguments are its parts.
+#[allow(clippy::too_many_arguments)]
 fn arm(
     state: &Arc<State>,
     route: &Route,
     subscription: &str,
     method: &Method,
+    path: &str,
     query: &[(String, String)],
     headers: &HeaderMap,
     body: &Bytes,
@@ -239,6 +253,7 @@ fn arm(
                 faults::throttled_error(subscription, access, t.retry_after_secs).into_response();
             wire::set_header(&mut resp, "retry-after", &t.retry_after_secs.to_string());
             wire::set_header(&mut resp, access.header(), "0");
+            wire::set_header(&mut resp, access.global_header(), "0");
             return resp;
         }
     };
@@ -247,13 +262,13 @@ fn arm(
             api_version, op, ..
         } => match check_api_version(query, api_version).and_then(|()| {
             let namespace = match access {
-                Access::Write => op.write_namespace(),
+                Access::Write | Access::Delete => op.write_namespace(),
                 Access::Read => None,
             };
             resource_groups::check_scope(state, subscription, op.resource_group(), namespace)
         }) {
             Err(e) => e.into_response(),
-            Ok(()) => dispatch(state, subscription, op.clone(), query, body),
+            Ok(()) => dispatch(state, subscription, op.clone(), path, query, body),
         },
         _ => ArmError::new(
             StatusCode::NOT_FOUND,
@@ -263,6 +278,11 @@ fn arm(
         .into_response(),
     };
     wire::set_header(&mut resp, access.header(), &remaining.to_string());
+    wire::set_header(&mut resp, access.global_header(), &remaining.to_string());
+    if let Some(policy) = route.compute_policy() {
+        let left = lock(&state.throttle).count_policy(subscription, policy);
+        wire::set_header(&mut resp, "x-ms-ratelimit-remaining-resource", &left);
+    }
     let request_id = uuid::Uuid::new_v4().to_string();
     wire::set_header(&mut resp, "x-ms-request-id", &request_id);
     wire::set_header(&mut resp, "x-ms-correlation-request-id", &request_id);
@@ -304,33 +324,36 @@ fn dispatch(
     state: &Arc<State>,
     subscription: &str,
     op: ArmOp,
+    path: &str,
     query: &[(String, String)],
     body: &Bytes,
 ) -> Response {
     match op {
         ArmOp::MarketList(p) => marketplace::list(state, &p, query),
         ArmOp::MarketGet(p, v) => marketplace::get(state, &p, &v),
-        ArmOp::TemplateList(rg) => templates::list(state, subscription, &rg),
+        ArmOp::TemplateList(rg) => templates::list(state, subscription, &rg, path, query),
         ArmOp::TemplatePut(p) => templates::put(state, &p, body),
         ArmOp::TemplateGet(p) => templates::get(state, &p),
         ArmOp::TemplateDelete(p) => templates::delete(state, &p),
         ArmOp::TemplateRun(p) => templates::run(state, &p),
         ArmOp::TemplateCancel(p) => templates::cancel(state, &p),
-        ArmOp::RunOutputs(p) => run_outputs::list(state, &p),
+        ArmOp::RunOutputs(p) => run_outputs::list(state, &p, path, query),
         ArmOp::RunOutput(p, name) => run_outputs::get(state, &p, &name),
         ArmOp::OperationStatus { id } => operations::status(state, &id),
         ArmOp::OperationResult { id } => operations::result(state, &id),
         ArmOp::GalleryImageGet(p) => gallery::image_definition_get(state, &p),
-        ArmOp::GalleryVersionList(p) => gallery::version_list(state, &p),
+        ArmOp::GalleryVersionList(p) => gallery::version_list(state, &p, path, query),
         ArmOp::GalleryVersionGet(p, v) => gallery::version_get(state, &p, &v),
         ArmOp::GalleryVersionDelete(p, v) => gallery::version_delete(state, &p, &v),
         ArmOp::GalleryVersionUpdate(p, v) => gallery_update::version_update(state, &p, &v, body),
-        ArmOp::ImageGet(p) => gallery::managed_image_get(state, &p),
-        ArmOp::ImageDelete(p) => gallery::managed_image_delete(state, &p),
+        ArmOp::ImageGet(p) => images::get(state, &p),
+        ArmOp::ImageDelete(p) => images::delete(state, &p),
         ArmOp::SubscriptionGet => subscriptions::get(state, subscription),
-        ArmOp::LocationList => subscriptions::locations(state, subscription),
+        ArmOp::LocationList => subscriptions::locations(state, subscription, path, query),
         ArmOp::ResourceGroupGet(rg) => resource_groups::get(state, subscription, &rg),
-        ArmOp::ResourceList(rg) => resource_groups::list_resources(state, subscription, &rg),
+        ArmOp::ResourceList(rg) => {
+            resource_groups::list_resources(state, subscription, &rg, path, query)
+        }
         ArmOp::ProviderGet(ns) => providers::get(state, subscription, &ns),
         ArmOp::IdentityGet(p) => {
             let version = wire::query_value(query, "api-version").unwrap_or_default();

@@ -7,14 +7,15 @@ use super::auth::Tokens;
 use super::blob::Storage;
 use super::clock::SharedClock;
 use super::faults::{Faults, Throttle};
-use super::gallery::{GalleryImage, GalleryVersion, ManagedImage};
+use super::gallery::{GalleryImage, GalleryVersion};
 use super::identities::Identity;
+use super::images::ManagedImage;
 use super::in_vm_validation::ValidationRule;
 use super::journal::Journal;
 use super::marketplace::MarketSku;
 use super::operations::Operation;
 use super::resource_groups::ResourceGroup;
-use super::scenario::{BuildRule, BuildTimings, Settings};
+use super::scenario::{BuildRule, BuildTimings, ProvisioningRule, Settings};
 use super::templates::Template;
 
 pub(crate) struct State {
@@ -54,6 +55,7 @@ pub(crate) struct World {
     pub queued_outcomes: VecDeque<BuildRule>,
     /// Validators that fail, by template name.
     pub validation_rules: Vec<ValidationRule>,
+    pub provisioning_rules: Vec<ProvisioningRule>,
 }
 
 /// Locks a simulator mutex. A poisoned lock only means a request handler

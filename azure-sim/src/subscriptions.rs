@@ -30,7 +30,12 @@ pub(crate) fn get(state: &State, subscription: &str) -> Response {
 }
 
 /// `GET /subscriptions/{s}/locations`: the scenario's regions, in its order.
-pub(crate) fn locations(state: &State, subscription: &str) -> Response {
+pub(crate) fn locations(
+    state: &State,
+    subscription: &str,
+    path: &str,
+    query: &[(String, String)],
+) -> Response {
     let value: Vec<Value> = state
         .settings
         .locations
@@ -38,5 +43,5 @@ pub(crate) fn locations(state: &State, subscription: &str) -> Response {
         .filter_map(|l| regions::find(l))
         .map(|r| regions::location_body(subscription, r))
         .collect();
-    wire::json(StatusCode::OK, &json!({ "value": value }))
+    super::paging::answer(state, path, query, value)
 }

@@ -13,14 +13,16 @@ use serde_json::{Value, json};
 
 use super::buildlog;
 use super::error::ArmError;
+use super::gallery;
 use super::identities;
 use super::operations::{self, OpStatus};
+use super::provisioning::{self, ProvisioningError};
 use super::routes::{IMAGE_BUILDER_API, ResourcePath};
 use super::runs;
 use super::schema::validate_image_template;
 use super::staging::{self, Staging};
 use super::state::{State, lock};
-use super::wire;
+use super::wire::{self, Creator};
 
 const PROVIDER: &str = "Microsoft.VirtualMachineImages";
 const TYPE: &str = "Microsoft.VirtualMachineImages/imageTemplates";
@@ -47,13 +49,6 @@ impl Provisioning {
             Provisioning::Deleting => "Deleting",
         }
     }
-}
-
-/// `properties.provisioningError`: why AIB refused the template.
-#[derive(Debug, Clone)]
-pub(crate) struct ProvisioningError {
-    pub code: &'static str,
-    pub message: String,
 }
 
 #[derive(Debug, Clone)]
@@ -87,8 +82,10 @@ pub(crate) struct Template {
     /// The operation a running build reports to.
     pub run_op: Option<String>,
     pub run_task: Option<tokio::task::AbortHandle>,
-    /// Decided when the PUT arrives, shown once provisioning has failed.
+    /// The staging check's verdict when the PUT arrives; AIB's other checks
+    /// run when provisioning ends. Shown once provisioning has failed.
     pub provisioning_error: Option<ProvisioningError>,
+    pub created: Creator,
     /// The staging group and storage account, from the first run on.
     pub staging: Option<Staging>,
     /// Blob path (in the staging account's packerlogs) of the last run's log.
@@ -152,7 +149,7 @@ pub(crate) fn put(state: &Arc<State>, p: &ResourcePath, body: &Bytes) -> Respons
     let provisioning_error = staging::check(&world, &p.subscription, &location, &request)
         .err()
         .map(|message| ProvisioningError {
-            code: "BadStagingResourceGroup",
+            code: "BadStagingResourceGroup".to_owned(),
             message,
         });
     let urls = operations::create(
@@ -176,6 +173,7 @@ pub(crate) fn put(state: &Arc<State>, p: &ResourcePath, body: &Bytes) -> Respons
         run_op: None,
         run_task: None,
         provisioning_error,
+        created: gallery::seeded_by(state),
         staging: None,
         log_blob: None,
     };
@@ -191,10 +189,16 @@ pub(crate) fn put(state: &Arc<State>, p: &ResourcePath, body: &Bytes) -> Respons
         tokio::time::sleep(delay).await;
         let mut world = st.world();
         let mut failure = None;
+        // AIB looks at the source and scripts as they are when it gets to them.
+        let verdict = world
+            .templates
+            .get(&k)
+            .map(|t| provisioning::check(&world, &t.name, &t.location, &t.request).err());
         if let Some(t) = world.templates.get_mut(&k)
             && t.provisioning == Provisioning::Creating
         {
-            failure = t.provisioning_error.clone();
+            failure = t.provisioning_error.clone().or(verdict.flatten());
+            t.provisioning_error = failure.clone();
             t.provisioning = match failure {
                 Some(_) => Provisioning::Failed,
                 None => Provisioning::Succeeded,
@@ -204,7 +208,7 @@ pub(crate) fn put(state: &Arc<State>, p: &ResourcePath, body: &Bytes) -> Respons
         let (status, error) = match failure {
             Some(e) => (
                 OpStatus::Failed,
-                Some(ArmError::bad_request(e.code, e.message)),
+                Some(ArmError::bad_request(&e.code, e.message)),
             ),
             None => (OpStatus::Succeeded, None),
         };
@@ -251,6 +255,7 @@ pub(crate) fn body_of(t: &Template) -> Value {
     body["id"] = json!(t.id);
     body["name"] = json!(t.name);
     body["type"] = json!(TYPE);
+    body["systemData"] = t.created.system_data();
     if let Some(ids) = body["identity"]["userAssignedIdentities"].as_object_mut() {
         // The same ids the identity's own GET shows.
         for (id, v) in ids.iter_mut() {
@@ -296,7 +301,13 @@ pub(crate) fn get(state: &Arc<State>, p: &ResourcePath) -> Response {
 }
 
 /// `ImageTemplates_ListByResourceGroup`: every template of the group, as GET shows it.
-pub(crate) fn list(state: &Arc<State>, subscription: &str, group: &str) -> Response {
+pub(crate) fn list(
+    state: &Arc<State>,
+    subscription: &str,
+    group: &str,
+    path: &str,
+    query: &[(String, String)],
+) -> Response {
     let world = state.world();
     if !super::resource_groups::exists(&world, subscription, group) {
         return ArmError::resource_group_not_found(group).into_response();
@@ -311,7 +322,8 @@ pub(crate) fn list(state: &Arc<State>, subscription: &str, group: &str) -> Respo
         .filter(|(key, t)| key.starts_with(&prefix) && t.provisioning != Provisioning::Deleting)
         .map(|(_, t)| body_of(t))
         .collect();
-    wire::json(StatusCode::OK, &json!({ "value": value }))
+    drop(world);
+    super::paging::answer(state, path, query, value)
 }
 
 pub(crate) fn delete(state: &Arc<State>, p: &ResourcePath) -> Response {

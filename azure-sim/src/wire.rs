@@ -42,3 +42,26 @@ pub(crate) fn set_header(resp: &mut Response, name: &'static str, value: &str) {
 pub(crate) fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
+
+/// Who made a resource, as ARM's `systemData` says (common-types v3).
+#[derive(Debug, Clone)]
+pub(crate) struct Creator {
+    pub by: String,
+    /// `User`, `Application`, `ManagedIdentity` or `Key`.
+    pub by_type: &'static str,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Creator {
+    /// `systemData` of a resource nobody has changed since it was made.
+    pub fn system_data(&self) -> Value {
+        serde_json::json!({
+            "createdBy": self.by,
+            "createdByType": self.by_type,
+            "createdAt": timestamp(self.at),
+            "lastModifiedBy": self.by,
+            "lastModifiedByType": self.by_type,
+            "lastModifiedAt": timestamp(self.at),
+        })
+    }
+}

@@ -210,10 +210,27 @@ pub async fn put(
     let response = client.put(&path, IMAGE_BUILDER, body).await?;
     let operation = format!("create image template {}", template.name);
     if let Some(poller) = LroPoller::from_response(client, operation, &response)? {
-        poller.wait(deadline).await?;
+        let waited = poller.wait(deadline).await;
         // final-state-via azure-async-operation: the resource itself holds the result.
-        let response = client.get(&path, IMAGE_BUILDER).await?;
-        return parse_status(template, response.body);
+        // A template AIB refused ends its operation Failed too; its
+        // `provisioningError` says why in the spec's words, which the
+        // caller records rather than the operation's.
+        let failed = match waited {
+            Ok(_) => None,
+            Err(error @ AzureError::Lro { .. }) => Some(error),
+            Err(error) => return Err(error),
+        };
+        let status = match (client.get(&path, IMAGE_BUILDER).await, failed) {
+            (Ok(response), failed) => (parse_status(template, response.body)?, failed),
+            (Err(_), Some(error)) | (Err(error), None) => return Err(error),
+        };
+        return match status {
+            (status, None) => Ok(status),
+            (status, Some(_)) if status.provisioning_state == Some(ProvisioningState::Failed) => {
+                Ok(status)
+            }
+            (_, Some(error)) => Err(error),
+        };
     }
     parse_status(template, response.body)
 }

@@ -54,6 +54,14 @@ resource_group = "rg"
 name = "aib"
 location = "westeurope"
 
+# The source of the official CreateImageTemplateLinux example: AIB refuses a
+# template whose source image does not exist.
+[[managed_images]]
+subscription_id = "00000000-0000-0000-0000-000000000000"
+resource_group = "rg1"
+name = "source_image"
+location = "westus"
+
 [[builds]]
 match = "fail-*"
 outcome = "failed"
@@ -686,7 +694,8 @@ async fn official_example_bodies_are_accepted_with_the_official_response_shape()
     );
     let created: Value = resp.json().await.unwrap();
     let example = fixture("imagebuilder/2025-10-01/examples/CreateImageTemplateLinux.json");
-    let extra = ["provisioningState", "tags"];
+    // systemData: an image template is a TrackedResource (common-types v3).
+    let extra = ["provisioningState", "tags", "systemData"];
     assert_shape(&created, &example["responses"]["201"]["body"], &extra, "");
     assert_eq!(json_at(&sim, &token, &op_url).await["status"], "InProgress");
 
@@ -702,7 +711,7 @@ async fn official_example_bodies_are_accepted_with_the_official_response_shape()
     assert_shape(
         &got,
         &example["responses"]["200"]["body"],
-        &["provisioningState", "tags", "vnetConfig"],
+        &["provisioningState", "tags", "vnetConfig", "systemData"],
         "",
     );
     assert_has(
@@ -931,7 +940,7 @@ async fn a_run_moves_through_the_sub_states_and_leaves_its_artifacts() {
     assert_shape(
         &version,
         &example["responses"]["200"]["body"],
-        &["type", "excludeFromLatest", "tags"],
+        &["type", "excludeFromLatest", "tags", "systemData"],
         "",
     );
     assert_eq!(
@@ -963,7 +972,7 @@ async fn a_run_moves_through_the_sub_states_and_leaves_its_artifacts() {
     assert_shape(
         &listed,
         &example["responses"]["200"]["body"],
-        &["type", "excludeFromLatest", "tags"],
+        &["type", "excludeFromLatest", "tags", "systemData"],
         "",
     );
     assert_eq!(listed["value"].as_array().unwrap().len(), 2);
@@ -984,10 +993,11 @@ async fn a_run_moves_through_the_sub_states_and_leaves_its_artifacts() {
         .await
         .unwrap();
     let example = fixture("compute/ComputeRP-2025-04-01/imageExamples/Image_Get.json");
+    // The spec's ImageProperties has sourceVirtualMachine; the example does not show it.
     assert_shape(
         &image,
         &example["responses"]["200"]["body"],
-        &["hyperVGeneration"],
+        &["hyperVGeneration", "sourceVirtualMachine", "tags"],
         "",
     );
 

@@ -64,7 +64,13 @@ async fn gallery_image_definitions_show_architecture_state_and_features() {
     let arm64 = get_json(&sim, &arm, &definition("arm"), "2024-03-03", 200).await;
     let ex =
         example("compute/GalleryRP-2024-03-03/galleryExamples/GalleryImage_UpdateFeatures.json");
-    assert_shape(&arm64, &ex, &["id", "type", "architecture"], "");
+    // GalleryImage is a TrackedResource (common-types v3): it has systemData.
+    assert_shape(
+        &arm64,
+        &ex,
+        &["id", "type", "architecture", "systemData"],
+        "",
+    );
     let props = &arm64["properties"];
     assert_eq!(props["architecture"], "Arm64");
     assert_eq!(props["osState"], "Specialized");
@@ -79,7 +85,7 @@ async fn gallery_image_definitions_show_architecture_state_and_features() {
     // Defaults: as before, and no features key at all, as Compute answers.
     let plain = get_json(&sim, &arm, &definition("plain"), "2024-03-03", 200).await;
     let ex = example("compute/GalleryRP-2024-03-03/galleryExamples/GalleryImage_Get.json");
-    assert_shape(&plain, &ex, &["type", "architecture"], "");
+    assert_shape(&plain, &ex, &["type", "architecture", "systemData"], "");
     assert_eq!(plain["properties"]["architecture"], "x64");
     assert_eq!(plain["properties"]["osState"], "Generalized");
     assert!(plain["properties"].get("features").is_none(), "{plain}");

@@ -66,6 +66,7 @@ async fn excludes_from_latest_for_the_version_and_per_region() {
             "safetyProfile",
             "excludeFromLatest",
             "endOfLifeDate",
+            "systemData",
         ],
         "PATCH answer",
     );

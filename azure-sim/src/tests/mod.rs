@@ -1,10 +1,13 @@
 //! The simulator driven over real loopback HTTP, as its clients drive it, and
 //! checked against the official examples copied into `specs/`.
 
+mod api_versions;
 mod blob;
 mod gallery_features;
 mod gallery_update;
 mod identities;
+mod paging;
+mod provisioning;
 mod resources;
 mod staging;
 mod validation;

@@ -322,15 +322,15 @@ impl ArmClient {
         attempt: u32,
     ) -> Result<ArmResponse, Failure> {
         let inner = &self.inner;
-        inner.throttle.acquire(method).await;
-        let token = inner
-            .tokens
-            .token(&inner.scope)
-            .await
-            .map_err(Failure::permanent)?;
+        let ticket = inner.throttle.acquire(method).await;
+        let token = inner.tokens.token(&inner.scope).await.map_err(|e| {
+            inner.throttle.unanswered(ticket, method);
+            Failure::permanent(e)
+        })?;
         let request_id = Uuid::new_v4().to_string();
         let mut bearer =
             HeaderValue::from_str(&format!("Bearer {}", token.secret())).map_err(|_| {
+                inner.throttle.unanswered(ticket, method);
                 Failure::permanent(AzureError::Auth("the token is not a valid header".into()))
             })?;
         bearer.set_sensitive(true);
@@ -365,6 +365,7 @@ impl ArmClient {
             }
         };
         let response = request.send().await.map_err(|e| {
+            inner.throttle.unanswered(ticket, method);
             observe(Answer::Transport);
             let never_sent = e.is_connect();
             transport(e, never_sent)
@@ -372,7 +373,7 @@ impl ArmClient {
         let status = response.status();
         observe(Answer::Status(status.as_u16()));
         let headers = response.headers().clone();
-        inner.throttle.observe(method, &headers);
+        inner.throttle.observe(ticket, method, status, &headers);
         let bytes = read_capped(response, MAX_BODY)
             .await
             .map_err(|read| match read {

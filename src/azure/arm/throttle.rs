@@ -1,30 +1,48 @@
-//! Client-side rate limiting that keeps the daemon inside ARM's request budget.
+//! Pacing by what ARM says is left of the subscription's request budget.
 //!
-//! ARM throttles per subscription and principal with token buckets (documented at the time of
-//! writing: reads 250 burst refilled at 25/s, writes and deletes 200 burst at 10/s). Our
-//! defaults stay below that so a daemon sharing a subscription with people and pipelines does
-//! not eat the whole budget. ARM reports what is left in `x-ms-ratelimit-remaining-*`; when
-//! that is lower than what our bucket holds we lower the bucket to match, so we slow down
-//! before ARM answers 429.
+//! ARM throttles per subscription and principal with token buckets (documented
+//! at the time of writing: reads 250 burst refilled at 25/s, writes and
+//! deletes 200 burst at 10/s) and reports on every answer what is left in
+//! `x-ms-ratelimit-remaining-subscription-{reads,writes,deletes}` (and the
+//! `-global-` variants; Compute adds its own per-policy counts in
+//! `x-ms-ratelimit-remaining-resource`). The budget is shared with whoever
+//! else uses the subscription, so the client trusts those numbers, not a
+//! fixed bucket of its own:
 //!
-//! Hand-written rather than `governor`: waits must use tokio's clock (tests pause it) and the
-//! bucket must accept the server's "remaining" as an input.
+//! - every answer sets what we may still send to what ARM reports, less the
+//!   requests still in flight (ARM has not counted them yet);
+//! - between answers the budget refills at the rate the reports showed (the
+//!   rise of the reported count over at least a second, plus what we spent
+//!   meanwhile), and only at a fifth of the documented rate until one was
+//!   measured: refilling too slowly costs nothing, as the next answer
+//!   reports what accumulated, while refilling too fast costs 429s;
+//! - a 429 empties the budget and halves the rate, so the retries after its
+//!   `Retry-After` are paced one by one instead of coming back together.
+//!
+//! An ARM that sends no headers (a proxy stripping them) leaves the
+//! configured bucket in charge, as before.
+//!
+//! Hand-written rather than `governor`: waits must use tokio's clock (tests
+//! pause it), and no rate limiter crate takes the server's count and refill
+//! as inputs.
 
 use std::sync::Mutex;
 use std::time::Duration;
 
-use reqwest::Method;
 use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
 use tokio::time::Instant;
 
-/// Size and refill rate of one bucket.
+/// Size and refill rate of one bucket: what the client assumes of ARM until
+/// ARM's headers say otherwise.
 #[derive(Debug, Clone, Copy)]
 pub struct BucketConfig {
     pub burst: u32,
     pub per_second: f64,
 }
 
-/// Budgets for reads (GET/HEAD) and writes (PUT/POST/PATCH/DELETE).
+/// Budgets for reads (GET/HEAD) and writes (PUT/POST/PATCH; DELETE has a
+/// bucket of its own of the same size, as in ARM).
 #[derive(Debug, Clone, Copy)]
 pub struct RateLimits {
     pub reads: BucketConfig,
@@ -32,19 +50,35 @@ pub struct RateLimits {
 }
 
 impl Default for RateLimits {
+    /// ARM's documented buckets.
     fn default() -> Self {
         Self {
             reads: BucketConfig {
-                burst: 200,
-                per_second: 20.0,
+                burst: 250,
+                per_second: 25.0,
             },
             writes: BucketConfig {
-                burst: 150,
-                per_second: 8.0,
+                burst: 200,
+                per_second: 10.0,
             },
         }
     }
 }
+
+/// The shortest span a refill rate is measured over: ARM reports whole
+/// requests, so shorter spans are mostly rounding.
+const MEASURE_OVER: Duration = Duration::from_secs(1);
+/// Until a rate is measured, refill at this share of the documented one.
+const PROBE_SHARE: f64 = 0.2;
+/// Spend under the measured rate: the reports are rounded down, and what
+/// is left unspent comes back in the next report.
+const MEASURED_SHARE: f64 = 0.8;
+/// A herd of 429s answered together is one signal: the rate is halved at
+/// most once in this span.
+const CUT_ONCE_IN: Duration = Duration::from_secs(1);
+/// The slowest refill assumed, as a share of the documented rate, so a
+/// burst of bad news cannot stall the client for minutes.
+const FLOOR_SHARE: f64 = 0.02;
 
 #[derive(Debug)]
 struct Bucket {
@@ -52,10 +86,39 @@ struct Bucket {
     state: Mutex<BucketState>,
 }
 
+/// Where a refill measurement starts: when, ARM's count then, the number of
+/// the request that count answered, and the answers since to requests let
+/// through after it (which ARM counted after it, as it counts in order).
+#[derive(Debug, Clone, Copy)]
+struct Anchor {
+    at: Instant,
+    count: f64,
+    number: u64,
+    answers: u32,
+}
+
 #[derive(Debug)]
 struct BucketState {
+    /// What we may send now.
     tokens: f64,
     refilled_at: Instant,
+    /// Sent and not answered yet.
+    in_flight: u32,
+    /// ARM has reported on this bucket: its numbers rule.
+    reported: bool,
+    /// The refill rate ARM's reports showed, per second.
+    measured: Option<f64>,
+    /// The largest count ARM reported: above it the bucket does not refill.
+    ceiling: f64,
+    /// Start of the current measurement.
+    anchor: Option<Anchor>,
+    /// When a 429 last halved the rate.
+    cut_at: Option<Instant>,
+    /// Numbers the requests in the order they were let through.
+    issued: u64,
+    /// The latest request whose report was taken in: an answer overtaken by
+    /// a later request's carries an older count and is not.
+    newest_report: u64,
 }
 
 impl Bucket {
@@ -65,52 +128,137 @@ impl Bucket {
             state: Mutex::new(BucketState {
                 tokens: f64::from(config.burst),
                 refilled_at: Instant::now(),
+                in_flight: 0,
+                reported: false,
+                measured: None,
+                ceiling: f64::from(config.burst),
+                anchor: None,
+                cut_at: None,
+                issued: 0,
+                newest_report: 0,
             }),
         }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BucketState> {
-        // The state is two numbers that are always consistent; a panic elsewhere cannot
-        // leave them half-written.
+        // The state is a few numbers that are always consistent; a panic
+        // elsewhere cannot leave them half-written.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Takes one token, or says how long until one is available.
-    fn try_take(&self) -> Result<(), Duration> {
+    fn rate(&self, state: &BucketState) -> f64 {
+        let rate = match (state.reported, state.measured) {
+            (false, _) => self.config.per_second,
+            (true, Some(measured)) => measured * MEASURED_SHARE,
+            (true, None) => self.config.per_second * PROBE_SHARE,
+        };
+        rate.max(self.config.per_second * FLOOR_SHARE).max(0.01)
+    }
+
+    /// Takes one request's worth and numbers it, or says how long until there is one.
+    fn try_take(&self) -> Result<u64, Duration> {
         let mut state = self.lock();
         let now = Instant::now();
+        let rate = self.rate(&state);
         let elapsed = now.duration_since(state.refilled_at).as_secs_f64();
-        state.tokens =
-            (state.tokens + elapsed * self.config.per_second).min(f64::from(self.config.burst));
+        state.tokens = (state.tokens + elapsed * rate).min(state.ceiling);
         state.refilled_at = now;
         if state.tokens >= 1.0 {
             state.tokens -= 1.0;
-            Ok(())
+            state.in_flight += 1;
+            state.issued += 1;
+            Ok(state.issued)
         } else {
-            let rate = self.config.per_second.max(f64::MIN_POSITIVE);
             Err(Duration::from_secs_f64(
                 ((1.0 - state.tokens) / rate).min(3600.0),
             ))
         }
     }
 
-    async fn acquire(&self) {
-        while let Err(wait) = self.try_take() {
-            tokio::time::sleep(wait).await;
+    async fn acquire(&self) -> u64 {
+        loop {
+            match self.try_take() {
+                Ok(number) => return number,
+                Err(wait) => tokio::time::sleep(wait).await,
+            }
         }
     }
 
-    fn clamp_to(&self, remaining: u32) {
+    /// One answer (or none: `remaining` and `throttled` unset) to request
+    /// `number` this bucket let through.
+    fn answered(&self, number: u64, remaining: Option<u32>, throttled: bool) {
         let mut state = self.lock();
-        state.tokens = state.tokens.min(f64::from(remaining));
+        let now = Instant::now();
+        state.in_flight = state.in_flight.saturating_sub(1);
+        // A 429 or a lost request took nothing from ARM's bucket.
+        if let Some(anchor) = state.anchor.as_mut()
+            && number > anchor.number
+            && remaining.is_some()
+            && !throttled
+        {
+            anchor.answers += 1;
+        }
+        if number < state.newest_report {
+            return;
+        }
+        if throttled {
+            if state
+                .cut_at
+                .is_none_or(|at| now.duration_since(at) >= CUT_ONCE_IN)
+            {
+                let rate = self.rate(&state) / MEASURED_SHARE;
+                state.measured = Some(rate / 2.0);
+                state.cut_at = Some(now);
+            }
+            state.reported = true;
+            state.tokens = 0.0;
+            state.refilled_at = now;
+            state.anchor = None;
+            return;
+        }
+        let Some(remaining) = remaining.map(f64::from) else {
+            return;
+        };
+        state.newest_report = number;
+        state.reported = true;
+        state.ceiling = state.ceiling.max(remaining + 1.0);
+        state.tokens = (remaining - f64::from(state.in_flight)).max(0.0);
+        state.refilled_at = now;
+        let restart = Anchor {
+            at: now,
+            count: remaining,
+            number,
+            answers: 0,
+        };
+        match state.anchor {
+            Some(a) if now.duration_since(a.at) >= MEASURE_OVER => {
+                // A full bucket does not refill: such a span says nothing.
+                if remaining + 1.0 < state.ceiling && a.count + 1.0 < state.ceiling {
+                    let refilled = remaining - a.count + f64::from(a.answers);
+                    let sample = refilled.max(0.0) / now.duration_since(a.at).as_secs_f64();
+                    state.measured = Some(match state.measured {
+                        Some(old) => (old + sample) / 2.0,
+                        None => sample,
+                    });
+                }
+                state.anchor = Some(restart);
+            }
+            Some(_) => {}
+            None => state.anchor = Some(restart),
+        }
     }
 }
 
-/// The read and write buckets of one ARM client.
+/// One request let through, numbered in its bucket.
+#[derive(Debug, Clone, Copy)]
+pub struct Ticket(u64);
+
+/// The read, write and delete budgets of one ARM client.
 #[derive(Debug)]
 pub struct Throttle {
     reads: Bucket,
     writes: Bucket,
+    deletes: Bucket,
 }
 
 impl Throttle {
@@ -118,102 +266,74 @@ impl Throttle {
         Self {
             reads: Bucket::new(limits.reads),
             writes: Bucket::new(limits.writes),
+            deletes: Bucket::new(limits.writes),
         }
     }
 
-    /// Waits until the budget allows one more request of this method.
-    pub async fn acquire(&self, method: &Method) {
-        self.bucket(method).acquire().await;
+    /// Waits until the budget allows one more request of this method. The
+    /// ticket goes back with the answer to [`Throttle::observe`], or to
+    /// [`Throttle::unanswered`].
+    pub async fn acquire(&self, method: &Method) -> Ticket {
+        Ticket(self.bucket(method).acquire().await)
     }
 
-    /// Lowers our budget to what ARM says is left.
-    pub fn observe(&self, method: &Method, headers: &HeaderMap) {
-        let remaining = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u32>().ok())
-        };
-        let names: &[&str] = if is_read(method) {
-            &["x-ms-ratelimit-remaining-subscription-reads"]
-        } else {
-            &[
-                "x-ms-ratelimit-remaining-subscription-writes",
-                "x-ms-ratelimit-remaining-subscription-deletes",
-            ]
-        };
-        if let Some(min) = names.iter().filter_map(|n| remaining(n)).min() {
-            self.bucket(method).clamp_to(min);
-        }
+    /// Takes in what ARM's answer says is left.
+    pub fn observe(
+        &self,
+        ticket: Ticket,
+        method: &Method,
+        status: StatusCode,
+        headers: &HeaderMap,
+    ) {
+        let word = kind(method);
+        let names = [
+            format!("x-ms-ratelimit-remaining-subscription-{word}"),
+            format!("x-ms-ratelimit-remaining-subscription-global-{word}"),
+        ];
+        let counts = names.iter().filter_map(|name| count(headers.get(name)?));
+        let remaining = counts.chain(resource_remaining(headers)).min();
+        self.bucket(method)
+            .answered(ticket.0, remaining, status == StatusCode::TOO_MANY_REQUESTS);
+    }
+
+    /// The request got no answer.
+    pub fn unanswered(&self, ticket: Ticket, method: &Method) {
+        self.bucket(method).answered(ticket.0, None, false);
     }
 
     fn bucket(&self, method: &Method) -> &Bucket {
-        if is_read(method) {
-            &self.reads
-        } else {
-            &self.writes
+        match kind(method) {
+            "reads" => &self.reads,
+            "deletes" => &self.deletes,
+            _ => &self.writes,
         }
     }
 }
 
-fn is_read(method: &Method) -> bool {
-    matches!(*method, Method::GET | Method::HEAD)
+fn count(value: &reqwest::header::HeaderValue) -> Option<u32> {
+    value.to_str().ok()?.trim().parse().ok()
+}
+
+/// The smallest count of Compute's `Policy3Min;139,Policy30Min;699` list.
+fn resource_remaining(headers: &HeaderMap) -> Option<u32> {
+    let text = headers
+        .get("x-ms-ratelimit-remaining-resource")?
+        .to_str()
+        .ok()?;
+    text.split(',')
+        .filter_map(|policy| policy.rsplit_once(';')?.1.trim().parse().ok())
+        .min()
+}
+
+/// ARM's word for the method's bucket.
+fn kind(method: &Method) -> &'static str {
+    match *method {
+        Method::GET | Method::HEAD => "reads",
+        Method::DELETE => "deletes",
+        _ => "writes",
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use reqwest::header::HeaderValue;
-
-    fn tiny() -> RateLimits {
-        RateLimits {
-            reads: BucketConfig {
-                burst: 3,
-                per_second: 1.0,
-            },
-            writes: BucketConfig {
-                burst: 1,
-                per_second: 0.5,
-            },
-        }
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn burst_then_refill_rate() {
-        let throttle = Throttle::new(tiny());
-        let start = Instant::now();
-        for _ in 0..3 {
-            throttle.acquire(&Method::GET).await;
-        }
-        assert_eq!(Instant::now(), start, "the burst needs no waiting");
-        throttle.acquire(&Method::GET).await;
-        assert_eq!(Instant::now() - start, Duration::from_secs(1));
-        // Writes have their own bucket.
-        throttle.acquire(&Method::PUT).await;
-        throttle.acquire(&Method::DELETE).await;
-        assert_eq!(Instant::now() - start, Duration::from_secs(3));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn low_remaining_budget_slows_us_down() {
-        let throttle = Throttle::new(tiny());
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            "x-ms-ratelimit-remaining-subscription-reads",
-            HeaderValue::from_static("0"),
-        );
-        throttle.observe(&Method::GET, &headers);
-        let start = Instant::now();
-        throttle.acquire(&Method::GET).await;
-        assert_eq!(Instant::now() - start, Duration::from_secs(1));
-        // A write header does not touch the read bucket.
-        let mut writes = HeaderMap::new();
-        writes.insert(
-            "x-ms-ratelimit-remaining-subscription-writes",
-            HeaderValue::from_static("0"),
-        );
-        throttle.observe(&Method::GET, &writes);
-        throttle.acquire(&Method::PUT).await;
-        assert_eq!(Instant::now() - start, Duration::from_secs(1));
-    }
-}
+#[path = "throttle_tests.rs"]
+mod tests;

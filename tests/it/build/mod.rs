@@ -12,6 +12,7 @@ mod lifecycle;
 mod pipeline;
 mod prune;
 mod recovery;
+mod refusals;
 mod template;
 
 use std::sync::{Arc, Mutex};

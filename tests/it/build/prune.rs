@@ -8,7 +8,8 @@ use image_refresh::build;
 use image_refresh::catalog::{Distribute, GalleryTarget, StorageAccountType, TargetRegion};
 use image_refresh::model::{BuildState, Cleanup};
 
-use super::{BuildWorld, IMAGE, World, events, options, world};
+use super::{BuildWorld, IMAGE, World, events, options, world, world_with_scenario};
+use crate::support::setup;
 
 const DEFINITION: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-image-gallery/providers/Microsoft.Compute/galleries/gal_corp/images/ubuntu-golden";
 
@@ -47,6 +48,32 @@ fn distribute_to_gallery(h: &mut World, keep: u32, end_of_life_after: Option<Dur
         versions_to_keep: Some(keep),
         end_of_life_after,
     })];
+}
+
+/// ARM pages the version list; what pruning decides must rest on every page.
+#[tokio::test]
+async fn pruning_sees_versions_on_every_page() {
+    let scenario = format!("{}{GALLERY}", setup::scenario("page_size = 2", 0, 1));
+    let mut h = world_with_scenario(&scenario).await;
+    distribute_to_gallery(&mut h, 2, None);
+    let ctx = h.process("a", options()).await;
+    for _ in 0..5 {
+        let record = build::run_job(&ctx, &h.job()).await.unwrap();
+        assert_eq!(record.state, BuildState::Succeeded);
+    }
+    // Built 1.0.2 to 1.0.6; seven versions at most are four pages of two,
+    // the hand-made 1.0.0 and 1.0.1 first.
+    assert_eq!(deleted(&h), ["1.0.2", "1.0.3", "1.0.4"]);
+    assert_eq!(
+        version_names(&h).await,
+        ["1.0.0", "1.0.1", "1.0.5", "1.0.6"]
+    );
+    let followed = h
+        .journal("gallery.version.list")
+        .iter()
+        .filter(|e| e.query.contains("$skiptoken="))
+        .count();
+    assert!(followed >= 3, "pages after the first were read: {followed}");
 }
 
 async fn version_names(h: &World) -> Vec<String> {

@@ -149,3 +149,42 @@ async fn a_lookup_that_keeps_failing_makes_its_images_unavailable_not_the_check(
     assert!(record.finished_at.is_some());
     assert_eq!(record.error, None);
 }
+
+/// A token revoked before its announced expiry: ARM answers 401, the client
+/// fetches a new token once and repeats the request; the check completes.
+#[tokio::test]
+async fn a_token_revoked_mid_life_is_replaced_and_the_check_completes() {
+    let world = world(&scenario()).await;
+    let catalog = world.catalog_with(&images());
+    let store = world.store_for(&catalog).await;
+    world.sim.add_fault(FaultRule {
+        after: Some(1),
+        ..FaultRule::times("marketplace.list", FaultKind::RevokeTokens, 1)
+    });
+    let plan = world
+        .check_with(&catalog, &store, CheckOptions { concurrency: 1 })
+        .await;
+    for n in 0..8 {
+        let image = entry(&plan, &format!("img-{n}"));
+        assert_eq!(
+            image.decision,
+            Decision::NeverBuilt,
+            "img-{n}: {}",
+            image.reason
+        );
+    }
+    let statuses = world.statuses("marketplace.list");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 401).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        4,
+        "{statuses:?}"
+    );
+    // One token before the revocation, one after it.
+    let tokens = world.accepted("token.entra") + world.accepted("token.msi");
+    assert_eq!(tokens, 2, "{:?}", world.sim.counters());
+}
