@@ -9,7 +9,8 @@ pub const DEFAULT_CONFIG_PATH: &str = "/etc/image-refresh/image-refresh.toml";
 #[derive(Debug, Parser)]
 #[command(
     name = "image-refresh",
-    version,
+    // The package version and the git commit it was built from (see build.rs).
+    version = env!("IMAGE_REFRESH_VERSION"),
     about = "Keeps golden VM images patched: checks Azure for newer base images and rebuilds stale ones with Azure VM Image Builder"
 )]
 pub struct Cli {

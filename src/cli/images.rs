@@ -4,13 +4,13 @@ use std::process::ExitCode;
 
 use miette::{IntoDiagnostic, miette};
 
-use super::{GlobalArgs, open_store_and_catalog};
+use super::{Existing, GlobalArgs, open_store_and_catalog};
 use crate::catalog::Catalog;
 use crate::store::{ImageState, Store};
 
 /// Lets the service rebuild an image again after it stopped by itself.
 pub async fn enable(global: &GlobalArgs, image: &str) -> miette::Result<ExitCode> {
-    let (store, catalog) = open_store_and_catalog(global).await?;
+    let (store, catalog) = open_store_and_catalog(global, Existing::MayCreate).await?;
     let state = async {
         let state = known_image(catalog.as_ref(), &store, image).await?;
         store
@@ -37,7 +37,7 @@ pub async fn enable(global: &GlobalArgs, image: &str) -> miette::Result<ExitCode
 
 /// Stops automatic rebuilds of an image until `enable`.
 pub async fn disable(global: &GlobalArgs, image: &str, reason: &str) -> miette::Result<ExitCode> {
-    let (store, catalog) = open_store_and_catalog(global).await?;
+    let (store, catalog) = open_store_and_catalog(global, Existing::MayCreate).await?;
     let done = async {
         known_image(catalog.as_ref(), &store, image).await?;
         store

@@ -83,9 +83,11 @@
 
 mod alarm;
 mod catalog;
+mod cron_text;
 mod expr;
 mod jitter;
 
 pub use alarm::{Alarm, AlarmError, CronAlarm, TokioAlarm};
 pub use catalog::{CatalogSchedules, DEFAULT_CRON};
+pub use cron_text::parse_cron;
 pub use expr::{MAX_JITTER, Schedule, ScheduleError};
