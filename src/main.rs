@@ -31,7 +31,7 @@ fn main() -> ExitCode {
 /// The long-running commands: `run` (also under systemd) and `simulate`.
 fn is_service(command: &Command) -> bool {
     match command {
-        Command::Run { once } => !once,
+        Command::Run { once, .. } => !once,
         #[cfg(feature = "simulator")]
         Command::Simulate { .. } => true,
         _ => false,

@@ -84,18 +84,25 @@ pub enum Command {
         /// Follow the builds to the end, showing AIB progress.
         #[arg(long)]
         wait: bool,
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
     },
     /// Run the service: check on schedule and rebuild what is stale.
     Run {
         /// One check cycle with its builds, then exit.
         #[arg(long)]
         once: bool,
+        /// With --once: the cycle's plan and builds as JSON.
+        #[arg(long, value_enum, default_value_t, requires = "once")]
+        output: Output,
     },
     /// Let the service rebuild an image again after it disabled it (failed
     /// builds in a row) or an operator did; resets the failure count.
     Enable {
         /// The image, by catalog name.
         image: String,
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
     },
     /// Stop the service from rebuilding an image until `enable`.
     Disable {
@@ -104,6 +111,8 @@ pub enum Command {
         /// Shown by `status`.
         #[arg(long, default_value = "disabled by an operator")]
         reason: String,
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
     },
     /// The whole job in under a minute on the bundled Azure simulator and a
     /// temporary database; touches nothing outside a temporary folder.
@@ -171,5 +180,8 @@ pub enum Command {
 #[derive(Debug, Clone, Copy, clap::Subcommand)]
 pub enum NotifyAction {
     /// Send a `notify_test` event to every sink; exit 0 only if each took it.
-    Test,
+    Test {
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
+    },
 }
