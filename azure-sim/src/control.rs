@@ -106,3 +106,39 @@ pub(crate) fn queue_outcome(state: &State, outcome: Outcome, fail_in: Option<Pha
 fn refuse(message: String) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!({ "error": message }))).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::Scenario;
+
+    /// Every table README.md documents, with its example, makes one scenario that loads.
+    #[test]
+    fn the_readme_s_scenario_examples_load() {
+        let readme = include_str!("../README.md");
+        let examples: String = readme
+            .split("```toml\n")
+            .skip(1)
+            .filter_map(|block| block.split_once("```").map(|(toml, _)| toml))
+            .collect();
+        for table in [
+            "[settings]",
+            "[throttle]",
+            "[build]",
+            "[[marketplace]]",
+            "[[publish]]",
+            "[[galleries]]",
+            "[[resource_groups]]",
+            "[[identities]]",
+            "[[builds]]",
+            "[[faults]]",
+        ] {
+            assert!(
+                examples.contains(table),
+                "README.md has no example of {table}"
+            );
+        }
+        let scenario = Scenario::from_toml(&examples).unwrap();
+        assert_eq!(scenario.faults.len(), 4);
+        assert_eq!(scenario.builds[0].pattern, "ir-windows-*");
+    }
+}

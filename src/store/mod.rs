@@ -109,9 +109,9 @@ impl Store {
     pub async fn open_existing(path: &Path) -> Result<Store, StoreError> {
         match std::fs::metadata(path) {
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                return Err(StoreError::Missing {
+                Err(StoreError::Missing {
                     path: path.to_owned(),
-                });
+                })
             }
             _ => Store::connect(path, false).await,
         }

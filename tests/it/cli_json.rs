@@ -87,7 +87,7 @@ fn uuids_out(text: &str) -> String {
 fn short_ids_out(text: &str) -> String {
     let mut out = String::new();
     let mut word = String::new();
-    let mut flush = |word: &mut String, out: &mut String| {
+    let flush = |word: &mut String, out: &mut String| {
         let short = word.len() == 8 && word.chars().all(|c| c.is_ascii_hexdigit());
         out.push_str(if short { "[short]" } else { word.as_str() });
         word.clear();
