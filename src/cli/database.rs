@@ -77,7 +77,7 @@ pub fn explain(path: &Path, error: &StoreError) -> miette::Report {
             help = "run the command as the database's owner, or as root (the service runs \
                     with DynamicUser=, so its history is root's to read), or fix the \
                     owner or mode",
-            "cannot open the history database {shown}: permission denied ({denied})"
+            "cannot open the history database {shown}: permission denied: {denied}"
         );
     }
     miette!("cannot open the history database {shown}: {}", cause(error))

@@ -170,26 +170,69 @@ fn a_file_that_is_not_sqlite_is_named_once_with_what_to_do() {
 
 #[test]
 fn a_database_this_user_may_not_write_says_so() {
-    if rustix::process::geteuid().is_root() {
-        println!("skipped: running as root, for whom file permissions do not apply");
+    use std::os::unix::fs::PermissionsExt;
+    let root = rustix::process::geteuid().is_root();
+    // Root may write anything: as root, the commands run as nobody (setpriv, util-linux).
+    let setpriv = Command::new("setpriv").arg("--version").output().is_ok();
+    if root && !setpriv {
+        println!(
+            "skipped: running as root, for whom file permissions do not apply, without setpriv"
+        );
         return;
     }
-    use std::os::unix::fs::PermissionsExt;
+    let as_user = |config: &Path, database: &Path, args: &[&str]| {
+        let mut command = if root {
+            let mut command = Command::new("setpriv");
+            command.args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN]);
+            command
+        } else {
+            Command::new(BIN)
+        };
+        command
+            .arg("--config")
+            .arg(config)
+            .arg("--database")
+            .arg(database)
+            .args(args)
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap()
+    };
     let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let config = classic(dir.path(), str::to_owned);
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
     let locked = dir.path().join("locked");
     std::fs::create_dir(&locked).unwrap();
     let database = locked.join("history.db");
     let seeded = run(&config, &database, &["enable", IMAGE]);
     assert!(seeded.status.success(), "{}", text(&seeded.stderr));
-    std::fs::set_permissions(&database, std::fs::Permissions::from_mode(0o400)).unwrap();
-    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o500)).unwrap();
-    let output = run(&config, &database, &["disable", IMAGE]);
-    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o700)).unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    let err = text(&output.stderr);
-    assert!(err.contains("permission denied"), "{err}");
-    assert!(err.contains("mode 0400"), "{err}");
+    // Readable, not writable, by the user the command runs as.
+    let mode = if root { 0o644 } else { 0o444 };
+    std::fs::set_permissions(&database, std::fs::Permissions::from_mode(mode)).unwrap();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let uid = if root {
+        65534
+    } else {
+        rustix::process::getuid().as_raw()
+    };
+
+    let existing = as_user(&config, &database, &["disable", IMAGE]);
+    let new = as_user(&config, &locked.join("new.db"), &["enable", IMAGE]);
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for (output, what) in [
+        (existing, format!("{}", database.display())),
+        (new, format!("{}", locked.display())),
+    ] {
+        assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+        // miette wraps long paths; compare without its line breaks and margins.
+        let squeeze = |s: &str| s.replace(|c: char| c.is_whitespace() || c == '│', "");
+        let err = squeeze(&text(&output.stderr));
+        assert!(err.contains("permissiondenied"), "{err}");
+        let expected = squeeze(&format!("uid {uid} may not write {what} (owner uid"));
+        assert!(err.contains(&expected), "{err}");
+        assert!(err.contains(",mode0"), "{err}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
