@@ -128,11 +128,6 @@ async fn open_app(global: &GlobalArgs) -> miette::Result<App> {
         })
 }
 
-/// The history store for a command that only reads it: a missing database is an error.
-async fn open_store(global: &GlobalArgs) -> miette::Result<Store> {
-    Ok(open_store_and_catalog(global, Existing::Required).await?.0)
-}
-
 /// Whether a command may start a new history database.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Existing {
