@@ -47,7 +47,7 @@ fn colour(terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
 /// systemd sets `JOURNAL_STREAM=dev:inode` of the stream it gave the service;
 /// comparing with stderr tells a service from a child that inherited the
 /// variable but writes elsewhere (a shell started from the service, say).
-fn stderr_is_journal() -> bool {
+pub fn stderr_is_journal() -> bool {
     let Ok(expected) = std::env::var("JOURNAL_STREAM") else {
         return false;
     };

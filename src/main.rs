@@ -5,7 +5,7 @@ use image_refresh::cli::{self, Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if !is_service(&cli.command) {
+    if !is_service(&cli.command) && !image_refresh::logging::stderr_is_journal() {
         die_quietly_on_closed_pipe();
     }
     cli::init_tracing(&cli);
@@ -46,7 +46,9 @@ fn is_service(command: &Command) -> bool {
 ///
 /// The service keeps SIGPIPE ignored, as systemd starts it (`IgnoreSIGPIPE=yes`): a
 /// journald restart closes its stderr, and that must be a failed write it logs past, not
-/// a death by signal in the middle of a build.
+/// a death by signal in the middle of a build. So does any command systemd started (a
+/// `run --once` from a timer, its stderr the journal), and so does `simulate`. Sockets
+/// are unaffected either way: Rust sends with `MSG_NOSIGNAL`.
 fn die_quietly_on_closed_pipe() {
     // SAFETY: signal(2) with SIG_DFL installs no handler, so no code runs in signal
     // context; it is called before the runtime or any other thread exists.
