@@ -10,24 +10,33 @@ use croner::Cron;
 use croner::errors::CronError;
 use croner::parser::{CronParser, Seconds};
 
-/// The six fields as croner reads them, with what each takes.
-const FIELDS: [(&str, &str); 6] = [
+/// The fields as croner reads them, with what each takes.
+const FIELDS: [(&str, &str); 7] = [
     ("seconds", "0-59"),
     ("minute", "0-59"),
     ("hour", "0-23"),
     ("day-of-month", "1-31"),
     ("month", "1-12 or JAN-DEC"),
     ("day-of-week", "0-7 or SUN-SAT"),
+    ("year", "1-9999"),
 ];
 
-/// Parses `expression` (5 fields, or 6 with leading seconds); the error is the reason,
-/// in the expression's own terms.
+const NICKNAMES: &str = "@yearly, @annually, @monthly, @weekly, @daily or @hourly";
+
+/// Parses `expression` (5 fields, 6 with leading seconds, 7 with a year last, or one of
+/// croner's nicknames such as `@daily`); the error is the reason, in the expression's own
+/// terms.
 pub fn parse_cron(expression: &str) -> Result<Cron, String> {
-    let fields: Vec<&str> = expression.split_whitespace().collect();
+    let trimmed = expression.trim();
+    if trimmed.starts_with('@') {
+        return parse_full(trimmed)
+            .map_err(|_| format!("`{trimmed}` is not a cron nickname; use {NICKNAMES}"));
+    }
+    let fields: Vec<&str> = trimmed.split_whitespace().collect();
     let skipped = match fields.len() {
         0 => return Err("it is empty".to_owned()),
         5 => 1,
-        6 => 0,
+        6 | 7 => 0,
         n => {
             return Err(format!(
                 "it has {n} fields; cron takes 5 (minute hour day-of-month month day-of-week) \
@@ -40,16 +49,16 @@ pub fn parse_cron(expression: &str) -> Result<Cron, String> {
     } else {
         fields.join(" ")
     };
-    let error = match parse_six(&full) {
+    let error = match parse_full(&full) {
         Ok(cron) => return Ok(cron),
         Err(error) => error,
     };
     // The field that fails on its own, every other one a wildcard.
     for (index, field) in fields.iter().enumerate() {
         let position = index + skipped;
-        let mut probe = ["*"; 6];
+        let mut probe = ["*"; 7];
         probe[position] = field;
-        if let Err(alone) = parse_six(&probe.join(" ")) {
+        if let Err(alone) = parse_full(&probe.join(" ")) {
             return Err(field_reason(position, field, &alone));
         }
     }
@@ -59,7 +68,8 @@ pub fn parse_cron(expression: &str) -> Result<Cron, String> {
     ))
 }
 
-fn parse_six(expression: &str) -> Result<Cron, CronError> {
+/// croner as the schedule uses it: seconds first, a year after the day-of-week allowed.
+fn parse_full(expression: &str) -> Result<Cron, CronError> {
     CronParser::builder()
         .seconds(Seconds::Required)
         .build()
@@ -99,9 +109,13 @@ mod tests {
     use super::parse_cron;
 
     #[test]
-    fn five_and_six_fields_parse() {
+    fn what_croner_took_before_still_parses() {
         assert!(parse_cron("0 6 * * TUE#2").is_ok());
         assert!(parse_cron("30 0 6 * * *").is_ok());
+        assert!(parse_cron("0 0 6 * * * 2027").is_ok());
+        assert!(parse_cron("@daily").is_ok());
+        let reason = parse_cron("@fortnightly").unwrap_err();
+        assert!(reason.contains("use @yearly"), "{reason}");
     }
 
     #[test]
