@@ -53,6 +53,9 @@ fn watch_git_state() {
 fn git(args: &[&str]) -> Option<String> {
     let output = Command::new("git")
         .args(args)
+        // `git status` would otherwise refresh the index it is watched by, and a
+        // concurrent git command in the checkout would find it locked.
+        .env("GIT_OPTIONAL_LOCKS", "0")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .ok()?;
