@@ -28,6 +28,7 @@ mod distribution;
 mod error;
 mod faults;
 mod gallery;
+mod gallery_update;
 mod identities;
 mod journal;
 mod marketplace;

@@ -204,6 +204,11 @@ pub struct GalleryImageDef {
     pub versions: Vec<String>,
     /// `publishingProfile.endOfLifeDate` of the seeded versions.
     pub end_of_life_date: Option<String>,
+    /// `safetyProfile.blockDeletionBeforeEndOfLife` of every version, seeded or
+    /// built (as an organisation's policy would set it): a DELETE before the
+    /// version's end of life is refused.
+    #[serde(default)]
+    pub block_deletion_before_end_of_life: bool,
 }
 
 /// A resource group that exists before anything runs.

@@ -209,6 +209,7 @@ pub(super) struct RawDistribute {
     pub storage_account_type: Str,
     pub exclude_from_latest: Bool,
     pub versions_to_keep: Int,
+    pub end_of_life_after: Str,
 }
 
 /// A gallery target region: either `"westeurope"` or `{ name = "westeurope", replicas = 2 }`.

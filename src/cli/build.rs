@@ -41,6 +41,12 @@ pub async fn build(
     let (sender, receiver) = mpsc::unbounded_channel();
     let printer = spawn_printer(receiver);
     let pipeline = app.pipeline_with(options, Some(sender));
+    // A build Azure has and a lost history does not must not be made twice.
+    pipeline
+        .reconcile(&subset)
+        .await
+        .into_diagnostic()
+        .wrap_err("reconcile failed")?;
     let plan = pipeline
         .check(&subset, CheckTrigger::Cli)
         .await

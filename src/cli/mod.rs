@@ -14,6 +14,7 @@ mod notify;
 mod output;
 mod plan;
 mod progress;
+mod revoke;
 #[cfg(feature = "simulator")]
 pub mod simulated;
 mod status;
@@ -76,6 +77,14 @@ pub async fn run(cli: Cli) -> miette::Result<ExitCode> {
             reason,
             output,
         } => images::disable(global, &image, &reason, output).await,
+        Command::Revoke {
+            image,
+            version,
+            reason,
+            by,
+            force,
+            output,
+        } => revoke::revoke(global, &image, &version, &reason, by, force, output).await,
         Command::History {
             image,
             limit,

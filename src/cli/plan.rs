@@ -14,8 +14,14 @@ pub const EXIT_STALE: u8 = 3;
 
 pub async fn check(global: &GlobalArgs, format: Output) -> miette::Result<ExitCode> {
     let app = open_app(global).await?;
-    let plan = app
-        .pipeline(None)
+    let pipeline = app.pipeline(None);
+    // Reads Azure only: what a lost history does not know must not read as stale.
+    pipeline
+        .reconcile(&app.catalog)
+        .await
+        .into_diagnostic()
+        .wrap_err("reconcile failed")?;
+    let plan = pipeline
         .check(&app.catalog, CheckTrigger::Cli)
         .await
         .into_diagnostic()

@@ -140,6 +140,9 @@ struct Service {
     /// The outbox sender's task, restarted with each catalog's `[[notify]]`.
     notifications: Option<tokio::task::AbortHandle>,
     metrics: Metrics,
+    /// Whether the history has been compared with Azure since the start or
+    /// the last catalog reload (see `reconcile`).
+    reconciled: bool,
 }
 
 impl Service {
@@ -180,12 +183,24 @@ impl Service {
             retries,
             health,
             metrics,
+            reconciled: false,
         })
     }
 
     /// Picks up every build an earlier process left unfinished; AIB runs went
     /// on in Azure meanwhile, and the build machine asks Azure where they are.
     async fn resume_unfinished(&mut self) -> Result<(), DaemonError> {
+        if !self.reconciled {
+            match self.pipeline.reconcile(&self.app.catalog).await {
+                Ok(_) => self.reconciled = true,
+                Err(error) => {
+                    if self.failed("compare the history with Azure", &error) {
+                        warn!(error = %chain(&error), "cannot compare the history with Azure; a build Azure has may be made again. Trying again before the next check");
+                    }
+                }
+            }
+        }
+        self.pipeline.finish_revocations().await;
         crate::build::release_dead_leases(self.pipeline.context()).await;
         for build in self.pipeline.unfinished().await? {
             self.pool.resume(&self.pipeline, &self.app.catalog, build);

@@ -20,6 +20,8 @@ mod logs;
 mod notify;
 mod package;
 mod preflight;
+mod reconcile;
+mod revoke;
 mod schedule;
 mod security;
 mod simulator;

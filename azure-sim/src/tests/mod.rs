@@ -3,6 +3,7 @@
 
 mod blob;
 mod gallery_features;
+mod gallery_update;
 mod identities;
 mod resources;
 mod staging;
