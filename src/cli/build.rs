@@ -55,10 +55,11 @@ pub async fn build(
     let selection = match (force, skip_soak) {
         (true, _) => Selection::Forced,
         (false, true) => Selection::SkipSoak,
-        (false, false) => Selection::Stale,
+        (false, false) => Selection::Named,
     };
     let not_built = not_built(&plan, selection);
     if format == Output::Table {
+        say_built_outside_window(&plan, selection);
         say_why_not_built(&not_built);
     }
     let jobs = plan.jobs(&subset, selection);
@@ -154,6 +155,19 @@ fn not_built(plan: &Plan, selection: Selection) -> Vec<&PlanEntry> {
         .collect()
 }
 
+/// A named image waiting for its build window is built as asked, and says so.
+fn say_built_outside_window(plan: &Plan, selection: Selection) {
+    for entry in &plan.entries {
+        let built = entry.source_version.is_some() && entry.selected(selection);
+        if built && entry.decision.kind() == DecisionKind::WaitingForWindow {
+            println!(
+                "{}: outside its build window ({}); building it now as asked",
+                entry.image, entry.reason
+            );
+        }
+    }
+}
+
 /// One line for each named image that gets no build.
 fn say_why_not_built(entries: &[&PlanEntry]) {
     for entry in entries {
@@ -242,6 +256,16 @@ pub async fn run_once(global: &GlobalArgs, format: Output) -> miette::Result<Exi
             results: &results,
         })?,
         Output::Table => {
+            for entry in &cycle.plan.entries {
+                if let crate::check::Decision::WaitingForWindow { opens_at, .. } = &entry.decision {
+                    println!(
+                        "{}: not built: its build window is closed until {}; the service builds it then, `image-refresh build {}` now",
+                        entry.image,
+                        opens_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                        entry.image
+                    );
+                }
+            }
             for (image, reason) in &cycle.disabled {
                 println!("{image}: disabled: {reason}; `image-refresh enable {image}` resumes");
             }

@@ -40,7 +40,7 @@ pub async fn check(global: &GlobalArgs, format: Output) -> miette::Result<ExitCo
 fn exit_code(plan: &Plan) -> ExitCode {
     if say_unresolved(plan) {
         ExitCode::FAILURE
-    } else if plan.stale().next().is_some() {
+    } else if plan.outdated().next().is_some() {
         ExitCode::from(EXIT_STALE)
     } else {
         ExitCode::SUCCESS
@@ -59,12 +59,23 @@ pub fn say_unresolved(plan: &Plan) -> bool {
     !unresolved.is_empty()
 }
 
+/// What happens to the entry: rebuilt now, when its window opens, or kept.
+fn plan_word(entry: &crate::plan::PlanEntry) -> &'static str {
+    if entry.stale {
+        "rebuild"
+    } else if entry.decision.kind().is_outdated() {
+        "wait"
+    } else {
+        "keep"
+    }
+}
+
 pub fn print_plan(plan: &Plan) {
     let mut table = output::table(["image", "plan", "source version", "reason"]);
     for entry in &plan.entries {
         table.add_row([
             entry.image.clone(),
-            if entry.stale { "rebuild" } else { "keep" }.to_owned(),
+            plan_word(entry).to_owned(),
             entry.source_version.clone().unwrap_or_else(|| "?".into()),
             entry.reason.clone(),
         ]);
@@ -78,7 +89,7 @@ pub fn print_plan(plan: &Plan) {
     println!(
         "check {}: {} of {} images stale{unknown} ({} source lookups)",
         plan.check_id,
-        plan.stale().count(),
+        plan.outdated().count(),
         plan.entries.len(),
         plan.lookups
     );

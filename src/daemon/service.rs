@@ -9,6 +9,7 @@
 mod retry;
 mod setup;
 mod waits;
+mod windows;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -21,6 +22,7 @@ use tracing::{error, info, warn};
 use self::retry::Retries;
 use self::setup::{changed_images, schedules, start_metrics, wire};
 use self::waits::{ring, tick, wait};
+use self::windows::WindowWaits;
 use super::health::{DatabaseHealth, Said};
 use super::notify::Notifier;
 use super::pool::{BuildPool, Finished};
@@ -136,6 +138,8 @@ struct Service {
     due: std::cell::RefCell<Option<(DateTime<Utc>, NextDue)>>,
     /// Failed checks and builds let go of, to try again with backoff.
     retries: Retries,
+    /// Stale images waiting for their build window to open.
+    windows: WindowWaits,
     health: DatabaseHealth,
     /// The outbox sender's task, restarted with each catalog's `[[notify]]`.
     notifications: Option<tokio::task::AbortHandle>,
@@ -181,6 +185,7 @@ impl Service {
             cursor,
             due: std::cell::RefCell::new(None),
             retries,
+            windows: WindowWaits::default(),
             health,
             metrics,
             reconciled: false,
@@ -213,10 +218,13 @@ impl Service {
     async fn catch_up(&mut self) {
         let now = self.config.clock.now();
         let last_checks: BTreeMap<String, Option<DateTime<Utc>>> = match self.store.status().await {
-            Ok(status) => status
-                .into_iter()
-                .map(|image| (image.state.name.clone(), last_check_for_catch_up(&image)))
-                .collect(),
+            Ok(status) => {
+                self.windows.restore(&self.app.catalog, &status, now);
+                status
+                    .into_iter()
+                    .map(|image| (image.state.name.clone(), last_check_for_catch_up(&image)))
+                    .collect()
+            }
             Err(error) => {
                 if self.failed("read when images were last checked", &error) {
                     warn!(error = %chain(&error), "cannot read when images were last checked; checking everything now");
@@ -240,7 +248,10 @@ impl Service {
         let mut watchdog = self.config.watchdog.map(tokio::time::interval);
         loop {
             let scheduled = self.next_due().map(|(at, _)| at);
-            let next = [scheduled, self.retries.next()].into_iter().flatten().min();
+            let next = [scheduled, self.retries.next(), self.windows.next()]
+                .into_iter()
+                .flatten()
+                .min();
             tokio::select! {
                 // Signals first, then the watchdog: however busy the rest is, SIGTERM
                 // is answered and systemd hears the service is alive.
@@ -281,6 +292,14 @@ impl Service {
             self.cursor = at;
         }
         due.extend(self.retries.take_due_checks(now));
+        let opened = self.windows.take_due(now);
+        if !opened.is_empty() {
+            info!(
+                images = opened.len(),
+                "build windows opened; checking the images that wait for them"
+            );
+            due.extend(opened);
+        }
         if !due.is_empty() {
             self.request_check(due, CheckTrigger::Schedule);
         }
@@ -351,6 +370,7 @@ impl Service {
         match checked {
             Ok((subset, Ok(plan))) => {
                 self.wrote();
+                self.windows.checked(&plan);
                 let stale = plan.stale().count();
                 info!(check_id = %plan.check_id, images = plan.entries.len(), stale, "check done");
                 let mut again: BTreeSet<String> =
@@ -532,7 +552,14 @@ impl Service {
             0 => String::new(),
             n => format!("; {n} building: {}", builds.join(", ")),
         };
-        format!("{next}{checking}{building}")
+        let waiting = match (self.windows.len(), self.windows.next()) {
+            (0, _) | (_, None) => String::new(),
+            (n, Some(at)) => format!(
+                "; {n} waiting for a build window (next opens {})",
+                at.format("%Y-%m-%d %H:%M:%S UTC")
+            ),
+        };
+        format!("{next}{checking}{building}{waiting}")
     }
 
     fn update_status(&self) {

@@ -22,6 +22,7 @@ mod package;
 mod preflight;
 mod reconcile;
 mod revoke;
+mod rollout;
 mod schedule;
 mod security;
 mod simulator;

@@ -7,6 +7,7 @@ mod gallery_update;
 mod identities;
 mod resources;
 mod staging;
+mod validation;
 
 use std::sync::{Arc, Mutex};
 
