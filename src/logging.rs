@@ -31,14 +31,23 @@ pub fn init(filter: EnvFilter) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(colour(
+            std::io::stderr().is_terminal(),
+            std::env::var_os("NO_COLOR"),
+        ))
         .init();
+}
+
+/// Colour only on a terminal, and never when `NO_COLOR` has a value (no-color.org: any
+/// non-empty value; an empty one is as good as unset).
+fn colour(terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    terminal && no_color.is_none_or(|value| value.is_empty())
 }
 
 /// systemd sets `JOURNAL_STREAM=dev:inode` of the stream it gave the service;
 /// comparing with stderr tells a service from a child that inherited the
 /// variable but writes elsewhere (a shell started from the service, say).
-fn stderr_is_journal() -> bool {
+pub fn stderr_is_journal() -> bool {
     let Ok(expected) = std::env::var("JOURNAL_STREAM") else {
         return false;
     };
@@ -56,6 +65,14 @@ fn is_same_stream(journal_stream: &str, dev: u64, ino: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_color_with_a_value_or_no_terminal_means_no_escapes() {
+        assert!(colour(true, None));
+        assert!(colour(true, Some("".into())));
+        assert!(!colour(true, Some("1".into())));
+        assert!(!colour(false, None));
+    }
 
     #[test]
     fn the_journal_stream_must_be_stderr_itself() {

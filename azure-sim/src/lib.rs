@@ -23,6 +23,7 @@ mod auth;
 mod blob;
 mod buildlog;
 mod clock;
+mod control;
 mod distribution;
 mod error;
 mod faults;
@@ -410,12 +411,7 @@ impl SimHandle {
 
     /// The next run of any template ends with `outcome` (queued, first in first out).
     pub fn queue_build_outcome(&self, outcome: Outcome, fail_in: Option<Phase>) {
-        self.state.world().queued_outcomes.push_back(BuildRule {
-            pattern: "*".to_owned(),
-            outcome,
-            fail_in,
-            extra_secs: 0,
-        });
+        control::queue_outcome(&self.state, outcome, fail_in);
     }
 
     /// Every access token handed out so far: tests assert none of them leaks.

@@ -114,7 +114,10 @@ impl AsyncWrite for SimStream {
 }
 
 pub(crate) fn router(state: Arc<State>) -> axum::Router {
-    axum::Router::new().fallback(handle).with_state(state)
+    axum::Router::new()
+        .merge(crate::control::routes())
+        .fallback(handle)
+        .with_state(state)
 }
 
 async fn handle(

@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::PathBuf;
-use std::str::FromStr;
 
 use chrono::Duration;
 use chrono_tz::Tz;
@@ -360,10 +359,10 @@ pub(super) fn check_store(p: &mut Problems, raw: Option<&RawStore>) -> StoreSett
 pub(super) fn check_schedule(p: &mut Problems, raw: &S<RawSchedule>) -> Option<ScheduleSettings> {
     let schedule = raw.get_ref();
     let cron = required(p, &schedule.cron, raw.span(), "cron", "e.g. cron = \"0 6 * * TUE#2\" (06:00 on the second Tuesday)").and_then(|cron| {
-        match croner::Cron::from_str(cron.get_ref()) {
+        match crate::schedule::parse_cron(cron.get_ref()) {
             Ok(_) => Some(cron.get_ref().trim().to_owned()),
-            Err(e) => {
-                p.hint(cron.span(), format!("bad cron expression: {e}"), "use 5 fields (minute hour day-of-month month day-of-week) or 6 with leading seconds, e.g. \"0 6 * * TUE#2\"");
+            Err(reason) => {
+                p.hint(cron.span(), format!("bad cron expression `{}`: {reason}", cron.get_ref().trim()), "use 5 fields (minute hour day-of-month month day-of-week) or 6 with leading seconds, e.g. \"0 6 * * TUE#2\"");
                 None
             }
         }

@@ -212,6 +212,11 @@ impl<'s> Problems<'s> {
         self.hidden.push(span);
     }
 
+    /// The catalog's text, as written.
+    pub(super) fn source(&self) -> &'s str {
+        self.source
+    }
+
     pub(super) fn hidden(&self) -> &[Range<usize>] {
         &self.hidden
     }

@@ -46,6 +46,7 @@ mod model;
 mod raw;
 mod source;
 mod step;
+mod type_hints;
 mod validate;
 mod values;
 

@@ -15,6 +15,7 @@ use super::check_validation::check_validator;
 use super::error::{CatalogError, InvalidCatalog, Problems};
 use super::model::{Catalog, Recipe};
 use super::raw::{RawCatalog, SECRET_KEY_PARTS};
+use super::type_hints;
 use super::values::check_name;
 
 pub(super) fn parse(source: &str, file_name: &str) -> Result<Catalog, CatalogError> {
@@ -48,7 +49,10 @@ fn shape_problem(p: &mut Problems, error: &toml::de::Error) {
         Some((what, expected)) if what.starts_with("unknown field") => {
             p.hint(span, what, format!("expected {expected}"));
         }
-        _ => p.error(span, message),
+        _ => match type_hints::wrong_type(p.source(), &span, message) {
+            Some((message, hint)) => p.hint(span, message, hint),
+            None => p.error(span, message),
+        },
     }
 }
 

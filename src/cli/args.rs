@@ -9,7 +9,8 @@ pub const DEFAULT_CONFIG_PATH: &str = "/etc/image-refresh/image-refresh.toml";
 #[derive(Debug, Parser)]
 #[command(
     name = "image-refresh",
-    version,
+    // The package version and the git commit it was built from (see build.rs).
+    version = env!("IMAGE_REFRESH_VERSION"),
     about = "Keeps golden VM images patched: checks Azure for newer base images and rebuilds stale ones with Azure VM Image Builder"
 )]
 pub struct Cli {
@@ -83,18 +84,25 @@ pub enum Command {
         /// Follow the builds to the end, showing AIB progress.
         #[arg(long)]
         wait: bool,
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
     },
     /// Run the service: check on schedule and rebuild what is stale.
     Run {
         /// One check cycle with its builds, then exit.
         #[arg(long)]
         once: bool,
+        /// With --once: the cycle's plan and builds as JSON.
+        #[arg(long, value_enum, default_value_t, requires = "once")]
+        output: Output,
     },
     /// Let the service rebuild an image again after it disabled it (failed
     /// builds in a row) or an operator did; resets the failure count.
     Enable {
         /// The image, by catalog name.
         image: String,
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
     },
     /// Stop the service from rebuilding an image until `enable`.
     Disable {
@@ -103,6 +111,8 @@ pub enum Command {
         /// Shown by `status`.
         #[arg(long, default_value = "disabled by an operator")]
         reason: String,
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
     },
     /// Take a gallery image version out of `latest` in every region, so that
     /// new VMs and scale-outs get the previous good version; records who and
@@ -190,5 +200,8 @@ pub enum Command {
 #[derive(Debug, Clone, Copy, clap::Subcommand)]
 pub enum NotifyAction {
     /// Send a `notify_test` event to every sink; exit 0 only if each took it.
-    Test,
+    Test {
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
+    },
 }

@@ -3,16 +3,17 @@
 use std::process::ExitCode;
 
 use miette::{IntoDiagnostic, WrapErr, miette};
+use serde::Serialize;
 use tokio::sync::mpsc;
 
 use super::plan::{print_plan, say_unresolved};
 use super::progress::spawn_printer;
-use super::{GlobalArgs, open_app, output};
+use super::{GlobalArgs, Output, open_app, output};
 use crate::app::App;
 use crate::build::{BuildError, BuildOptions};
 use crate::model::{CheckTrigger, DecisionKind};
 use crate::pipeline::Pipeline;
-use crate::plan::{Plan, Selection};
+use crate::plan::{Plan, PlanEntry, Selection};
 use crate::store::BuildRecord;
 
 pub async fn build(
@@ -21,6 +22,7 @@ pub async fn build(
     force: bool,
     skip_soak: bool,
     wait: bool,
+    format: Output,
 ) -> miette::Result<ExitCode> {
     let app = open_app(global).await?;
     if let Some(unknown) = images.iter().find(|n| app.catalog.image(n).is_none()) {
@@ -63,33 +65,120 @@ pub async fn build(
         (false, true) => Selection::SkipSoak,
         (false, false) => Selection::Named,
     };
-    let not_built = say_why_not_built(&plan, selection);
+    let not_built = not_built(&plan, selection);
+    if format == Output::Table {
+        say_built_outside_window(&plan, selection);
+        say_why_not_built(&not_built);
+    }
     let jobs = plan.jobs(&subset, selection);
     let results = pipeline.build_all(jobs).await;
     finish(&app, pipeline, printer).await;
-    let built = report(&results, wait);
-    Ok(if not_built > 0 {
+    let results = Results::of(&results, wait);
+    match format {
+        Output::Json => output::print_json(&BuildReport {
+            plan: &plan,
+            not_built: &not_built,
+            results: &results,
+        })?,
+        Output::Table => print_results(&results, wait),
+    }
+    // Asked to build them: an image that cannot be is a failure; up to date or soaking is
+    // the catalog's policy.
+    let refused = not_built.iter().any(|entry| {
+        !matches!(
+            entry.decision.kind(),
+            DecisionKind::Soaking | DecisionKind::UpToDate
+        )
+    });
+    Ok(if refused || results.failed() {
         ExitCode::FAILURE
     } else {
-        built
+        ExitCode::SUCCESS
     })
 }
 
-/// One line for each named image that gets no build, and how many of them were
-/// not simply up to date (the command then exits 1: it was asked to build them).
-fn say_why_not_built(plan: &Plan, selection: Selection) -> usize {
-    let mut failed = 0;
+/// `build --output json`: the check it decided from, the images it did not build, and
+/// the builds it started (or, with `--wait`, finished).
+#[derive(Serialize)]
+struct BuildReport<'a> {
+    plan: &'a Plan,
+    not_built: &'a [&'a PlanEntry],
+    #[serde(flatten)]
+    results: &'a Results<'a>,
+}
+
+/// `run --once --output json`: the cycle's plan, the images it disabled and its builds.
+#[derive(Serialize)]
+struct CycleJson<'a> {
+    plan: &'a Plan,
+    disabled: Vec<Disabled<'a>>,
+    #[serde(flatten)]
+    results: &'a Results<'a>,
+}
+
+#[derive(Serialize)]
+struct Disabled<'a> {
+    image: &'a str,
+    reason: &'a str,
+}
+
+/// Builds as `history --output json` shows them, and the errors of those that did not get
+/// as far as a record.
+#[derive(Serialize)]
+struct Results<'a> {
+    builds: Vec<&'a BuildRecord>,
+    errors: Vec<String>,
+    /// Whether the command followed the builds to the end (`--wait`, `run --once`).
+    waited: bool,
+}
+
+impl<'a> Results<'a> {
+    fn of(results: &'a [Result<BuildRecord, BuildError>], waited: bool) -> Self {
+        Results {
+            builds: results.iter().filter_map(|r| r.as_ref().ok()).collect(),
+            errors: results
+                .iter()
+                .filter_map(|r| r.as_ref().err())
+                .map(|e| output::chain(e))
+                .collect(),
+            waited,
+        }
+    }
+
+    /// Whether a build failed: ended badly, or (followed) did not end well.
+    fn failed(&self) -> bool {
+        !self.errors.is_empty() || self.builds.iter().any(|b| !self.went_well(b))
+    }
+
+    fn went_well(&self, build: &BuildRecord) -> bool {
+        build.state.is_success() || (!self.waited && !build.state.is_terminal())
+    }
+}
+
+/// The named images that get no build.
+fn not_built(plan: &Plan, selection: Selection) -> Vec<&PlanEntry> {
+    plan.entries
+        .iter()
+        .filter(|entry| !(entry.source_version.is_some() && entry.selected(selection)))
+        .collect()
+}
+
+/// A named image waiting for its build window is built as asked, and says so.
+fn say_built_outside_window(plan: &Plan, selection: Selection) {
     for entry in &plan.entries {
         let built = entry.source_version.is_some() && entry.selected(selection);
-        if built {
-            if entry.decision.kind() == DecisionKind::WaitingForWindow {
-                println!(
-                    "{}: outside its build window ({}); building it now as asked",
-                    entry.image, entry.reason
-                );
-            }
-            continue;
+        if built && entry.decision.kind() == DecisionKind::WaitingForWindow {
+            println!(
+                "{}: outside its build window ({}); building it now as asked",
+                entry.image, entry.reason
+            );
         }
+    }
+}
+
+/// One line for each named image that gets no build.
+fn say_why_not_built(entries: &[&PlanEntry]) {
+    for entry in entries {
         if entry.decision.kind() == DecisionKind::Soaking {
             // Waiting is the catalog's policy, not a failure.
             println!(
@@ -102,11 +191,9 @@ fn say_why_not_built(plan: &Plan, selection: Selection) -> usize {
                 entry.image, entry.reason
             );
         } else {
-            failed += 1;
             println!("{}: cannot build: {}", entry.image, entry.reason);
         }
     }
-    failed
 }
 
 /// Lets the progress printer drain (it ends when the pipeline, the last sender,
@@ -119,76 +206,84 @@ async fn finish(app: &App, pipeline: Pipeline, printer: tokio::task::JoinHandle<
     app.store.close().await;
 }
 
-fn report(results: &[Result<BuildRecord, BuildError>], waited: bool) -> ExitCode {
-    let mut failed = 0;
-    for result in results {
-        match result {
-            Ok(build) if build.state.is_success() || (!waited && !build.state.is_terminal()) => {
-                let what = if waited { "built" } else { "started" };
-                println!("{}: {what} (build {})", build.image, build.id);
-                for artifact in &build.artifact_ids {
-                    println!("  {artifact}");
-                }
+fn print_results(results: &Results, waited: bool) {
+    for build in &results.builds {
+        if results.went_well(build) {
+            let what = if waited { "built" } else { "started" };
+            println!("{}: {what} (build {})", build.image, build.id);
+            for artifact in &build.artifact_ids {
+                println!("  {artifact}");
             }
-            Ok(build) => {
-                failed += 1;
-                println!(
-                    "{}: {} (build {}): {}",
-                    build.image,
-                    build.state,
-                    build.id,
-                    build
-                        .error_message
-                        .as_deref()
-                        .unwrap_or("no message from AIB")
-                );
-            }
-            Err(error) => {
-                failed += 1;
-                eprintln!("error: {}", output::chain(error));
-            }
+        } else {
+            println!(
+                "{}: {} (build {}): {}",
+                build.image,
+                build.state,
+                build.id,
+                build
+                    .error_message
+                    .as_deref()
+                    .unwrap_or("no message from AIB")
+            );
         }
     }
-    if !waited && !results.is_empty() {
-        println!("the daemon (or `image-refresh run --once`) follows the runs to the end");
+    for error in &results.errors {
+        eprintln!("error: {error}");
     }
-    if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
+    if !waited && !results.builds.is_empty() {
+        println!("the daemon (or `image-refresh run --once`) follows the runs to the end");
     }
 }
 
 /// One check cycle and its builds, then exit: what the daemon does on each tick.
-pub async fn run_once(global: &GlobalArgs) -> miette::Result<ExitCode> {
+pub async fn run_once(global: &GlobalArgs, format: Output) -> miette::Result<ExitCode> {
     let app = open_app(global).await?;
     let (sender, receiver) = mpsc::unbounded_channel();
     let printer = spawn_printer(receiver);
     let pipeline = app.pipeline(Some(sender));
+    let on_plan = |plan: &Plan| {
+        if format == Output::Table {
+            print_plan(plan);
+        }
+    };
     let cycle = pipeline
-        .run_cycle(&app.catalog, CheckTrigger::Cli, print_plan)
+        .run_cycle(&app.catalog, CheckTrigger::Cli, on_plan)
         .await
         .map_err(|e| miette!("{}", output::chain(&e)));
     finish(&app, pipeline, printer).await;
     let cycle = cycle?;
-    for entry in &cycle.plan.entries {
-        if let crate::check::Decision::WaitingForWindow { opens_at, .. } = &entry.decision {
-            println!(
-                "{}: not built: its build window is closed until {}; the service builds it then, `image-refresh build {}` now",
-                entry.image,
-                opens_at.format("%Y-%m-%d %H:%M:%S UTC"),
-                entry.image
-            );
+    let results = Results::of(&cycle.results, true);
+    match format {
+        Output::Json => output::print_json(&CycleJson {
+            plan: &cycle.plan,
+            disabled: cycle
+                .disabled
+                .iter()
+                .map(|(image, reason)| Disabled { image, reason })
+                .collect(),
+            results: &results,
+        })?,
+        Output::Table => {
+            for entry in &cycle.plan.entries {
+                if let crate::check::Decision::WaitingForWindow { opens_at, .. } = &entry.decision {
+                    println!(
+                        "{}: not built: its build window is closed until {}; the service builds it then, `image-refresh build {}` now",
+                        entry.image,
+                        opens_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                        entry.image
+                    );
+                }
+            }
+            for (image, reason) in &cycle.disabled {
+                println!("{image}: disabled: {reason}; `image-refresh enable {image}` resumes");
+            }
+            print_results(&results, true);
         }
     }
-    for (image, reason) in &cycle.disabled {
-        println!("{image}: disabled: {reason}; `image-refresh enable {image}` resumes");
-    }
-    let built = report(&cycle.results, true);
     // A cycle that could not look at some image did not do its job.
-    Ok(if say_unresolved(&cycle.plan) {
+    Ok(if say_unresolved(&cycle.plan) || results.failed() {
         ExitCode::FAILURE
     } else {
-        built
+        ExitCode::SUCCESS
     })
 }

@@ -2,11 +2,12 @@
 
 use std::process::ExitCode;
 
-use miette::IntoDiagnostic;
+use miette::{IntoDiagnostic, miette};
 
 use super::output;
-use super::{GlobalArgs, Output, open_store};
-use crate::store::BuildRecord;
+use super::{Existing, GlobalArgs, Output, open_store_and_catalog};
+use crate::catalog::Catalog;
+use crate::store::{BuildRecord, Store};
 
 pub async fn history(
     global: &GlobalArgs,
@@ -14,8 +15,14 @@ pub async fn history(
     limit: u32,
     format: Output,
 ) -> miette::Result<ExitCode> {
-    let store = open_store(global).await?;
-    let builds = store.history(image, limit).await.into_diagnostic();
+    let (store, catalog) = open_store_and_catalog(global, Existing::Required).await?;
+    let builds = async {
+        if let Some(image) = image {
+            known_image(&store, catalog.as_ref(), image).await?;
+        }
+        store.history(image, limit).await.into_diagnostic()
+    }
+    .await;
     // Closing checkpoints the WAL: nothing of this command stays in `-wal`.
     store.close().await;
     match format {
@@ -23,6 +30,33 @@ pub async fn history(
         Output::Table => print_history(&builds?),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A name neither the catalog nor the history knows is a typo, not an image without builds.
+async fn known_image(store: &Store, catalog: Option<&Catalog>, image: &str) -> miette::Result<()> {
+    let in_history = store.image_state(image).await.into_diagnostic()?.is_some();
+    if in_history || catalog.is_some_and(|c| c.image(image).is_some()) {
+        return Ok(());
+    }
+    let mut known: Vec<String> = store
+        .status()
+        .await
+        .into_diagnostic()?
+        .into_iter()
+        .map(|s| s.state.name)
+        .chain(
+            catalog
+                .iter()
+                .flat_map(|c| c.images.iter().map(|i| i.name.clone())),
+        )
+        .collect();
+    known.sort();
+    known.dedup();
+    let help = match known.is_empty() {
+        true => "no image has been checked or built yet".to_owned(),
+        false => format!("known images: {}", known.join(", ")),
+    };
+    Err(miette!(help = help, "unknown image {image}"))
 }
 
 pub fn print_history(builds: &[BuildRecord]) {

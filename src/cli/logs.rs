@@ -10,30 +10,36 @@ use std::process::ExitCode;
 use miette::{IntoDiagnostic, miette};
 use reqwest::Url;
 
-use super::{GlobalArgs, open_app, open_store};
+use super::{Existing, GlobalArgs, load_catalog, open_store_and_catalog};
+use crate::app::{self, Tuning};
 use crate::azure::AzureError;
 use crate::build::log_url;
+use crate::clock;
 use crate::store::{BuildRecord, Store};
 
 pub async fn logs(global: &GlobalArgs, build: &str, url_only: bool) -> miette::Result<ExitCode> {
-    if url_only {
-        let store = open_store(global).await?;
-        let found = find(&store, build).await;
-        store.close().await;
-        println!("{}", address(&found?)?);
-        return Ok(ExitCode::SUCCESS);
-    }
-    let app = open_app(global).await?;
-    let found = find(&app.store, build).await;
-    app.store.close().await;
+    // Only reads the history: a missing database is an error, never a new one.
+    let (store, catalog) = open_store_and_catalog(global, Existing::Required).await?;
+    let found = find(&store, build).await;
+    store.close().await;
     let build = found?;
     let url = address(&build)?;
+    if url_only {
+        println!("{url}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let catalog = match catalog {
+        Some(catalog) => catalog,
+        None => load_catalog(global)?,
+    };
+    let tuning = Tuning::from_env().into_diagnostic()?;
+    let arm = app::arm_client(&catalog, clock::system(), tuning.arm).into_diagnostic()?;
     eprintln!(
         "customization.log of build {} ({}, {}): {url}",
         build.id, build.image, build.state
     );
     let parsed = Url::parse(&url).into_diagnostic()?;
-    match app.arm.read_blob(&parsed).await {
+    match arm.read_blob(&parsed).await {
         Ok(bytes) => {
             let text = terminal_safe(&String::from_utf8_lossy(&bytes));
             std::io::stdout()

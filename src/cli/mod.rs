@@ -4,6 +4,7 @@ mod args;
 mod build;
 mod completions;
 mod daemon;
+mod database;
 #[cfg(feature = "simulator")]
 mod demo;
 mod history;
@@ -22,12 +23,12 @@ mod validate;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use miette::{IntoDiagnostic, WrapErr};
+use miette::IntoDiagnostic;
 use tracing_subscriber::EnvFilter;
 
 pub use args::{Cli, Command, GlobalArgs, Output};
 
-use crate::app::{App, Tuning};
+use crate::app::{App, AppError, Tuning};
 use crate::catalog::{self, Catalog};
 use crate::clock;
 use crate::store::{self, Store};
@@ -64,13 +65,18 @@ pub async fn run(cli: Cli) -> miette::Result<ExitCode> {
             force,
             skip_soak,
             wait,
-        } => build::build(global, &images, force, skip_soak, wait).await,
+            output,
+        } => build::build(global, &images, force, skip_soak, wait, output).await,
         #[cfg(feature = "simulator")]
         Command::Demo => demo::run().await,
-        Command::Run { once: true } => build::run_once(global).await,
-        Command::Run { once: false } => daemon::run(global).await,
-        Command::Enable { image } => images::enable(global, &image).await,
-        Command::Disable { image, reason } => images::disable(global, &image, &reason).await,
+        Command::Run { once: true, output } => build::run_once(global, output).await,
+        Command::Run { once: false, .. } => daemon::run(global).await,
+        Command::Enable { image, output } => images::enable(global, &image, output).await,
+        Command::Disable {
+            image,
+            reason,
+            output,
+        } => images::disable(global, &image, &reason, output).await,
         Command::Revoke {
             image,
             version,
@@ -86,8 +92,8 @@ pub async fn run(cli: Cli) -> miette::Result<ExitCode> {
         } => history::history(global, image.as_deref(), limit, output).await,
         Command::Logs { build, url } => logs::logs(global, &build, url).await,
         Command::Notify {
-            action: args::NotifyAction::Test,
-        } => notify::test(global).await,
+            action: args::NotifyAction::Test { output },
+        } => notify::test(global, output).await,
         Command::Status { output } => status::status(global, output).await,
         Command::Completions { shell } => completions::completions(shell),
         Command::Man { dir } => completions::man(&dir),
@@ -124,28 +130,40 @@ async fn open_app(global: &GlobalArgs) -> miette::Result<App> {
     let tuning = Tuning::from_env().into_diagnostic()?;
     App::open(catalog, &database, clock::system(), tuning)
         .await
-        .into_diagnostic()
-        .wrap_err_with(|| format!("failed to set up with {}", database.display()))
+        .map_err(|error| match error {
+            AppError::Store(error) => database::explain(&database, &error),
+            other => miette::Report::from_err(other)
+                .wrap_err(format!("failed to set up with {}", database.display())),
+        })
 }
 
-async fn open_store(global: &GlobalArgs) -> miette::Result<Store> {
-    Ok(open_store_and_catalog(global).await?.0)
+/// Whether a command may start a new history database.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Existing {
+    /// It only reads: no history is an error, never a new empty file.
+    Required,
+    /// It records something (`enable`, `disable`).
+    MayCreate,
 }
 
 /// The history store and, when one loads, the catalog, each read once. Reading
 /// history must work without a catalog (an operator on a box whose catalog is
 /// broken still wants to see what happened): a missing catalog is no error, and a
 /// broken one only when the database's path has to come from it.
-async fn open_store_and_catalog(global: &GlobalArgs) -> miette::Result<(Store, Option<Catalog>)> {
+async fn open_store_and_catalog(
+    global: &GlobalArgs,
+    existing: Existing,
+) -> miette::Result<(Store, Option<Catalog>)> {
     let catalog = match global.config.exists().then(|| load_catalog(global)) {
         Some(Err(report)) if global.database.is_none() => return Err(report),
         Some(loaded) => loaded.ok(),
         None => None,
     };
     let path = database_for(global, catalog.as_ref());
-    let store = Store::open(&path)
-        .await
-        .into_diagnostic()
-        .wrap_err("failed to open the history database")?;
+    let store = match existing {
+        Existing::Required => Store::open_existing(&path).await,
+        Existing::MayCreate => Store::open(&path).await,
+    };
+    let store = store.map_err(|error| database::explain(&path, &error))?;
     Ok((store, catalog))
 }

@@ -6,9 +6,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use miette::{IntoDiagnostic, miette};
+use serde::Serialize;
 use tracing::warn;
 
-use super::{GlobalArgs, open_app};
+use super::{GlobalArgs, Output, open_app, output};
 use crate::app::App;
 use crate::model::{DeliveryState, NoticeKind};
 use crate::notify;
@@ -37,8 +38,38 @@ pub async fn flush(app: &App) {
     }
 }
 
+/// `notify test --output json`: the test notice and what each sink did with it.
+#[derive(Serialize)]
+struct TestReport<'a> {
+    notice_id: &'a str,
+    sinks: &'a [SinkResult<'a>],
+}
+
+#[derive(Serialize)]
+struct SinkResult<'a> {
+    sink: &'a str,
+    /// The stored delivery state; absent when the sink was not tried (older notices
+    /// are still due).
+    delivery: Option<DeliveryState>,
+    error: Option<String>,
+}
+
+impl SinkResult<'_> {
+    fn print(&self) {
+        match (self.delivery, &self.error) {
+            (Some(DeliveryState::Delivered), _) => println!("{}: delivered", self.sink),
+            (Some(_), error) => println!(
+                "{}: not delivered: {}",
+                self.sink,
+                error.as_deref().unwrap_or("no answer")
+            ),
+            (None, _) => println!("{}: not tried (older notices are still due)", self.sink),
+        }
+    }
+}
+
 /// Sends a `notify_test` event to every sink and says what each did with it.
-pub async fn test(global: &GlobalArgs) -> miette::Result<ExitCode> {
+pub async fn test(global: &GlobalArgs, format: Output) -> miette::Result<ExitCode> {
     let app = open_app(global).await?;
     let outcome = async {
         if app.catalog.notify.is_empty() {
@@ -62,23 +93,28 @@ pub async fn test(global: &GlobalArgs) -> miette::Result<ExitCode> {
             .await
             .into_diagnostic()?;
         let settled = app.store.deliveries_of(&id).await.into_diagnostic()?;
-        let mut all = true;
-        for sink in &app.catalog.notify {
-            match settled.iter().find(|d| d.0 == sink.name) {
-                Some((_, DeliveryState::Delivered, _)) => println!("{}: delivered", sink.name),
-                Some((_, _, error)) => {
-                    all = false;
-                    println!(
-                        "{}: not delivered: {}",
-                        sink.name,
-                        error.as_deref().unwrap_or("no answer")
-                    );
+        let sinks: Vec<SinkResult> = app
+            .catalog
+            .notify
+            .iter()
+            .map(|sink| {
+                let found = settled.iter().find(|d| d.0 == sink.name);
+                SinkResult {
+                    sink: &sink.name,
+                    delivery: found.map(|d| d.1),
+                    error: found.and_then(|d| d.2.clone()),
                 }
-                None => {
-                    all = false;
-                    println!("{}: not tried (older notices are still due)", sink.name);
-                }
-            }
+            })
+            .collect();
+        let all = sinks
+            .iter()
+            .all(|s| s.delivery == Some(DeliveryState::Delivered));
+        match format {
+            Output::Json => output::print_json(&TestReport {
+                notice_id: &id,
+                sinks: &sinks,
+            })?,
+            Output::Table => sinks.iter().for_each(SinkResult::print),
         }
         Ok(all)
     }

@@ -10,7 +10,7 @@ use miette::IntoDiagnostic;
 use serde::Serialize;
 
 use super::output::{self, human_duration};
-use super::{GlobalArgs, Output, open_store_and_catalog};
+use super::{Existing, GlobalArgs, Output, open_store_and_catalog};
 use crate::build::is_followed;
 use crate::catalog::Catalog;
 use crate::check::{self, Decision};
@@ -33,7 +33,7 @@ struct Line {
 }
 
 pub async fn status(global: &GlobalArgs, format: Output) -> miette::Result<ExitCode> {
-    let (store, catalog) = open_store_and_catalog(global).await?;
+    let (store, catalog) = open_store_and_catalog(global, Existing::Required).await?;
     let lines = read(&store, catalog.as_ref(), Utc::now()).await;
     store.close().await;
     let lines = lines?;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use miette::IntoDiagnostic;
 
 use super::output;
-use super::{GlobalArgs, Output, load_catalog};
+use super::{GlobalArgs, Output};
 use crate::azure::ArmClientOptions;
 use crate::catalog::{self, Catalog, Distribute, Finding, Image, Key, KeyPath, Source};
 use crate::preflight::{self, Lookups};
@@ -72,10 +72,14 @@ fn target_label(target: &Distribute) -> &'static str {
 }
 
 pub async fn run(global: &GlobalArgs, format: Output, online: bool) -> miette::Result<ExitCode> {
-    let catalog = match load_catalog(global) {
+    let catalog = match catalog::load(&global.config) {
         Ok(catalog) => catalog,
-        Err(report) => {
-            eprintln!("{report:?}");
+        Err(error) if format == Output::Json => {
+            output::print_json(&problems_of(&global.config.display().to_string(), &error))?;
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(error) => {
+            eprintln!("{:?}", error.into_report());
             return Ok(ExitCode::FAILURE);
         }
     };
@@ -105,6 +109,41 @@ pub async fn run(global: &GlobalArgs, format: Output, online: bool) -> miette::R
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One catalog problem as `validate --output json` prints it, for CI to lint with.
+#[derive(Serialize)]
+struct ProblemLine<'a> {
+    file: &'a str,
+    /// 1-based; absent when the file could not be read at all.
+    line: Option<usize>,
+    column: Option<usize>,
+    message: String,
+    hint: Option<&'a str>,
+}
+
+/// Every problem at once; a file that cannot be read is one problem without a place.
+fn problems_of<'a>(file: &'a str, error: &'a catalog::CatalogError) -> Vec<ProblemLine<'a>> {
+    match error {
+        catalog::CatalogError::Io { .. } => vec![ProblemLine {
+            file,
+            line: None,
+            column: None,
+            message: chain(error),
+            hint: None,
+        }],
+        catalog::CatalogError::Invalid(invalid) => invalid
+            .problems()
+            .iter()
+            .map(|p| ProblemLine {
+                file,
+                line: Some(p.line),
+                column: Some(p.column),
+                message: p.message.clone(),
+                hint: p.hint.as_deref(),
+            })
+            .collect(),
+    }
 }
 
 /// `validate --online`: every preflight finding at once, each at its catalog

@@ -3,7 +3,6 @@
 use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
-use croner::parser::{CronParser, Seconds};
 
 use super::jitter::Jitter;
 use crate::catalog::ScheduleSettings;
@@ -24,12 +23,9 @@ const GAP_SAMPLE: usize = 64;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScheduleError {
-    #[error("parse the cron expression `{expression}`: {source}")]
-    Cron {
-        expression: String,
-        #[source]
-        source: croner::errors::CronError,
-    },
+    /// `expression` as the catalog has it, not as croner was given it.
+    #[error("parse the cron expression `{expression}`: {reason}")]
+    Cron { expression: String, reason: String },
 }
 
 /// When one image (or the whole catalog) is checked.
@@ -50,14 +46,10 @@ impl Schedule {
         // The catalog accepts 5 fields; both croner's strict mode and tokio-cron-scheduler
         // want the seconds field, so the expression is always translated to 6 fields first.
         let expression = settings.cron_with_seconds();
-        let cron = CronParser::builder()
-            .seconds(Seconds::Required)
-            .build()
-            .parse(&expression)
-            .map_err(|source| ScheduleError::Cron {
-                expression: expression.clone(),
-                source,
-            })?;
+        let cron = super::parse_cron(&settings.cron).map_err(|reason| ScheduleError::Cron {
+            expression: settings.cron.clone(),
+            reason,
+        })?;
         let mut schedule = Schedule {
             cron,
             expression,

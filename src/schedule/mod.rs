@@ -83,11 +83,13 @@
 
 mod alarm;
 mod catalog;
+mod cron_text;
 mod expr;
 mod jitter;
 mod window;
 
 pub use alarm::{Alarm, AlarmError, CronAlarm, TokioAlarm};
 pub use catalog::{CatalogSchedules, DEFAULT_CRON};
+pub use cron_text::parse_cron;
 pub use expr::{MAX_JITTER, Schedule, ScheduleError};
 pub use window::{Window, closed_until};

@@ -21,6 +21,8 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    #[error("open the history database {}: there is no such file", path.display())]
+    Missing { path: PathBuf },
     #[error("open the history database {}", path.display())]
     Open {
         path: PathBuf,

@@ -101,9 +101,30 @@ impl Store {
             })?;
         }
         create_private(path)?;
+        Store::connect(path, true).await
+    }
+
+    /// Opens the database at `path` only if it is there: what the commands that read
+    /// history do, so that a mistyped `--database` is an error, not a new empty history.
+    ///
+    /// The connection is read-write all the same: a database of an older schema is
+    /// brought up to date by whoever opens it first, and reading a WAL database needs
+    /// its `-shm` file written.
+    pub async fn open_existing(path: &Path) -> Result<Store, StoreError> {
+        match std::fs::metadata(path) {
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                Err(StoreError::Missing {
+                    path: path.to_owned(),
+                })
+            }
+            _ => Store::connect(path, false).await,
+        }
+    }
+
+    async fn connect(path: &Path, create: bool) -> Result<Store, StoreError> {
         let options = SqliteConnectOptions::new()
             .filename(path)
-            .create_if_missing(true)
+            .create_if_missing(create)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)

@@ -30,3 +30,7 @@ mod soak;
 mod status;
 mod store;
 mod support;
+// Issue 16: JSON reports, rough edges, `simulate` steered over HTTP.
+mod cli_json;
+mod rough_edges;
+mod simulate_control;
