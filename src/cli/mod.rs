@@ -16,7 +16,9 @@ mod progress;
 #[cfg(feature = "simulator")]
 pub mod simulated;
 mod status;
+mod template;
 mod validate;
+mod import;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -80,6 +82,11 @@ pub async fn run(cli: Cli) -> miette::Result<ExitCode> {
             action: args::NotifyAction::Test,
         } => notify::test(global).await,
         Command::Status { output } => status::status(global, output).await,
+        Command::Template {
+            image,
+            source_version,
+        } => template::template(global, &image, source_version.as_deref()).await,
+        Command::Import { files, write } => import::import(global, &files, write.as_deref()),
         Command::Completions { shell } => completions::completions(shell),
         Command::Man { dir } => completions::man(&dir),
         #[cfg(feature = "simulator")]
