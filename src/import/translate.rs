@@ -105,6 +105,17 @@ pub(super) fn image(found: &Found, name: String, notes: &mut Vec<Note>) -> Impor
             .push(tx.dropped("properties.distribute", "no target the catalog can express"));
     }
     vm_profile(&mut tx, props.object("vmProfile"), &mut imported);
+    if !imported.settings.iter().any(|l| matches!(l, Line::Key { key, .. } if key == "vm_size")) {
+        let note = tx.changed(
+            "properties.vmProfile.vmSize",
+            &format!(
+                "none given, where AIB picks one by the image's generation; the catalog sends its \
+                 default, {}",
+                crate::catalog::Defaults::VM_SIZE
+            ),
+        );
+        imported.comments.push(note);
+    }
     if let Some(minutes) = props.uint("buildTimeoutInMinutes") {
         imported
             .settings

@@ -27,3 +27,5 @@ mod soak;
 mod status;
 mod store;
 mod support;
+mod import;
+mod template;
