@@ -11,7 +11,11 @@ use crate::import::{self, Input, NoteKind};
 
 /// Exit 0 when at least one image was imported, 1 when none could be; the
 /// notes go to stderr either way, and the catalog to stdout or `write`.
-pub fn import(global: &GlobalArgs, files: &[std::path::PathBuf], write: Option<&Path>) -> miette::Result<ExitCode> {
+pub fn import(
+    global: &GlobalArgs,
+    files: &[std::path::PathBuf],
+    write: Option<&Path>,
+) -> miette::Result<ExitCode> {
     let mut inputs = Vec::new();
     for file in files {
         let name = file.display().to_string();

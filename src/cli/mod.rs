@@ -8,6 +8,7 @@ mod daemon;
 mod demo;
 mod history;
 mod images;
+mod import;
 mod logs;
 mod notify;
 mod output;
@@ -18,7 +19,6 @@ pub mod simulated;
 mod status;
 mod template;
 mod validate;
-mod import;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -4,25 +4,12 @@
 
 use std::ops::Range;
 
+use super::azure_section::{AZURE_KEYS, azure, settle_catalog_wide, value_of};
 use super::find::Found;
 use super::toml_text::{Block, Line, bare_or_quoted, push_comment, string};
 use super::translate::Imported;
 use super::{Import, Note, NoteKind};
 use crate::catalog;
-
-/// The `[azure]` keys an import sets, with the placeholder written when the
-/// templates do not say (or say something the catalog refuses).
-const AZURE_KEYS: &[(&str, &str)] = &[
-    ("subscription_id", "00000000-0000-0000-0000-000000000000"),
-    ("resource_group", "rg-image-builder"),
-    ("location", "westeurope"),
-    (
-        "identity",
-        "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-image-builder/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-aib-builder",
-    ),
-    ("subnet_id", ""),
-    ("container_instance_subnet_id", ""),
-];
 
 struct Recipe {
     name: String,
@@ -65,7 +52,13 @@ pub(super) fn write(found: &[Found], images: Vec<Imported>, mut notes: Vec<Note>
     };
     let location = value_of(&state.azure, "location");
     for mut image in images {
-        settle_catalog_wide(&mut image, &state, location.as_deref(), &mut notes);
+        settle_catalog_wide(
+            &mut image,
+            &state.azure,
+            state.keep_failed,
+            location.as_deref(),
+            &mut notes,
+        );
         let recipe = (!image.steps.is_empty()).then(|| {
             let same = state.recipes.iter().position(|r| r.steps == image.steps);
             same.unwrap_or_else(|| {
@@ -86,7 +79,11 @@ pub(super) fn write(found: &[Found], images: Vec<Imported>, mut notes: Vec<Note>
         let (text, owners) = render(&state);
         let problems = match catalog::parse(&text, "imported.toml") {
             Ok(_) => {
-                let images = state.images.iter().filter(|(i, _)| i.why.is_empty()).count();
+                let images = state
+                    .images
+                    .iter()
+                    .filter(|(i, _)| i.why.is_empty())
+                    .count();
                 return Import {
                     toml: text,
                     images,
@@ -131,148 +128,23 @@ pub(super) fn write(found: &[Found], images: Vec<Imported>, mut notes: Vec<Note>
     }
 }
 
-fn value_of(lines: &[Line], key: &str) -> Option<String> {
-    lines.iter().find_map(|line| match line {
-        Line::Key { key: k, value, .. } if k == key => toml::from_str::<toml::Table>(&format!("v = {value}"))
-            .ok()?
-            .get("v")?
-            .as_str()
-            .map(str::to_owned),
-        _ => None,
-    })
-}
-
-/// `[azure]` from the first template that says each thing.
-fn azure(found: &[Found], images: &[Imported], notes: &mut Vec<Note>) -> Vec<Line> {
-    let first = |pick: fn(&Imported) -> Option<&String>| images.iter().find_map(pick).cloned();
-    let identity = first(|i| i.identity.as_ref());
-    let mut ids: Vec<String> = identity.iter().cloned().collect();
-    for f in found {
-        resource_ids(&serde_json::Value::Object(f.template.clone()), &mut ids);
-    }
-    let subscription = ids.iter().find_map(|id| segment_after(id, "subscriptions").filter(|s| looks_like_guid(s)));
-    let group = found
-        .iter()
-        .find_map(|f| segment_after(f.template.get("id")?.as_str()?, "resourceGroups"));
-    let values = [
-        subscription,
-        group,
-        first(|i| i.location.as_ref()),
-        identity,
-        first(|i| i.subnet.as_ref()),
-        first(|i| i.container_subnet.as_ref()),
-    ];
-    let mut lines = Vec::new();
-    for ((key, placeholder), value) in AZURE_KEYS.iter().zip(values) {
-        match value {
-            Some(value) => lines.push(Line::key(key, string(&value))),
-            None if placeholder.is_empty() => {}
-            None => {
-                let note = Note::new(
-                    NoteKind::FillIn,
-                    "[azure]",
-                    key,
-                    &format!("no template says it; replace the placeholder {placeholder:?}"),
-                );
-                lines.push(Line::commented(key, string(placeholder), format!("fill in: {}", note.message)));
-                notes.push(note);
-            }
-        }
-    }
-    lines
-}
-
-/// Every string in `value` that names an ARM resource, in document order.
-fn resource_ids(value: &serde_json::Value, ids: &mut Vec<String>) {
-    match value {
-        serde_json::Value::String(text) if text.starts_with("/subscriptions/") => ids.push(text.clone()),
-        serde_json::Value::Array(items) => items.iter().for_each(|v| resource_ids(v, ids)),
-        serde_json::Value::Object(map) => {
-            for (key, item) in map {
-                if key.starts_with("/subscriptions/") {
-                    ids.push(key.clone());
-                }
-                resource_ids(item, ids);
-            }
-        }
-        _ => {}
-    }
-}
-
-fn segment_after(id: &str, name: &str) -> Option<String> {
-    let mut segments = id.split('/');
-    segments.find(|s| s.eq_ignore_ascii_case(name))?;
-    segments.next().filter(|s| !s.is_empty()).map(str::to_owned)
-}
-
-fn looks_like_guid(text: &str) -> bool {
-    text.len() == 36 && text.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
-}
-
-/// What `[azure]` says for every image: an image whose template said otherwise
-/// is told so; a marketplace image keeps its own region as its source's `location`.
-fn settle_catalog_wide(image: &mut Imported, state: &State, location: Option<&str>, notes: &mut Vec<Note>) {
-    let catalog_wide = [
-        ("identity", image.identity.clone()),
-        ("subnet_id", image.subnet.clone()),
-        ("container_instance_subnet_id", image.container_subnet.clone()),
-    ];
-    for (key, own) in catalog_wide {
-        let shared = value_of(&state.azure, key);
-        if own.is_some() && own != shared {
-            let note = Note::new(
-                NoteKind::Changed,
-                &image.origin,
-                key,
-                &format!(
-                    "{} is catalog-wide ([azure] {key}); this template's {} is not used",
-                    shared.as_deref().unwrap_or("none"),
-                    own.as_deref().unwrap_or("none")
-                ),
-            );
-            image.comments.push(format!("changed: {}", note.comment()));
-            notes.push(note);
-        }
-    }
-    if image.keep_failed != state.keep_failed {
-        let note = Note::new(
-            NoteKind::Changed,
-            &image.origin,
-            "properties.errorHandling",
-            "error handling is catalog-wide (keep_failed_templates); the first template's is used",
-        );
-        image.comments.push(format!("changed: {}", note.comment()));
-        notes.push(note);
-    }
-    let Some(own) = image.location.clone().filter(|own| Some(own.as_str()) != location) else {
-        return;
-    };
-    if image.source.lines.first() == Some(&Line::key("type", string("marketplace"))) {
-        image.source.lines.push(Line::key("location", string(&own)));
-    } else {
-        let note = Note::new(
-            NoteKind::Changed,
-            &image.origin,
-            "location",
-            &format!(
-                "built in [azure] location {}, not {own}: only a marketplace source has a region of its own",
-                location.unwrap_or("?")
-            ),
-        );
-        image.comments.push(format!("changed: {}", note.comment()));
-        notes.push(note);
-    }
-}
-
 fn disable(state: &mut State, owner: Owner, why: String, notes: &mut Vec<Note>) -> bool {
     let (origin, path) = match owner {
         Owner::Azure(at) => {
             let Line::Key { key, value, .. } = state.azure[at].clone() else {
                 return false;
             };
-            let placeholder = AZURE_KEYS.iter().find(|(k, _)| *k == key).map_or("", |(_, p)| *p);
+            let placeholder = AZURE_KEYS
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map_or("", |(_, p)| *p);
             let comment = format!("fill in: the templates say {value}, and {why}");
-            notes.push(Note::new(NoteKind::FillIn, "[azure]", &key, &comment["fill in: ".len()..]));
+            notes.push(Note::new(
+                NoteKind::FillIn,
+                "[azure]",
+                &key,
+                &comment["fill in: ".len()..],
+            ));
             state.azure[at] = if placeholder.is_empty() {
                 Line::Comment(format!("{key} = {value}  # {comment}"))
             } else {
@@ -288,7 +160,15 @@ fn disable(state: &mut State, owner: Owner, why: String, notes: &mut Vec<Note>) 
             recipe.steps[s].disable(why.clone());
             (recipe.origin.clone(), format!("properties.customize[{s}]"))
         }
-        Owner::Target(i, t) if state.images[i].0.targets.iter().filter(|b| b.active()).count() > 1 => {
+        Owner::Target(i, t)
+            if state.images[i]
+                .0
+                .targets
+                .iter()
+                .filter(|b| b.active())
+                .count()
+                > 1 =>
+        {
             let image = &mut state.images[i].0;
             if !image.targets[t].active() {
                 return false;
@@ -353,7 +233,11 @@ fn render(state: &State) -> (String, Vec<(Range<usize>, Owner)>) {
             push_comment(&mut out, "not imported: none of its steps could be");
         }
         out.push_str(&format!("{}[recipes.{key}]\n", if off { "# " } else { "" }));
-        Line::key("description", string(&format!("imported from {}", recipe.origin))).write(&mut out, off);
+        Line::key(
+            "description",
+            string(&format!("imported from {}", recipe.origin)),
+        )
+        .write(&mut out, off);
         for (s, step) in recipe.steps.iter().enumerate() {
             out.push('\n');
             let start = line_no(&out);
@@ -365,7 +249,13 @@ fn render(state: &State) -> (String, Vec<(Range<usize>, Owner)>) {
         out.push('\n');
         let start = line_no(&out);
         let recipe = recipe.map(|r| &state.recipes[r]).filter(|r| r.active());
-        write_image(&mut out, &mut owners, i, image, recipe.map(|r| r.name.as_str()));
+        write_image(
+            &mut out,
+            &mut owners,
+            i,
+            image,
+            recipe.map(|r| r.name.as_str()),
+        );
         owners.push((start..line_no(&out), Owner::Image(i)));
     }
     (out, owners)

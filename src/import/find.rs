@@ -40,9 +40,9 @@ pub(super) fn templates(file: &str, document: &Value, notes: &mut Vec<Note>) -> 
             .get("parameters")
             .and_then(|p| p.get("imageTemplateName"))
             .and_then(Value::as_str);
-        collect(file, body, name, &mut found, notes);
+        collect(file, body, name, &mut found);
     } else {
-        collect(file, document, None, &mut found, notes);
+        collect(file, document, None, &mut found);
     }
     if found.is_empty() && notes.iter().all(|n| n.origin != file) {
         notes.push(Note::new(
@@ -76,16 +76,10 @@ fn is_template(value: &Value) -> bool {
 }
 
 /// A template, an ARM resource or a list of them (`{"value": [...]}`).
-fn collect(
-    file: &str,
-    value: &Value,
-    name: Option<&str>,
-    found: &mut Vec<Found>,
-    notes: &mut Vec<Note>,
-) {
+fn collect(file: &str, value: &Value, name: Option<&str>, found: &mut Vec<Found>) {
     if let Some(items) = value.get("value").and_then(Value::as_array) {
         for item in items {
-            collect(file, item, None, found, notes);
+            collect(file, item, None, found);
         }
         return;
     }
@@ -151,7 +145,9 @@ impl<'a> Deployment<'a> {
                 // Keys can be expressions too: `userAssignedIdentities` is keyed by ID.
                 let keys: Vec<String> = map.keys().filter(|k| is_expression(k)).cloned().collect();
                 for key in keys {
-                    let resolved = self.evaluate(&key).and_then(|v| v.as_str().map(str::to_owned));
+                    let resolved = self
+                        .evaluate(&key)
+                        .and_then(|v| v.as_str().map(str::to_owned));
                     match (resolved, map.remove(&key)) {
                         (Some(name), Some(item)) => {
                             map.insert(name, item);
@@ -204,8 +200,11 @@ fn deployment_resource(
                 &format!("{expression} is an ARM expression the importer does not evaluate; it is kept as text"),
             ));
         }
-        collect(file, &resource, name, found, notes);
-    } else if kind.to_ascii_lowercase().starts_with(&TEMPLATE_TYPE.to_ascii_lowercase()) {
+        collect(file, &resource, name, found);
+    } else if kind
+        .to_ascii_lowercase()
+        .starts_with(&TEMPLATE_TYPE.to_ascii_lowercase())
+    {
         notes.push(Note::new(
             NoteKind::Dropped,
             &here,

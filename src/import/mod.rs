@@ -13,6 +13,7 @@
 //! tags; identity, network and error handling are catalog-wide (`[azure]`), so an
 //! image whose template said otherwise gets the first template's.
 
+mod azure_section;
 mod catalog_text;
 mod find;
 mod steps;

@@ -47,7 +47,9 @@ fn customizer(tx: &mut Tx<'_>, path: &str, step: &Map<String, Value>) -> Block {
             &format!("customizer type {kind:?} has no catalog step type"),
         );
         block.disable(why);
-        block.lines.push(Line::Comment(Value::Object(step.clone()).to_string()));
+        block
+            .lines
+            .push(Line::Comment(Value::Object(step.clone()).to_string()));
         return block;
     };
     lines.push(Line::key("type", string(catalog_type)));
@@ -89,28 +91,35 @@ fn customizer(tx: &mut Tx<'_>, path: &str, step: &Map<String, Value>) -> Block {
         }
     }
     if catalog_type == "powershell" {
-        for (json, toml) in [("runElevated", "run_elevated"), ("runAsSystem", "run_as_system")] {
+        for (json, toml) in [
+            ("runElevated", "run_elevated"),
+            ("runAsSystem", "run_as_system"),
+        ] {
             if let Some(value) = obj.bool(json) {
                 lines.push(Line::key(toml, value.to_string()));
             }
         }
         if let Some(codes) = obj.array("validExitCodes") {
             let codes: Vec<String> = codes.iter().map(Value::to_string).collect();
-            lines.push(Line::key("valid_exit_codes", format!("[{}]", codes.join(", "))));
+            lines.push(Line::key(
+                "valid_exit_codes",
+                format!("[{}]", codes.join(", ")),
+            ));
         }
     }
-    for (key, value) in obj.rest() {
-        let note = tx.dropped(
-            &format!("{path}.{key}"),
-            &format!("{key} = {value} has no catalog key"),
-        );
-        lines.push(Line::Comment(format!("not imported: {note}")));
-    }
-    block.lines.splice(0..0, lines);
+    let left = tx.leftovers(&obj, path);
+    lines.extend(left.into_iter().map(Line::Comment));
+    block.lines = lines;
     block
 }
 
-fn script(tx: &mut Tx<'_>, path: &str, obj: &mut Obj<'_>, lines: &mut Vec<Line>, block: &mut Block) {
+fn script(
+    tx: &mut Tx<'_>,
+    path: &str,
+    obj: &mut Obj<'_>,
+    lines: &mut Vec<Line>,
+    block: &mut Block,
+) {
     let inline = obj.strings("inline");
     let uri = obj.text("scriptUri");
     if let Some(inline) = &inline {
@@ -124,7 +133,13 @@ fn script(tx: &mut Tx<'_>, path: &str, obj: &mut Obj<'_>, lines: &mut Vec<Line>,
 
 /// A download the catalog takes only with its checksum: without one, the step
 /// is kept commented out, with where to get it.
-fn checksum(tx: &mut Tx<'_>, path: &str, obj: &mut Obj<'_>, lines: &mut Vec<Line>, block: &mut Block) {
+fn checksum(
+    tx: &mut Tx<'_>,
+    path: &str,
+    obj: &mut Obj<'_>,
+    lines: &mut Vec<Line>,
+    block: &mut Block,
+) {
     match obj.text("sha256Checksum") {
         Some(sum) => lines.push(Line::key("sha256_checksum", string(sum))),
         None => {

@@ -8,13 +8,16 @@ use super::toml_text::{Block, Line, Obj, string};
 use super::translate::Tx;
 use crate::build::template::run_output_name;
 
+/// A target's artifact tags, with the path they were read from.
+pub(super) type ArtifactTags = (String, BTreeMap<String, String>);
+
 /// One block per distributor, and the artifact tags they carry (the catalog has
 /// one set of tags per image, put on the template and on every artifact).
 pub(super) fn targets(
     tx: &mut Tx<'_>,
     image: &str,
     distribute: &[Value],
-) -> (Vec<Block>, Vec<(String, BTreeMap<String, String>)>) {
+) -> (Vec<Block>, Vec<ArtifactTags>) {
     let mut blocks = Vec::new();
     let mut tags = Vec::new();
     for (i, target) in distribute.iter().enumerate() {
@@ -32,7 +35,12 @@ pub(super) fn targets(
         if let Some(artifact_tags) = obj.object("artifactTags") {
             let artifact_tags = artifact_tags
                 .iter()
-                .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+                    )
+                })
                 .collect();
             tags.push((format!("{path}.artifactTags"), artifact_tags));
         }
@@ -49,13 +57,8 @@ pub(super) fn targets(
                 block.lines.push(Line::Comment(note));
             }
         }
-        for (key, value) in obj.rest() {
-            let note = tx.dropped(
-                &format!("{path}.{key}"),
-                &format!("{key} = {value} has no catalog key"),
-            );
-            block.lines.push(Line::Comment(format!("not imported: {note}")));
-        }
+        let left = tx.leftovers(&obj, &path);
+        block.lines.extend(left.into_iter().map(Line::Comment));
         blocks.push(block);
     }
     (blocks, tags)
@@ -102,7 +105,11 @@ fn distributor(tx: &mut Tx<'_>, path: &str, obj: &mut Obj<'_>) -> Block {
 /// `storageAccountType` (older): the catalog has one storage type per target.
 fn gallery_regions(tx: &mut Tx<'_>, path: &str, obj: &mut Obj<'_>, block: &mut Block) {
     let mut regions: Vec<(String, Option<u64>)> = Vec::new();
-    let mut storage: Vec<String> = obj.text("storageAccountType").map(str::to_owned).into_iter().collect();
+    let mut storage: Vec<String> = obj
+        .text("storageAccountType")
+        .map(str::to_owned)
+        .into_iter()
+        .collect();
     if let Some(names) = obj.strings("replicationRegions") {
         regions.extend(names.into_iter().map(|n| (n, None)));
     }
@@ -119,13 +126,8 @@ fn gallery_regions(tx: &mut Tx<'_>, path: &str, obj: &mut Obj<'_>, block: &mut B
             if let Some(kind) = region_obj.text("storageAccountType") {
                 storage.push(kind.to_owned());
             }
-            for (key, value) in region_obj.rest() {
-                let note = tx.dropped(
-                    &format!("{path}.targetRegions[{i}].{key}"),
-                    &format!("{key} = {value} has no catalog key"),
-                );
-                block.lines.push(Line::Comment(format!("not imported: {note}")));
-            }
+            let left = tx.leftovers(&region_obj, &format!("{path}.targetRegions[{i}]"));
+            block.lines.extend(left.into_iter().map(Line::Comment));
         }
     }
     if !regions.is_empty() {
@@ -164,11 +166,16 @@ fn gallery_regions(tx: &mut Tx<'_>, path: &str, obj: &mut Obj<'_>, block: &mut B
 pub(super) fn merge_tags(
     tx: &mut Tx<'_>,
     template: &Map<String, Value>,
-    artifacts: Vec<(String, BTreeMap<String, String>)>,
+    artifacts: Vec<ArtifactTags>,
 ) -> (BTreeMap<String, String>, Vec<String>) {
     let mut tags: BTreeMap<String, String> = template
         .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+            )
+        })
         .collect();
     let mut comments = Vec::new();
     for (path, artifact_tags) in artifacts {

@@ -25,6 +25,22 @@ impl Tx<'_> {
         self.note(NoteKind::Dropped, path, message)
     }
 
+    /// A note for every key of `obj` nobody took, as `# not imported:` comment texts.
+    pub fn leftovers(&mut self, obj: &Obj<'_>, path: &str) -> Vec<String> {
+        obj.rest()
+            .into_iter()
+            .map(|(key, value)| {
+                let at = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                let note = self.dropped(&at, &format!("{key} = {value} has no catalog key"));
+                format!("not imported: {note}")
+            })
+            .collect()
+    }
+
     pub fn changed(&mut self, path: &str, message: &str) -> String {
         format!("changed: {}", self.note(NoteKind::Changed, path, message))
     }
@@ -53,7 +69,15 @@ pub(super) struct Imported {
 }
 
 /// Fields of a GET answer that are state, not configuration.
-const READ_ONLY: &[&str] = &["id", "type", "apiVersion", "dependsOn", "systemData", "etag", "name"];
+const READ_ONLY: &[&str] = &[
+    "id",
+    "type",
+    "apiVersion",
+    "dependsOn",
+    "systemData",
+    "etag",
+    "name",
+];
 const READ_ONLY_PROPERTIES: &[&str] = &[
     "provisioningState",
     "provisioningError",
@@ -105,7 +129,11 @@ pub(super) fn image(found: &Found, name: String, notes: &mut Vec<Note>) -> Impor
             .push(tx.dropped("properties.distribute", "no target the catalog can express"));
     }
     vm_profile(&mut tx, props.object("vmProfile"), &mut imported);
-    if !imported.settings.iter().any(|l| matches!(l, Line::Key { key, .. } if key == "vm_size")) {
+    if !imported
+        .settings
+        .iter()
+        .any(|l| matches!(l, Line::Key { key, .. } if key == "vm_size"))
+    {
         let note = tx.changed(
             "properties.vmProfile.vmSize",
             &format!(
@@ -127,7 +155,8 @@ pub(super) fn image(found: &Found, name: String, notes: &mut Vec<Note>) -> Impor
             .push(Line::key("staging_resource_group", string(group)));
     }
     error_handling(&mut tx, props.object("errorHandling"), &mut imported);
-    let (tags, comments) = targets::merge_tags(&mut tx, top.object("tags").unwrap_or(&empty), artifact_tags);
+    let (tags, comments) =
+        targets::merge_tags(&mut tx, top.object("tags").unwrap_or(&empty), artifact_tags);
     if !tags.is_empty() {
         let entries: Vec<(String, String)> = tags.into_iter().collect();
         imported.settings.push(Line::key("tags", table(&entries)));
@@ -135,13 +164,14 @@ pub(super) fn image(found: &Found, name: String, notes: &mut Vec<Note>) -> Impor
     imported.comments.extend(comments);
     for (key, value) in props.rest() {
         let why = why_not(&key);
-        let note = tx.dropped(&format!("properties.{key}"), &format!("{key} = {value}: {why}"));
+        let note = tx.dropped(
+            &format!("properties.{key}"),
+            &format!("{key} = {value}: {why}"),
+        );
         imported.comments.push(format!("not imported: {note}"));
     }
-    for (key, value) in top.rest() {
-        let note = tx.dropped(&key, &format!("{key} = {value} has no catalog key"));
-        imported.comments.push(format!("not imported: {note}"));
-    }
+    let left = tx.leftovers(&top, "");
+    imported.comments.extend(left);
     imported
 }
 
@@ -169,7 +199,10 @@ fn identity(tx: &mut Tx<'_>, top: &mut Obj<'_>, imported: &mut Imported) {
         let others: Vec<&str> = ids[1..].iter().map(|s| s.as_str()).collect();
         let note = tx.dropped(
             "identity.userAssignedIdentities",
-            &format!("AIB builds run as one identity, the first; {} left out", others.join(", ")),
+            &format!(
+                "AIB builds run as one identity, the first; {} left out",
+                others.join(", ")
+            ),
         );
         imported.comments.push(format!("not imported: {note}"));
     }
@@ -193,14 +226,21 @@ fn source(tx: &mut Tx<'_>, source: Option<&Map<String, Value>>) -> Block {
                 }
             }
             if let Some(plan) = obj.object("planInfo") {
-                let entries: Vec<(String, String)> = [("planName", "name"), ("planProduct", "product"), ("planPublisher", "publisher")]
-                    .iter()
-                    .filter_map(|(json, toml)| Some(((*toml).to_owned(), plan.get(*json)?.as_str()?.to_owned())))
-                    .collect();
+                let entries: Vec<(String, String)> = [
+                    ("planName", "name"),
+                    ("planProduct", "product"),
+                    ("planPublisher", "publisher"),
+                ]
+                .iter()
+                .filter_map(|(json, toml)| {
+                    Some(((*toml).to_owned(), plan.get(*json)?.as_str()?.to_owned()))
+                })
+                .collect();
                 lines.push(Line::key("plan", table(&entries)));
             }
             obj.ignore(&["exactVersion"]);
-            obj.text("version").filter(|v| !v.eq_ignore_ascii_case("latest"))
+            obj.text("version")
+                .filter(|v| !v.eq_ignore_ascii_case("latest"))
         }
         "sharedimageversion" => {
             lines.push(Line::key("type", string("gallery")));
@@ -223,11 +263,13 @@ fn source(tx: &mut Tx<'_>, source: Option<&Map<String, Value>>) -> Block {
                 &format!("source type {kind:?} has no catalog source type"),
             );
             block.disable(why);
-            block.lines.push(Line::Comment(Value::Object(source.clone()).to_string()));
+            block
+                .lines
+                .push(Line::Comment(Value::Object(source.clone()).to_string()));
             return block;
         }
     };
-    if kind.to_ascii_lowercase() != "managedimage" {
+    if !kind.eq_ignore_ascii_case("managedimage") {
         let line = match pinned {
             Some(version) => Line::commented(
                 "version",
@@ -241,13 +283,8 @@ fn source(tx: &mut Tx<'_>, source: Option<&Map<String, Value>>) -> Block {
         };
         block.lines.push(line);
     }
-    for (key, value) in obj.rest() {
-        let note = tx.dropped(
-            &format!("properties.source.{key}"),
-            &format!("{key} = {value} has no catalog key"),
-        );
-        block.lines.push(Line::Comment(format!("not imported: {note}")));
-    }
+    let left = tx.leftovers(&obj, "properties.source");
+    block.lines.extend(left.into_iter().map(Line::Comment));
     block
 }
 
@@ -269,27 +306,21 @@ fn vm_profile(tx: &mut Tx<'_>, profile: Option<&Map<String, Value>>, imported: &
         imported.settings.push(Line::key("vm_size", string(size)));
     }
     if let Some(gb) = obj.uint("osDiskSizeGB") {
-        imported.settings.push(Line::key("os_disk_size_gb", gb.to_string()));
+        imported
+            .settings
+            .push(Line::key("os_disk_size_gb", gb.to_string()));
     }
     if let Some(vnet) = obj.object("vnetConfig") {
         let mut vnet_obj = Obj::new(vnet);
         imported.subnet = vnet_obj.text("subnetId").map(str::to_owned);
-        imported.container_subnet = vnet_obj.text("containerInstanceSubnetId").map(str::to_owned);
-        for (key, value) in vnet_obj.rest() {
-            let note = tx.dropped(
-                &format!("properties.vmProfile.vnetConfig.{key}"),
-                &format!("{key} = {value} has no catalog key"),
-            );
-            imported.comments.push(format!("not imported: {note}"));
-        }
+        imported.container_subnet = vnet_obj
+            .text("containerInstanceSubnetId")
+            .map(str::to_owned);
+        let left = tx.leftovers(&vnet_obj, "properties.vmProfile.vnetConfig");
+        imported.comments.extend(left);
     }
-    for (key, value) in obj.rest() {
-        let note = tx.dropped(
-            &format!("properties.vmProfile.{key}"),
-            &format!("{key} = {value} has no catalog key"),
-        );
-        imported.comments.push(format!("not imported: {note}"));
-    }
+    let left = tx.leftovers(&obj, "properties.vmProfile");
+    imported.comments.extend(left);
 }
 
 /// The catalog keeps a failed build (`abort`) exactly when it keeps failed
@@ -313,11 +344,6 @@ fn error_handling(tx: &mut Tx<'_>, handling: Option<&Map<String, Value>>, import
         );
         imported.comments.push(format!("not imported: {note}"));
     }
-    for (key, value) in obj.rest() {
-        let note = tx.dropped(
-            &format!("properties.errorHandling.{key}"),
-            &format!("{key} = {value} has no catalog key"),
-        );
-        imported.comments.push(format!("not imported: {note}"));
-    }
+    let left = tx.leftovers(&obj, "properties.errorHandling");
+    imported.comments.extend(left);
 }

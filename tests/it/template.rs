@@ -27,7 +27,12 @@ async fn world() -> World {
 /// The binary, awaited: the simulator answers on this test's runtime.
 async fn run(world: &World, args: &[&str]) -> Output {
     let mut command = tokio::process::Command::from(world.service());
-    command.args(args).env_remove("RUST_LOG").output().await.unwrap()
+    command
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .await
+        .unwrap()
 }
 
 fn body(output: &Output) -> Value {
@@ -53,12 +58,23 @@ async fn the_dry_run_is_the_body_the_next_build_puts() {
     let world = world().await;
     let dry = body(&run(&world, &["template", IMAGE]).await);
     assert_eq!(dry["properties"]["source"]["version"], "22.04.202411050");
-    assert_eq!(world.accepted("template.put"), 0, "a dry run changes nothing");
+    assert_eq!(
+        world.accepted("template.put"),
+        0,
+        "a dry run changes nothing"
+    );
 
     let build = run(&world, &["build", IMAGE, "--wait"]).await;
-    assert!(build.status.success(), "{}", String::from_utf8_lossy(&build.stderr));
+    assert!(
+        build.status.success(),
+        "{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
     let puts = world.journal("template.put");
-    let put = puts.first().and_then(|p| p.body.clone()).expect("the build's PUT");
+    let put = puts
+        .first()
+        .and_then(|p| p.body.clone())
+        .expect("the build's PUT");
     let build_id = put["tags"][TAG_BUILD_ID].as_str().unwrap().to_owned();
     assert_eq!(with_build_id(dry, &build_id), put);
 }
@@ -76,7 +92,10 @@ async fn a_given_source_version_needs_no_azure_and_prints_the_same_text_twice() 
     assert!(stderr.contains("a build puts its own id"), "{stderr}");
     // The catalog's subscription and the simulator's URL are fixed, so the text is too.
     insta::assert_snapshot!(text);
-    assert_eq!(body(&first)["properties"]["source"]["version"], "22.04.202410020");
+    assert_eq!(
+        body(&first)["properties"]["source"]["version"],
+        "22.04.202410020"
+    );
 }
 
 #[tokio::test]
@@ -109,9 +128,16 @@ async fn an_azure_that_does_not_answer_is_an_error_not_a_guessed_version() {
     world.write_config(&catalog::CLASSIC.replacen("[defaults]", &endpoints, 1));
     let output = run(&world, &["template", IMAGE]).await;
     assert_eq!(output.status.code(), Some(1));
-    assert!(output.stdout.is_empty(), "{}", String::from_utf8_lossy(&output.stdout));
+    assert!(
+        output.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("cannot tell the source version"), "{stderr}");
+    assert!(
+        stderr.contains("cannot tell the source version"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]

@@ -54,13 +54,22 @@ fn as_published_each_example_says_what_it_could_not_import() {
         assert_eq!(imported.output.status.code(), Some(1), "{name}: {stderr}");
         let held = templates(&read_json(&file));
         if held.is_empty() {
-            assert!(stderr.contains("holds no image template"), "{name}: {stderr}");
+            assert!(
+                stderr.contains("holds no image template"),
+                "{name}: {stderr}"
+            );
         }
         for (template, _) in held {
             let refused = format!("{name}: {template}: not imported: the catalog refuses it");
-            assert!(stderr.contains(&refused), "{refused:?} missing from\n{stderr}");
+            assert!(
+                stderr.contains(&refused),
+                "{refused:?} missing from\n{stderr}"
+            );
         }
-        assert!(stderr.contains("nothing could be imported"), "{name}: {stderr}");
+        assert!(
+            stderr.contains("nothing could be imported"),
+            "{name}: {stderr}"
+        );
     }
 }
 
@@ -78,7 +87,10 @@ fn filled_in_the_examples_import_what_the_catalog_takes_and_round_trip() {
             // Nothing the catalog takes: each template is said, with why.
             for (template, _) in &held {
                 let origin = format!("{}: {template}", filled.display());
-                assert!(stderr.contains(&format!("{origin}: not imported")), "{stderr}");
+                assert!(
+                    stderr.contains(&format!("{origin}: not imported")),
+                    "{stderr}"
+                );
             }
             continue;
         }
@@ -99,8 +111,14 @@ fn filled_in_the_examples_import_what_the_catalog_takes_and_round_trip() {
     assert_eq!(
         imported_names,
         [
-            ("ListImageTemplates.json".to_owned(), "mySecondImageTemplate".to_owned()),
-            ("ListImageTemplatesByRg.json".to_owned(), "myOtherImageTemplate".to_owned()),
+            (
+                "ListImageTemplates.json".to_owned(),
+                "mySecondImageTemplate".to_owned()
+            ),
+            (
+                "ListImageTemplatesByRg.json".to_owned(),
+                "myOtherImageTemplate".to_owned()
+            ),
         ]
     );
 }

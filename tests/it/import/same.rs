@@ -4,39 +4,23 @@
 //! run output names, the daemon's `image-refresh.*` tags, tags merged into one
 //! set, defaults spelled out (`runElevated = false`, one replica, Standard_LRS,
 //! the catalog's `vm_size` where the template has none),
-//! a pinned version followed (the round trip renders the pinned one), and the
-//! steps and targets the import reported as not imported.
+//! and a pinned version followed (the round trip renders the pinned one).
 
 use image_refresh::catalog;
 use serde_json::{Map, Value, json};
 
-/// `original` (a template's top level) reduced, leaving out the customizers and
-/// distributors at `skipped_steps` and `skipped_targets`.
-pub fn original(original: &Value, skipped_steps: &[usize], skipped_targets: &[usize]) -> Value {
-    let properties = &original["properties"];
-    let steps = indexed(&properties["customize"], skipped_steps, step);
-    let targets = indexed(&properties["distribute"], skipped_targets, target);
-    reduced(original, steps, targets)
+/// A template (its top level) or a rendered body, reduced. The caller first
+/// removes from an original what the import reported as not imported.
+pub fn reduce(top: &Value) -> Value {
+    let properties = &top["properties"];
+    let steps = each(&properties["customize"], step);
+    let targets = each(&properties["distribute"], target);
+    reduced(top, steps, targets)
 }
 
-/// A rendered body reduced the same way.
-pub fn rendered(body: &Value) -> Value {
-    let properties = &body["properties"];
-    let steps = indexed(&properties["customize"], &[], step);
-    let targets = indexed(&properties["distribute"], &[], target);
-    reduced(body, steps, targets)
-}
-
-fn indexed(list: &Value, skipped: &[usize], reduce: fn(&Value) -> Value) -> Vec<Value> {
+fn each(list: &Value, reduce: fn(&Value) -> Value) -> Vec<Value> {
     list.as_array()
-        .map(|items| {
-            items
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| !skipped.contains(i))
-                .map(|(_, item)| reduce(item))
-                .collect()
-        })
+        .map(|items| items.iter().map(reduce).collect())
         .unwrap_or_default()
 }
 
@@ -90,9 +74,9 @@ fn target(target: &Value) -> Value {
             .unwrap_or_else(|| json!("Standard_LRS"));
         let mut regions: Vec<Value> = Vec::new();
         if let Some(names) = target["replicationRegions"].as_array() {
-            regions.extend(names.iter().map(|name| {
-                json!({ "name": name, "replicaCount": 1, "storageAccountType": storage })
-            }));
+            regions.extend(names.iter().map(
+                |name| json!({ "name": name, "replicaCount": 1, "storageAccountType": storage }),
+            ));
         }
         if let Some(list) = target["targetRegions"].as_array() {
             regions.extend(list.iter().map(|r| {
@@ -135,6 +119,8 @@ fn tags(top: &Value) -> Value {
 
 fn without(value: &Value, keys: &[&str]) -> Value {
     let mut object = value.as_object().cloned().unwrap_or_default();
-    object.retain(|k, v| !keys.contains(&k.as_str()) && !(k == "name" && v == ""));
+    // An empty name is no name: the import leaves it out.
+    let dropped = |k: &String, v: &Value| keys.contains(&k.as_str()) || (k == "name" && v == "");
+    object.retain(|k, v| !dropped(k, v));
     Value::Object(object)
 }
