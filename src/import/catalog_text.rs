@@ -92,11 +92,19 @@ pub(super) fn write(found: &[Found], images: Vec<Imported>, mut notes: Vec<Note>
             }
             Err(error) => error.problems().to_vec(),
         };
+        // A bad `[azure]` value (a placeholder location, say) makes images look
+        // wrong too: mend it alone first and look again.
+        let azure_only = problems
+            .iter()
+            .any(|p| matches!(owner_of(&owners, p.line), Some(Owner::Azure(_))));
         let mut changed = false;
         for problem in &problems {
             let Some(owner) = owner_of(&owners, problem.line) else {
                 continue;
             };
+            if azure_only && !matches!(owner, Owner::Azure(_)) {
+                continue;
+            }
             let why = match &problem.hint {
                 Some(hint) => format!("the catalog refuses it: {} ({hint})", problem.message),
                 None => format!("the catalog refuses it: {}", problem.message),

@@ -214,6 +214,13 @@ fn deployment_resource(
                  new base version (decision new_base_version)"
             ),
         ));
+    } else if kind.eq_ignore_ascii_case("Microsoft.Resources/deployments") {
+        notes.push(Note::new(
+            NoteKind::Skipped,
+            &here,
+            "",
+            "a nested deployment: import the template it deploys as a file of its own",
+        ));
     } else {
         notes.push(Note::new(
             NoteKind::Skipped,

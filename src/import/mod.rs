@@ -171,3 +171,6 @@ fn image_name(found: &find::Found, stem: &str, taken: &[String]) -> String {
     }
     unique
 }
+
+#[cfg(test)]
+mod tests;
