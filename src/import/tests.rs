@@ -28,11 +28,16 @@ fn base(extra: serde_json::Value) -> serde_json::Value {
     template(properties)
 }
 
-fn run(document: serde_json::Value) -> super::Import {
-    let imported = import(&[Input {
-        name: "t.json".into(),
+fn import_one(name: &str, document: &serde_json::Value) -> super::Import {
+    import(&[Input {
+        name: name.into(),
         text: document.to_string(),
-    }]);
+    }])
+}
+
+/// The import of one template, which must validate.
+fn run(document: serde_json::Value) -> super::Import {
+    let imported = import_one("t.json", &document);
     catalog::parse(&imported.toml, "imported.toml").expect("the import validates");
     imported
 }
@@ -123,10 +128,7 @@ fn an_expression_the_importer_cannot_evaluate_is_named() {
     let mut resource = base(json!({}));
     resource["type"] = json!("Microsoft.VirtualMachineImages/imageTemplates");
     resource["location"] = json!("[resourceGroup().location]");
-    let imported = import(&[Input {
-        name: "d.json".into(),
-        text: json!({ "resources": [resource] }).to_string(),
-    }]);
+    let imported = import_one("d.json", &json!({ "resources": [resource] }));
     assert!(imported.notes.iter().any(|n| {
         n.path == "location"
             && n.message
