@@ -27,6 +27,8 @@ pub mod notify;
 pub mod pipeline;
 pub mod plan;
 pub mod preflight;
+pub mod promote;
+pub mod reconcile;
 pub mod report;
 pub mod schedule;
 pub mod store;

@@ -1,5 +1,5 @@
-//! The one pipeline: resume unfinished builds → check → plan → build → failure
-//! limit. The service, `run --once`, `build` and `demo` all run these stages
+//! The one pipeline: reconcile with Azure → resume unfinished builds → check →
+//! plan → build → failure limit. The service, `run --once`, `build` and `demo` all run these stages
 //! through [`Pipeline`]; `run_cycle` runs them in order, the service spreads the
 //! same calls over its loop. Each stage tells [`Events`] subscribers what it did.
 
@@ -16,11 +16,15 @@ use crate::check::{self, CheckError, CheckOptions};
 use crate::events::{Event, Events};
 use crate::model::CheckTrigger;
 use crate::plan::{Job, Plan, Selection};
+use crate::promote::{self, RevokeError, RevokeRequest, Revoked};
+use crate::reconcile::{self, ReconcileError, Reconciled};
 use crate::report::chain;
 use crate::store::{BuildRecord, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CycleError {
+    #[error(transparent)]
+    Reconcile(#[from] ReconcileError),
     #[error("read unfinished builds")]
     Unfinished(#[source] StoreError),
     #[error("check for stale images")]
@@ -68,6 +72,22 @@ impl Pipeline {
 
     pub fn events(&self) -> &Events {
         &self.ctx.events
+    }
+
+    /// Records the builds Azure has of `catalog` and the history does not (a
+    /// new, lost or restored database); run before the first check.
+    pub async fn reconcile(&self, catalog: &Catalog) -> Result<Reconciled, ReconcileError> {
+        reconcile::reconcile(&self.ctx, catalog).await
+    }
+
+    /// Takes a gallery image version out of `latest` everywhere (`revoke`).
+    pub async fn revoke(&self, request: RevokeRequest<'_>) -> Result<Revoked, RevokeError> {
+        promote::revoke(&self.ctx, request).await
+    }
+
+    /// Finishes revokes an earlier process recorded but did not see through.
+    pub async fn finish_revocations(&self) {
+        promote::finish_pending(&self.ctx).await;
     }
 
     /// Builds an earlier process (or an earlier `build` without `--wait`) left unfinished.
@@ -188,7 +208,7 @@ impl Pipeline {
         results.into_iter().map(|(_, result)| result).collect()
     }
 
-    /// Resumes unfinished builds, checks `catalog`, hands the plan to `on_plan`
+    /// Reconciles with Azure, resumes unfinished builds, checks `catalog`, hands the plan to `on_plan`
     /// (to show it before the builds start) and builds what is stale.
     pub async fn run_cycle(
         &self,
@@ -197,6 +217,8 @@ impl Pipeline {
         on_plan: impl FnOnce(&Plan),
     ) -> Result<CycleReport, CycleError> {
         let mut events = self.events().subscribe();
+        self.reconcile(catalog).await?;
+        self.finish_revocations().await;
         build::release_dead_leases(&self.ctx).await;
         let mut results = Vec::new();
         let unfinished = self.unfinished().await.map_err(CycleError::Unfinished)?;

@@ -40,7 +40,10 @@ pub struct Plan {
 pub enum Selection {
     /// The stale ones: what the service and `run --once` build.
     Stale,
-    /// The stale ones and those soaking: `build --skip-soak`, for an urgent fix.
+    /// The stale ones and those waiting for their build window: `build IMAGE`,
+    /// a person's choice of moment.
+    Named,
+    /// As `Named`, and those soaking: `build --skip-soak`, for an urgent fix.
     SkipSoak,
     /// Every entry whose source version is known: `build --force`.
     Forced,
@@ -51,9 +54,18 @@ impl PlanEntry {
     pub fn selected(&self, selection: Selection) -> bool {
         match selection {
             Selection::Stale => self.stale,
-            Selection::SkipSoak => self.stale || self.decision.kind() == DecisionKind::Soaking,
+            Selection::Named => self.stale || self.waiting_for_window(),
+            Selection::SkipSoak => {
+                self.stale
+                    || self.waiting_for_window()
+                    || self.decision.kind() == DecisionKind::Soaking
+            }
             Selection::Forced => true,
         }
+    }
+
+    fn waiting_for_window(&self) -> bool {
+        self.decision.kind() == DecisionKind::WaitingForWindow
     }
 }
 
@@ -71,6 +83,14 @@ pub struct Job {
 impl Plan {
     pub fn stale(&self) -> impl Iterator<Item = &PlanEntry> {
         self.entries.iter().filter(|e| e.stale)
+    }
+
+    /// The stale ones and those waiting for their build window: what `check`
+    /// calls stale (exit 3), since both are out of date.
+    pub fn outdated(&self) -> impl Iterator<Item = &PlanEntry> {
+        self.entries
+            .iter()
+            .filter(|e| e.decision.kind().is_outdated())
     }
 
     /// Entries whose source Azure could not tell.
@@ -105,18 +125,23 @@ impl Plan {
                     return None;
                 };
                 let soaking = entry.decision.kind() == DecisionKind::Soaking;
-                let reason = if entry.stale {
-                    entry.reason.clone()
-                } else if soaking && selection == Selection::SkipSoak {
-                    format!("{}; soak skipped by an operator", entry.reason)
-                } else {
-                    format!("forced by an operator ({})", entry.reason)
+                let reason = match &entry.decision {
+                    _ if entry.stale => entry.reason.clone(),
+                    Decision::WaitingForWindow { stale, .. } => format!(
+                        "{}; started outside its build window by an operator",
+                        stale.reason()
+                    ),
+                    _ if soaking && selection == Selection::SkipSoak => {
+                        format!("{}; soak skipped by an operator", entry.reason)
+                    }
+                    _ => format!("forced by an operator ({})", entry.reason),
                 };
-                // A build is of a new base version, whether it waited or not.
-                let decision = if soaking {
-                    DecisionKind::NewBaseVersion
-                } else {
-                    entry.decision.kind()
+                // A build is of a new base version, whether it waited or not;
+                // one that waited for its window is of what made it stale.
+                let decision = match &entry.decision {
+                    _ if soaking => DecisionKind::NewBaseVersion,
+                    Decision::WaitingForWindow { stale, .. } => stale.kind(),
+                    other => other.kind(),
                 };
                 Some(Job {
                     image: image.clone(),

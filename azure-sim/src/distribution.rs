@@ -1,7 +1,7 @@
 //! The artifacts a finished run leaves behind (managed images, gallery
 //! image versions, VHD URIs) and its run outputs, or AIB's distribution error.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::gallery::{self, GalleryVersion, ManagedImage, TargetRegion};
 use super::marketplace::{self, compare_versions};
@@ -84,6 +84,8 @@ pub(crate) fn distribute(
                             .to_owned(),
                         os: os.clone(),
                         hyper_v_generation: generation.clone(),
+                        tags: d.get("artifactTags").cloned().unwrap_or_else(|| json!({})),
+                        created_at: state.now(),
                     },
                 );
                 RunOutput {
@@ -168,6 +170,7 @@ fn gallery_version(
                     .as_str()
                     .unwrap_or("Standard_LRS")
                     .to_owned(),
+                exclude_from_latest: false,
             })
             .collect(),
         None => d["replicationRegions"]
@@ -182,6 +185,7 @@ fn gallery_version(
                     .as_str()
                     .unwrap_or("Standard_LRS")
                     .to_owned(),
+                exclude_from_latest: false,
             })
             .collect(),
     };
@@ -190,6 +194,7 @@ fn gallery_version(
             name: template_location.to_owned(),
             replicas: 1,
             storage: "Standard_LRS".to_owned(),
+            exclude_from_latest: false,
         }]
     } else {
         regions
@@ -204,6 +209,7 @@ fn gallery_version(
             target_regions: regions,
             exclude_from_latest: d["excludeFromLatest"].as_bool().unwrap_or(false),
             end_of_life: None,
+            block_deletion_before_end_of_life: image.block_deletion_before_end_of_life,
             published: state.now(),
             source_id: String::new(),
             tags: d["artifactTags"]

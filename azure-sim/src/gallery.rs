@@ -25,6 +25,7 @@ pub(crate) struct GalleryImage {
     pub architecture: String,
     pub os_state: String,
     pub features: Vec<GalleryFeature>,
+    pub block_deletion_before_end_of_life: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -32,6 +33,8 @@ pub(crate) struct TargetRegion {
     pub name: String,
     pub replicas: u32,
     pub storage: String,
+    /// The region's own `excludeFromLatest` (set by a PATCH), beside the version's.
+    pub exclude_from_latest: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -42,6 +45,7 @@ pub(crate) struct GalleryVersion {
     pub target_regions: Vec<TargetRegion>,
     pub exclude_from_latest: bool,
     pub end_of_life: Option<String>,
+    pub block_deletion_before_end_of_life: bool,
     pub published: DateTime<Utc>,
     pub source_id: String,
     /// The distributor's `artifactTags`, as AIB puts them on what it made.
@@ -55,6 +59,9 @@ pub(crate) struct ManagedImage {
     pub location: String,
     pub os: String,
     pub hyper_v_generation: String,
+    /// The distributor's `artifactTags`, as AIB puts them on what it makes.
+    pub tags: Value,
+    pub created_at: DateTime<Utc>,
 }
 
 pub(crate) fn image_definition_id(sub: &str, rg: &str, gallery: &str, image: &str) -> String {
@@ -63,7 +70,7 @@ pub(crate) fn image_definition_id(sub: &str, rg: &str, gallery: &str, image: &st
     )
 }
 
-fn path_id(p: &GalleryImagePath) -> String {
+pub(crate) fn path_id(p: &GalleryImagePath) -> String {
     image_definition_id(&p.subscription, &p.resource_group, &p.gallery, &p.image)
 }
 
@@ -89,6 +96,7 @@ pub(crate) fn seed(state: &State, world: &mut World, def: &GalleryImageDef) {
             architecture: def.architecture.clone(),
             os_state: def.os_state.clone(),
             features: def.features.clone(),
+            block_deletion_before_end_of_life: def.block_deletion_before_end_of_life,
         },
     );
     for v in &def.versions {
@@ -102,9 +110,11 @@ pub(crate) fn seed(state: &State, world: &mut World, def: &GalleryImageDef) {
                     name: def.location.clone(),
                     replicas: 1,
                     storage: "Standard_LRS".to_owned(),
+                    exclude_from_latest: false,
                 }],
                 exclude_from_latest: false,
                 end_of_life: def.end_of_life_date.clone(),
+                block_deletion_before_end_of_life: def.block_deletion_before_end_of_life,
                 published: state.now(),
                 source_id: String::new(),
                 tags: BTreeMap::new(),
@@ -113,11 +123,18 @@ pub(crate) fn seed(state: &State, world: &mut World, def: &GalleryImageDef) {
     }
 }
 
+/// The end of life a version's safety profile makes Azure wait for, if not past.
+fn deletion_blocked_until(v: &GalleryVersion, now: DateTime<Utc>) -> Option<String> {
+    let eol = v.end_of_life.as_deref()?;
+    let at = DateTime::parse_from_rfc3339(eol).ok()?.with_timezone(&Utc);
+    (v.block_deletion_before_end_of_life && at > now).then(|| eol.to_owned())
+}
+
 pub(crate) fn insert_version(world: &mut World, v: GalleryVersion) {
     world.gallery_versions.insert(v.id.to_ascii_lowercase(), v);
 }
 
-fn gallery_not_found(p: &GalleryImagePath, version: Option<&str>) -> Response {
+pub(crate) fn gallery_not_found(p: &GalleryImagePath, version: Option<&str>) -> Response {
     let (kind, name) = match version {
         Some(v) => (
             "Microsoft.Compute/galleries/images/versions",
@@ -168,7 +185,7 @@ pub(crate) fn image_definition_get(state: &State, p: &GalleryImagePath) -> Respo
     wire::json(StatusCode::OK, &body)
 }
 
-fn version_body(v: &GalleryVersion) -> Value {
+pub(crate) fn version_body(v: &GalleryVersion) -> Value {
     let regions: Vec<Value> = v
         .target_regions
         .iter()
@@ -177,7 +194,7 @@ fn version_body(v: &GalleryVersion) -> Value {
                 "name": r.name,
                 "regionalReplicaCount": r.replicas,
                 "storageAccountType": r.storage,
-                "excludeFromLatest": v.exclude_from_latest,
+                "excludeFromLatest": r.exclude_from_latest,
             })
         })
         .collect();
@@ -202,7 +219,10 @@ fn version_body(v: &GalleryVersion) -> Value {
                 "source": {"id": v.source_id},
                 "osDiskImage": {"sizeInGB": 30, "hostCaching": "ReadWrite"}
             },
-            "safetyProfile": {"allowDeletionOfReplicatedLocations": false},
+            "safetyProfile": {
+                "allowDeletionOfReplicatedLocations": false,
+                "blockDeletionBeforeEndOfLife": v.block_deletion_before_end_of_life
+            },
             "provisioningState": "Succeeded"
         }
     });
@@ -271,6 +291,20 @@ fn accepted_delete(
 pub(crate) fn version_delete(state: &State, p: &GalleryImagePath, version: &str) -> Response {
     let mut world = state.world();
     let key = format!("{}/versions/{version}", path_id(p)).to_ascii_lowercase();
+    if let Some(until) = world
+        .gallery_versions
+        .get(&key)
+        .and_then(|v| deletion_blocked_until(v, state.now()))
+    {
+        return ArmError::new(
+            StatusCode::CONFLICT,
+            "OperationNotAllowed",
+            format!(
+                "Gallery image version '{version}' cannot be deleted before its end of life date {until}: its safety profile sets blockDeletionBeforeEndOfLife."
+            ),
+        )
+        .into_response();
+    }
     match world.gallery_versions.remove(&key) {
         Some(v) => accepted_delete(state, &mut world, &p.subscription, &v.location, GALLERY_API),
         None => StatusCode::NO_CONTENT.into_response(),
@@ -289,6 +323,12 @@ pub(crate) fn managed_image_get(state: &State, p: &ResourcePath) -> Response {
         "name": img.name,
         "type": "Microsoft.Compute/images",
         "location": img.location,
+        "tags": img.tags,
+        "systemData": {
+            "createdBy": "image-builder",
+            "createdByType": "Application",
+            "createdAt": img.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        },
         "properties": {
             "storageProfile": {
                 "osDisk": {

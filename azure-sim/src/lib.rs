@@ -27,7 +27,9 @@ mod distribution;
 mod error;
 mod faults;
 mod gallery;
+mod gallery_update;
 mod identities;
+mod in_vm_validation;
 mod journal;
 mod marketplace;
 mod operations;
@@ -123,6 +125,7 @@ impl Simulator {
             world: Mutex::new(World {
                 timings: scenario.build.clone(),
                 build_rules: scenario.builds.clone(),
+                validation_rules: scenario.validations.clone(),
                 ..World::default()
             }),
             journal: Mutex::default(),
@@ -301,6 +304,15 @@ impl SimHandle {
         ))
     }
 
+    /// The ids of every managed image and gallery image version that exists,
+    /// seeded or built: what a run distributed, for tests to count.
+    pub fn artifact_ids(&self) -> Vec<String> {
+        let world = self.state.world();
+        let images = world.managed_images.values().map(|i| i.id.clone());
+        let versions = world.gallery_versions.values().map(|v| v.id.clone());
+        images.chain(versions).collect()
+    }
+
     /// The environment a daemon's managed-identity credential reads (as on
     /// App Service), plus the authority host every Azure SDK honours.
     pub fn env(&self) -> Vec<(&'static str, String)> {
@@ -346,6 +358,19 @@ impl SimHandle {
                 outcome,
                 fail_in,
                 extra_secs: 0,
+            },
+        );
+    }
+
+    /// From now on, runs of templates matching `pattern` fail the validator
+    /// matching `validator` (`*` for the first), which prints `message`.
+    pub fn fail_validation(&self, pattern: &str, validator: &str, message: &str) {
+        self.state.world().validation_rules.insert(
+            0,
+            scenario::ValidationRule {
+                pattern: pattern.to_owned(),
+                validator: validator.to_owned(),
+                message: message.to_owned(),
             },
         );
     }

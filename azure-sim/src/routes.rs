@@ -39,6 +39,8 @@ pub(crate) struct GalleryImagePath {
 pub(crate) enum ArmOp {
     MarketList(SkuPath),
     MarketGet(SkuPath, String),
+    /// The templates of one resource group (of the request's subscription).
+    TemplateList(String),
     TemplatePut(ResourcePath),
     TemplateGet(ResourcePath),
     TemplateDelete(ResourcePath),
@@ -46,12 +48,17 @@ pub(crate) enum ArmOp {
     TemplateCancel(ResourcePath),
     RunOutputs(ResourcePath),
     RunOutput(ResourcePath, String),
-    OperationStatus { id: String },
-    OperationResult { id: String },
+    OperationStatus {
+        id: String,
+    },
+    OperationResult {
+        id: String,
+    },
     GalleryImageGet(GalleryImagePath),
     GalleryVersionList(GalleryImagePath),
     GalleryVersionGet(GalleryImagePath, String),
     GalleryVersionDelete(GalleryImagePath, String),
+    GalleryVersionUpdate(GalleryImagePath, String),
     ImageGet(ResourcePath),
     ImageDelete(ResourcePath),
     SubscriptionGet,
@@ -79,7 +86,8 @@ impl ArmOp {
             ArmOp::GalleryImageGet(g)
             | ArmOp::GalleryVersionList(g)
             | ArmOp::GalleryVersionGet(g, _)
-            | ArmOp::GalleryVersionDelete(g, _) => {
+            | ArmOp::GalleryVersionDelete(g, _)
+            | ArmOp::GalleryVersionUpdate(g, _) => {
                 (g.subscription.as_str(), g.resource_group.as_str())
             }
             _ => return None,
@@ -94,7 +102,9 @@ impl ArmOp {
             | ArmOp::TemplateDelete(_)
             | ArmOp::TemplateRun(_)
             | ArmOp::TemplateCancel(_) => Some("Microsoft.VirtualMachineImages"),
-            ArmOp::GalleryVersionDelete(..) | ArmOp::ImageDelete(_) => Some("Microsoft.Compute"),
+            ArmOp::GalleryVersionDelete(..)
+            | ArmOp::GalleryVersionUpdate(..)
+            | ArmOp::ImageDelete(_) => Some("Microsoft.Compute"),
             _ => None,
         }
     }
@@ -256,6 +266,10 @@ fn arm_op(method: &Method, segs: &[&str]) -> Option<(&'static str, &'static str,
             )
         });
     }
+    if let Some(c) = capture(segs, TEMPLATE.trim_end_matches("/{}")) {
+        let op = ArmOp::TemplateList(c[1].clone());
+        return (m == Method::GET).then_some(("template.list", IMAGE_BUILDER_API, op));
+    }
     if let Some(c) = capture(segs, TEMPLATE) {
         let r = res(&c);
         let api = IMAGE_BUILDER_API;
@@ -331,6 +345,11 @@ fn arm_op(method: &Method, segs: &[&str]) -> Option<(&'static str, &'static str,
                 "gallery.version.get",
                 GALLERY_API,
                 ArmOp::GalleryVersionGet(gal(&c), v),
+            )),
+            Method::PATCH => Some((
+                "gallery.version.update",
+                GALLERY_API,
+                ArmOp::GalleryVersionUpdate(gal(&c), v),
             )),
             Method::DELETE => Some((
                 "gallery.version.delete",

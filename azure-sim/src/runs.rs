@@ -11,6 +11,7 @@ use super::blob::{self, LOG_CONTAINER};
 use super::buildlog;
 use super::distribution::distribute;
 use super::error::ArmError;
+use super::in_vm_validation;
 use super::marketplace;
 use super::operations::{self, OpStatus};
 use super::scenario::{BuildTimings, Outcome, Phase, wildcard_match};
@@ -82,7 +83,12 @@ fn request_of(state: &State, key: &str) -> Value {
 
 pub(crate) async fn drive(state: Arc<State>, key: String, plan: RunPlan) {
     resolve_source_version(&state, &key);
+    let source_only = in_vm_validation::source_only(&request_of(&state, &key));
     for phase in Phase::ALL {
+        // Validating the source alone customizes nothing.
+        if phase == Phase::Customizing && source_only {
+            continue;
+        }
         if !enter(&state, &key, phase) {
             return;
         }
@@ -91,6 +97,9 @@ pub(crate) async fn drive(state: Arc<State>, key: String, plan: RunPlan) {
             secs += plan.extra_secs;
         }
         tokio::time::sleep(Duration::from_secs(secs)).await;
+        if phase == Phase::Validating && failed_validation(&state, &key) {
+            return;
+        }
         if plan.outcome == Outcome::Failed && plan.fail_in == phase {
             let message = failure_message(&state, &key, phase);
             log(
@@ -122,6 +131,33 @@ pub(crate) async fn drive(state: Arc<State>, key: String, plan: RunPlan) {
             end_run(&state, &key, "Failed", message);
         }
     }
+}
+
+/// Ends the run if a scenario rule fails one of its validators: failed, with
+/// the validator's output in the log and the message, and distributed only
+/// with `continueDistributeOnFailure`. False when validation passed.
+fn failed_validation(state: &State, key: &str) -> bool {
+    let request = request_of(state, key);
+    let name = key.rsplit('/').next().unwrap_or_default();
+    let Some(failure) = in_vm_validation::failure(&state.world(), name, &request) else {
+        return false;
+    };
+    log(state, key, &failure.log());
+    let mut message = failure_message(state, key, Phase::Validating);
+    message.insert_str(
+        message
+            .find(" During the image build")
+            .unwrap_or(message.len()),
+        &format!(" {}", failure.detail()),
+    );
+    if failure.continue_distribute {
+        let mut world = state.world();
+        if let Err(error) = distribute(state, &mut world, key, Outcome::Succeeded) {
+            message = format!("{message} {error}");
+        }
+    }
+    end_run(state, key, "Failed", message);
+    true
 }
 
 fn resolve_source_version(state: &State, key: &str) {

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::SimError;
 use super::faults::FaultRule;
+pub use super::in_vm_validation::ValidationRule;
 
 /// Subscription used for scenario resources that do not name one.
 pub const DEFAULT_SUBSCRIPTION: &str = "00000000-0000-0000-0000-00000000a2b1";
@@ -40,6 +41,9 @@ pub struct Scenario {
     pub builds: Vec<BuildRule>,
     #[serde(default)]
     pub faults: Vec<FaultRule>,
+    /// Validators that fail (AIB's validation phase).
+    #[serde(default)]
+    pub validations: Vec<ValidationRule>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -204,6 +208,11 @@ pub struct GalleryImageDef {
     pub versions: Vec<String>,
     /// `publishingProfile.endOfLifeDate` of the seeded versions.
     pub end_of_life_date: Option<String>,
+    /// `safetyProfile.blockDeletionBeforeEndOfLife` of every version, seeded or
+    /// built (as an organisation's policy would set it): a DELETE before the
+    /// version's end of life is refused.
+    #[serde(default)]
+    pub block_deletion_before_end_of_life: bool,
 }
 
 /// A resource group that exists before anything runs.

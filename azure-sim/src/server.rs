@@ -25,8 +25,8 @@ use super::journal::{JournalEntry, body_for_journal};
 use super::routes::{ArmOp, Route, RouteKind, classify};
 use super::state::{State, lock};
 use super::{
-    auth, blob, gallery, identities, marketplace, operations, providers, resource_groups,
-    run_outputs, subscriptions, templates, wire,
+    auth, blob, gallery, gallery_update, identities, marketplace, operations, providers,
+    resource_groups, run_outputs, subscriptions, templates, wire,
 };
 
 /// Accepts TCP connections that a handler can later sever.
@@ -310,6 +310,7 @@ fn dispatch(
     match op {
         ArmOp::MarketList(p) => marketplace::list(state, &p, query),
         ArmOp::MarketGet(p, v) => marketplace::get(state, &p, &v),
+        ArmOp::TemplateList(rg) => templates::list(state, subscription, &rg),
         ArmOp::TemplatePut(p) => templates::put(state, &p, body),
         ArmOp::TemplateGet(p) => templates::get(state, &p),
         ArmOp::TemplateDelete(p) => templates::delete(state, &p),
@@ -323,6 +324,7 @@ fn dispatch(
         ArmOp::GalleryVersionList(p) => gallery::version_list(state, &p),
         ArmOp::GalleryVersionGet(p, v) => gallery::version_get(state, &p, &v),
         ArmOp::GalleryVersionDelete(p, v) => gallery::version_delete(state, &p, &v),
+        ArmOp::GalleryVersionUpdate(p, v) => gallery_update::version_update(state, &p, &v, body),
         ArmOp::ImageGet(p) => gallery::managed_image_get(state, &p),
         ArmOp::ImageDelete(p) => gallery::managed_image_delete(state, &p),
         ArmOp::SubscriptionGet => subscriptions::get(state, subscription),

@@ -9,6 +9,7 @@ use super::clock::SharedClock;
 use super::faults::{Faults, Throttle};
 use super::gallery::{GalleryImage, GalleryVersion, ManagedImage};
 use super::identities::Identity;
+use super::in_vm_validation::ValidationRule;
 use super::journal::Journal;
 use super::marketplace::MarketSku;
 use super::operations::Operation;
@@ -51,6 +52,8 @@ pub(crate) struct World {
     pub build_rules: Vec<BuildRule>,
     /// Outcomes queued by control calls; consumed by the next runs first.
     pub queued_outcomes: VecDeque<BuildRule>,
+    /// Validators that fail, by template name.
+    pub validation_rules: Vec<ValidationRule>,
 }
 
 /// Locks a simulator mutex. A poisoned lock only means a request handler

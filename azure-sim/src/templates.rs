@@ -295,6 +295,25 @@ pub(crate) fn get(state: &Arc<State>, p: &ResourcePath) -> Response {
     }
 }
 
+/// `ImageTemplates_ListByResourceGroup`: every template of the group, as GET shows it.
+pub(crate) fn list(state: &Arc<State>, subscription: &str, group: &str) -> Response {
+    let world = state.world();
+    if !super::resource_groups::exists(&world, subscription, group) {
+        return ArmError::resource_group_not_found(group).into_response();
+    }
+    let prefix = format!(
+        "/subscriptions/{subscription}/resourceGroups/{group}/providers/{PROVIDER}/imageTemplates/"
+    )
+    .to_ascii_lowercase();
+    let value: Vec<Value> = world
+        .templates
+        .iter()
+        .filter(|(key, t)| key.starts_with(&prefix) && t.provisioning != Provisioning::Deleting)
+        .map(|(_, t)| body_of(t))
+        .collect();
+    wire::json(StatusCode::OK, &json!({ "value": value }))
+}
+
 pub(crate) fn delete(state: &Arc<State>, p: &ResourcePath) -> Response {
     let mut world = state.world();
     let Some(t) = world.templates.get_mut(&key(p)) else {

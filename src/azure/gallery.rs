@@ -65,8 +65,21 @@ pub struct GalleryImageVersion {
     /// Target regions whose own `excludeFromLatest` is true.
     pub excluded_regions: Vec<String>,
     pub published_date: Option<DateTime<Utc>>,
+    /// `publishingProfile.endOfLifeDate`.
+    pub end_of_life: Option<DateTime<Utc>>,
+    /// `safetyProfile.blockDeletionBeforeEndOfLife`: Azure refuses to delete
+    /// the version before its end of life.
+    pub deletion_blocked_before_end_of_life: bool,
     /// AIB tags what it makes with the template's `artifactTags`.
     pub tags: BTreeMap<String, String>,
+}
+
+impl GalleryImageVersion {
+    /// Until when Azure refuses to delete it, if it does now.
+    pub fn deletion_blocked_until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.end_of_life
+            .filter(|eol| self.deletion_blocked_before_end_of_life && *eol > now)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -84,6 +97,15 @@ struct VersionProperties {
     provisioning_state: Option<String>,
     #[serde(default)]
     publishing_profile: PublishingProfile,
+    #[serde(default)]
+    safety_profile: SafetyProfile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SafetyProfile {
+    #[serde(default)]
+    block_deletion_before_end_of_life: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -92,6 +114,7 @@ struct PublishingProfile {
     #[serde(default)]
     exclude_from_latest: bool,
     published_date: Option<DateTime<Utc>>,
+    end_of_life_date: Option<DateTime<Utc>>,
     #[serde(default)]
     target_regions: Vec<TargetRegion>,
 }
@@ -121,6 +144,11 @@ fn parse_version(image: &GalleryImageRef, item: Value) -> Result<GalleryImageVer
             .map(|r| r.name)
             .collect(),
         published_date: profile.published_date,
+        end_of_life: profile.end_of_life_date,
+        deletion_blocked_before_end_of_life: body
+            .properties
+            .safety_profile
+            .block_deletion_before_end_of_life,
         tags: body.tags.unwrap_or_default(),
     })
 }
@@ -185,6 +213,75 @@ pub async fn get_version(
     }
 }
 
+/// Takes the version out of `latest`, for the whole version and in each of its
+/// target regions, and waits until Azure has applied it.
+///
+/// A PATCH replaces the target region list, so the regions are sent back as
+/// GET showed them (replica counts, storage, encryption), only with
+/// `excludeFromLatest` set: a revoke must not drop a replica.
+pub async fn exclude_from_latest(
+    client: &ArmClient,
+    image: &GalleryImageRef,
+    version: &str,
+    deadline: Instant,
+) -> Result<GalleryImageVersion, AzureError> {
+    let path = image.versions_path().join(version);
+    let current = client.get(&path, GALLERIES).await?.body;
+    let mut regions = current["properties"]["publishingProfile"]["targetRegions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for region in &mut regions {
+        region["excludeFromLatest"] = Value::Bool(true);
+    }
+    let mut profile = serde_json::json!({ "excludeFromLatest": true });
+    if !regions.is_empty() {
+        profile["targetRegions"] = Value::Array(regions);
+    }
+    let body = serde_json::json!({
+        "properties": { "publishingProfile": profile, "storageProfile": {} }
+    });
+    let response = client.patch(&path, GALLERIES, &body).await?;
+    let operation = format!(
+        "exclude gallery image version {}/{version} from latest",
+        image.image
+    );
+    if let Some(poller) = LroPoller::from_response(client, operation, &response)? {
+        poller.wait(deadline).await?;
+    }
+    get_version(client, image, version).await?.ok_or_else(|| {
+        AzureError::unexpected_body(
+            format!("gallery image version {}/{version}", image.image),
+            "the version disappeared while it was excluded from latest",
+        )
+    })
+}
+
+/// Sets the version's `endOfLifeDate` (informational in Azure, and the date a
+/// safety profile's `blockDeletionBeforeEndOfLife` counts to).
+pub async fn set_end_of_life(
+    client: &ArmClient,
+    image: &GalleryImageRef,
+    version: &str,
+    end_of_life: DateTime<Utc>,
+    deadline: Instant,
+) -> Result<(), AzureError> {
+    let path = image.versions_path().join(version);
+    let date = end_of_life.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let body = serde_json::json!({
+        "properties": { "publishingProfile": { "endOfLifeDate": date }, "storageProfile": {} }
+    });
+    let response = client.patch(&path, GALLERIES, &body).await?;
+    let operation = format!(
+        "set the end of life of gallery image version {}/{version}",
+        image.image
+    );
+    if let Some(poller) = LroPoller::from_response(client, operation, &response)? {
+        poller.wait(deadline).await?;
+    }
+    Ok(())
+}
+
 /// Deletes a version and waits until it is gone. A missing version is not an error.
 pub async fn delete_version(
     client: &ArmClient,
@@ -217,6 +314,8 @@ mod tests {
             exclude_from_latest: excluded,
             excluded_regions: regions.iter().map(|r| (*r).to_owned()).collect(),
             published_date: None,
+            end_of_life: None,
+            deletion_blocked_before_end_of_life: false,
             tags: BTreeMap::new(),
         }
     }

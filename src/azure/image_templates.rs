@@ -142,6 +142,51 @@ fn parse_status(template: &TemplateRef, body: Value) -> Result<ImageTemplateStat
     })
 }
 
+/// A template found by [`list_in_group`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedTemplate {
+    pub template: TemplateRef,
+    pub tags: std::collections::BTreeMap<String, String>,
+    pub status: ImageTemplateStatus,
+}
+
+#[derive(Debug, Deserialize)]
+struct ListedBody {
+    name: String,
+    #[serde(default)]
+    tags: std::collections::BTreeMap<String, String>,
+}
+
+/// Every template in the resource group, across pages.
+pub async fn list_in_group(
+    client: &ArmClient,
+    subscription_id: &str,
+    resource_group: &str,
+) -> Result<Vec<ListedTemplate>, AzureError> {
+    let path = ResourcePath::resource_group(subscription_id, resource_group)
+        .join("providers")
+        .join("Microsoft.VirtualMachineImages")
+        .join("imageTemplates");
+    let mut found = Vec::new();
+    for item in client.list_all(&path, IMAGE_BUILDER).await? {
+        let listed: ListedBody = serde_json::from_value(item.clone()).map_err(|e| {
+            AzureError::unexpected_body(format!("image templates of {resource_group}"), e)
+        })?;
+        let template = TemplateRef {
+            subscription_id: subscription_id.to_owned(),
+            resource_group: resource_group.to_owned(),
+            name: listed.name,
+        };
+        let status = parse_status(&template, item)?;
+        found.push(ListedTemplate {
+            template,
+            tags: listed.tags,
+            status,
+        });
+    }
+    Ok(found)
+}
+
 /// The template's state, or `None` if it does not exist.
 pub async fn get(
     client: &ArmClient,

@@ -17,6 +17,36 @@ pub struct ManagedImageRef {
 }
 
 impl ManagedImageRef {
+    /// Splits `/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.Compute/images/{name}`
+    /// (the catalog validated the shape; ARM's segment names are case-insensitive).
+    pub fn from_id(id: &str) -> Option<ManagedImageRef> {
+        let parts: Vec<&str> = id.trim_matches('/').split('/').collect();
+        match parts.as_slice() {
+            [
+                subscriptions,
+                subscription_id,
+                groups,
+                resource_group,
+                providers,
+                compute,
+                images,
+                name,
+            ] if subscriptions.eq_ignore_ascii_case("subscriptions")
+                && groups.eq_ignore_ascii_case("resourceGroups")
+                && providers.eq_ignore_ascii_case("providers")
+                && compute.eq_ignore_ascii_case("Microsoft.Compute")
+                && images.eq_ignore_ascii_case("images") =>
+            {
+                Some(ManagedImageRef {
+                    subscription_id: (*subscription_id).to_owned(),
+                    resource_group: (*resource_group).to_owned(),
+                    name: (*name).to_owned(),
+                })
+            }
+            _ => None,
+        }
+    }
+
     fn path(&self) -> ResourcePath {
         ResourcePath::resource_group(&self.subscription_id, &self.resource_group)
             .join("providers")
@@ -33,6 +63,10 @@ pub struct ManagedImage {
     pub name: String,
     pub location: Option<String>,
     pub provisioning_state: Option<String>,
+    /// AIB tags what it makes with the template's `artifactTags`.
+    pub tags: std::collections::BTreeMap<String, String>,
+    /// `systemData.createdAt`: the only place an image says when it was made.
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -41,7 +75,17 @@ struct ImageBody {
     name: String,
     location: Option<String>,
     #[serde(default)]
+    tags: std::collections::BTreeMap<String, String>,
+    #[serde(default, rename = "systemData")]
+    system_data: SystemData,
+    #[serde(default)]
     properties: ImageProperties,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SystemData {
+    created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -67,6 +111,8 @@ pub async fn get(
         name: body.name,
         location: body.location,
         provisioning_state: body.properties.provisioning_state,
+        tags: body.tags,
+        created_at: body.system_data.created_at,
     }))
 }
 

@@ -116,11 +116,7 @@ async fn finished_run(
         .map(|m| printable(&m, MAX_MESSAGE));
     let change = match run.run_state {
         RunState::Succeeded | RunState::PartiallySucceeded => {
-            let outputs = image_templates::run_outputs(&ctx.arm, template).await?;
-            let artifacts = outputs
-                .into_iter()
-                .filter_map(|o| o.artifact_id.or(o.artifact_uri))
-                .collect();
+            let artifacts = artifacts(ctx, template).await?;
             let state = if run.run_state == RunState::Succeeded {
                 BuildState::Succeeded
             } else {
@@ -147,18 +143,40 @@ async fn finished_run(
         }
         _ => {
             let mut change = BuildTransition::to(BuildState::Failed, now, "run failed");
-            change.error_code = Some("BuildFailed".into());
-            change.log_url = message.as_deref().and_then(log_url);
-            change.error_message = message;
             // Where the run stopped, as AIB last said it.
             change.run_sub_state = run
                 .run_sub_state
                 .and_then(sub_state_word)
                 .or(build.run_sub_state);
+            let validation = change.run_sub_state == Some(RunSubState::Validating);
+            change.error_code = Some(
+                if validation {
+                    "ValidationFailed"
+                } else {
+                    "BuildFailed"
+                }
+                .into(),
+            );
+            if validation {
+                // With continueDistributeOnFailure the image was distributed
+                // all the same: history must say where it went.
+                change.artifact_ids = Some(artifacts(ctx, template).await?);
+            }
+            change.log_url = message.as_deref().and_then(log_url);
+            change.error_message = message;
             change
         }
     };
     Ok(change)
+}
+
+/// The ids (or VHD URIs) of what the run distributed.
+async fn artifacts(ctx: &BuildContext, template: &TemplateRef) -> Result<Vec<String>, StepError> {
+    let outputs = image_templates::run_outputs(&ctx.arm, template).await?;
+    Ok(outputs
+        .into_iter()
+        .filter_map(|o| o.artifact_id.or(o.artifact_uri))
+        .collect())
 }
 
 fn sub_state_word(sub_state: image_templates::RunSubState) -> Option<RunSubState> {

@@ -1,6 +1,7 @@
 //! Build: turn a stale image into a new image version through AIB, exactly once.
 
 mod cleanup;
+mod end_of_life;
 mod follow;
 mod holder;
 mod machine;

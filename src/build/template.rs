@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use crate::catalog::{
-    AzureSettings, Distribute, GalleryTarget, Image, Retention, Script, Source, Step,
+    AzureSettings, Distribute, GalleryTarget, Image, Retention, Script, Source, Step, Validation,
 };
 
 /// Tags AIB puts on every artifact, so a gallery version or managed image can be
@@ -77,6 +77,9 @@ pub fn render(input: TemplateInput<'_>) -> Value {
         "customize".into(),
         Value::Array(image.steps.iter().map(customizer).collect()),
     );
+    if let Some(validate) = validate(&image.validation) {
+        properties.insert("validate".into(), validate);
+    }
     properties.insert(
         "distribute".into(),
         Value::Array(
@@ -203,6 +206,19 @@ fn customizer(step: &Step) -> Value {
         body["name"] = json!(name);
     }
     body
+}
+
+/// The `validate` section; absent without validators, as AIB's default is.
+/// Validators have the customizers' shape (Shell, PowerShell, File).
+fn validate(validation: &Validation) -> Option<Value> {
+    if validation.validators.is_empty() {
+        return None;
+    }
+    Some(json!({
+        "continueDistributeOnFailure": validation.continue_distribute_on_failure,
+        "sourceValidationOnly": validation.source_validation_only,
+        "inVMValidations": validation.validators.iter().map(customizer).collect::<Vec<_>>(),
+    }))
 }
 
 fn script(mut body: Value, script: &Script) -> Value {

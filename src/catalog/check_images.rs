@@ -7,6 +7,8 @@ use super::check_settings::{
 };
 use super::check_steps::check_step;
 use super::check_targets::{check_distribute, check_source};
+use super::check_validation::check_validation;
+use super::check_window::check_build_window;
 use super::error::Problems;
 use super::hash::RecipeHash;
 use super::model::{Defaults, Image, Recipe};
@@ -72,6 +74,7 @@ pub(super) fn check_image(
     };
 
     let mut steps = Vec::new();
+    let mut recipe_validators = Vec::new();
     let mut recipe_names = Vec::new();
     for reference in image.recipes.iter().flatten() {
         let recipe_name = reference.get_ref();
@@ -83,6 +86,7 @@ pub(super) fn check_image(
             );
         } else if let Some(recipe) = ctx.recipes.get(recipe_name) {
             steps.extend(recipe.steps.iter().cloned());
+            recipe_validators.extend(recipe.validators.iter().cloned());
         } else if !ctx.declared.contains(recipe_name) {
             p.hint(
                 reference.span(),
@@ -118,6 +122,11 @@ pub(super) fn check_image(
         .collect();
     let location = build_location.map(str::to_owned);
 
+    let validation = check_validation(p, raw, recipe_validators, !steps.is_empty());
+    let build_window = match &image.build_window {
+        Some(window) => check_build_window(p, window),
+        None => ctx.defaults.build_window.clone(),
+    };
     let schedule = image.schedule.as_ref().and_then(|s| check_schedule(p, s));
     let max_age = max_age(p, &image.max_age_days).or(ctx.defaults.max_age);
     let min_base_age = min_base_age(p, &image.min_base_age).or(ctx.defaults.min_base_age);
@@ -141,7 +150,7 @@ pub(super) fn check_image(
     }
     let source = source?;
     let location = location?;
-    let recipe_hash = RecipeHash::compute(&steps, &source, os_disk_size_gb);
+    let recipe_hash = RecipeHash::compute(&steps, &validation, &source, os_disk_size_gb);
     Some(Image {
         name: name?,
         enabled: image.enabled.unwrap_or(true),
@@ -159,6 +168,8 @@ pub(super) fn check_image(
         staging_resource_group,
         tags: merged_tags,
         recipe_hash,
+        validation,
+        build_window,
     })
 }
 

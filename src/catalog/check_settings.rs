@@ -127,23 +127,13 @@ fn retention(p: &mut Problems, azure: &RawAzure) -> Option<Retention> {
             None
         }
         (Some(keep), None) if *keep.get_ref() => Some(Retention::Forever),
-        (_, Some(text)) => match parse_retention(text.get_ref()) {
-            Ok(keep) => Duration::from_std(keep)
-                .ok()
-                .map(Retention::For)
-                .or_else(|| {
-                    p.error(text.span(), "`failed_template_retention` out of range");
-                    None
-                }),
-            Err(hint) => {
-                p.hint(
-                    text.span(),
-                    format!("`{}` is not a duration", text.get_ref()),
-                    hint,
-                );
+        (_, Some(text)) => Duration::from_std(duration(p, text)?)
+            .ok()
+            .map(Retention::For)
+            .or_else(|| {
+                p.error(text.span(), "`failed_template_retention` out of range");
                 None
-            }
-        },
+            }),
         (_, None) => Some(Retention::FAILED_TEMPLATES),
     }
 }
@@ -469,6 +459,10 @@ pub(super) fn check_defaults(p: &mut Problems, raw: Option<&RawDefaults>) -> Def
     defaults.max_age = max_age(p, &raw.max_age_days);
     defaults.min_base_age = min_base_age(p, &raw.min_base_age);
     defaults.tags = tags(p, raw.tags.as_ref());
+    defaults.build_window = raw
+        .build_window
+        .as_ref()
+        .and_then(|w| super::check_window::check_build_window(p, w));
     defaults
 }
 
@@ -519,27 +513,29 @@ pub(super) fn build_timeout(p: &mut Problems, timeout: &Int) -> Option<u32> {
 /// `min_base_age = "3d"`: how long a new base version soaks before it is built.
 pub(super) fn min_base_age(p: &mut Problems, text: &Str) -> Option<Duration> {
     let text = text.as_ref()?;
-    match parse_retention(text.get_ref()) {
-        Ok(age) if age <= std::time::Duration::from_secs(90 * 86_400) => {
-            Duration::from_std(age).ok()
-        }
-        Ok(_) => {
-            p.hint(
-                text.span(),
-                "`min_base_age` out of range",
-                "at most \"90d\": a base image that old has newer security fixes waiting",
-            );
-            None
-        }
-        Err(hint) => {
+    let age = duration(p, text)?;
+    if age > std::time::Duration::from_secs(90 * 86_400) {
+        p.hint(
+            text.span(),
+            "`min_base_age` out of range",
+            "at most \"90d\": a base image that old has newer security fixes waiting",
+        );
+        return None;
+    }
+    Duration::from_std(age).ok()
+}
+
+/// A duration in the catalog's units ("90s", "30m", "2h", "7d"), or the problem at its span.
+pub(super) fn duration(p: &mut Problems, text: &S<String>) -> Option<std::time::Duration> {
+    parse_retention(text.get_ref())
+        .map_err(|hint| {
             p.hint(
                 text.span(),
                 format!("`{}` is not a duration", text.get_ref()),
                 hint,
             );
-            None
-        }
-    }
+        })
+        .ok()
 }
 
 pub(super) fn max_age(p: &mut Problems, days: &Int) -> Option<Duration> {

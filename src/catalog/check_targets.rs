@@ -231,6 +231,7 @@ pub(super) fn check_distribute(
         ("storage_account_type", span(&target.storage_account_type)),
         ("exclude_from_latest", span(&target.exclude_from_latest)),
         ("versions_to_keep", span(&target.versions_to_keep)),
+        ("end_of_life_after", span(&target.end_of_life_after)),
     ];
     let before = p.len();
     let typed = match kind.get_ref().as_str() {
@@ -244,6 +245,7 @@ pub(super) fn check_distribute(
                     "storage_account_type",
                     "exclude_from_latest",
                     "versions_to_keep",
+                    "end_of_life_after",
                 ],
                 "a gallery target",
             );
@@ -272,6 +274,18 @@ pub(super) fn check_distribute(
                         );
                     })
             });
+            let end_of_life_after = target.end_of_life_after.as_ref().map(|text| {
+                super::values::parse_retention(text.get_ref())
+                    .ok()
+                    .filter(|d| !d.is_zero())
+                    .ok_or_else(|| {
+                        p.hint(
+                            text.span(),
+                            format!("`end_of_life_after` cannot be `{}`", text.get_ref()),
+                            "write how long a version is supported, e.g. \"90d\"",
+                        );
+                    })
+            });
             Some(Distribute::Gallery(GalleryTarget {
                 image_id: image_id?,
                 regions: regions?,
@@ -281,6 +295,7 @@ pub(super) fn check_distribute(
                     .as_ref()
                     .is_some_and(|e| *e.get_ref()),
                 versions_to_keep: versions_to_keep.transpose().ok()?,
+                end_of_life_after: end_of_life_after.transpose().ok()?,
             }))
         }
         "managed_image" => {

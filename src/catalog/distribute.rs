@@ -21,6 +21,8 @@ pub struct GalleryTarget {
     pub exclude_from_latest: bool,
     /// How many versions to keep after a successful build; all when absent.
     pub versions_to_keep: Option<u32>,
+    /// Set as each new version's `endOfLifeDate`, counted from its build's end.
+    pub end_of_life_after: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

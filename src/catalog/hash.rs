@@ -6,9 +6,11 @@
 //! source *version* is left out because the check tracks it separately (a new upstream
 //! version is a different reason to rebuild). Also left out, since they change where or how
 //! fast an image is built but not what is in it: the VM size, the build timeout, tags,
-//! distribution targets, schedules, step names and the source location.
+//! distribution targets, schedules, build windows, `continue_distribute_on_failure`, step
+//! names and the source location.
 //!
 //! The input is canonical JSON (object keys sorted, no whitespace) of the expanded steps, the
+//! in-VM validators (with `source_validation_only`; only when there are any), the
 //! source identity and the OS disk size, so that key order, formatting and comments in the
 //! TOML do not matter. ARM names and IDs are compared case-insensitively by Azure, so they are
 //! lowercased. Changing this function changes every hash and triggers rebuilds: bump `FORMAT`.
@@ -18,6 +20,7 @@ use std::fmt;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::model::Validation;
 use super::source::Source;
 use super::step::Step;
 
@@ -27,13 +30,26 @@ const FORMAT: u32 = 1;
 pub struct RecipeHash(String);
 
 impl RecipeHash {
-    pub(super) fn compute(steps: &[Step], source: &Source, os_disk_size_gb: u32) -> RecipeHash {
-        let input = json!({
+    pub(super) fn compute(
+        steps: &[Step],
+        validation: &Validation,
+        source: &Source,
+        os_disk_size_gb: u32,
+    ) -> RecipeHash {
+        let mut input = json!({
             "format": FORMAT,
             "steps": steps.iter().map(step_value).collect::<Vec<_>>(),
             "source": source_identity(source),
             "os_disk_size_gb": os_disk_size_gb,
         });
+        // Only present when validating, so images without validators keep the
+        // hashes (and builds) they had before validation existed.
+        if !validation.validators.is_empty() {
+            input["validate"] = json!({
+                "validators": validation.validators.iter().map(step_value).collect::<Vec<_>>(),
+                "source_validation_only": validation.source_validation_only,
+            });
+        }
         let mut canonical_text = String::new();
         canonical(&input, &mut canonical_text);
         let digest = Sha256::digest(canonical_text.as_bytes());

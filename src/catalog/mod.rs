@@ -5,11 +5,15 @@
 //! [azure.credential]      # how the service authenticates (managed identity when absent)
 //! [store]                 # database = "/var/lib/image-refresh/history.db" (optional)
 //! [schedule]              # cron, timezone, jitter (optional)
-//! [defaults]              # vm_size, os_disk_size_gb, build_timeout_minutes, max_age_days, tags
+//! [defaults]              # vm_size, os_disk_size_gb, build_timeout_minutes, max_age_days, tags,
+//!                         # min_base_age, build_window = { cron, duration, timezone }
 //! [service]               # max_concurrent_builds, disable_after_failures (optional)
-//! [recipes.<name>]        # description and [[recipes.<name>.steps]]: reusable step lists
+//! [recipes.<name>]        # description and [[recipes.<name>.steps]]: reusable step lists;
+//!                         # [[recipes.<name>.validate]]: in-VM validators
 //! [[images]]              # name, enabled, recipes = [...], [[images.steps]], [images.source],
-//!                         # [[images.distribute]], [images.schedule], overrides of the defaults
+//!                         # [[images.distribute]], [images.schedule], [[images.validate]],
+//!                         # continue_distribute_on_failure, source_validation_only,
+//!                         # overrides of the defaults
 //! ```
 //!
 //! `config/image-refresh.toml` is the smallest useful catalog and `config/examples/` a commented
@@ -32,6 +36,8 @@ mod check_service;
 mod check_settings;
 mod check_steps;
 mod check_targets;
+mod check_validation;
+mod check_window;
 mod distribute;
 mod error;
 pub mod hash;
@@ -53,6 +59,7 @@ pub use distribute::{
 pub use error::{CatalogError, InvalidCatalog, Problem};
 pub use hash::RecipeHash;
 pub use locate::{Finding, Key, KeyPath, locate};
+pub use model::{BuildWindow, Validation};
 pub use model::{
     Catalog, Defaults, Image, Recipe, ScheduleSettings, ServiceSettings, StoreSettings,
 };

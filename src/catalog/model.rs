@@ -120,6 +120,8 @@ pub struct Defaults {
     /// How long a new base version must have been known before it is built.
     pub min_base_age: Option<Duration>,
     pub tags: BTreeMap<String, String>,
+    /// When builds may start; any time when `None`.
+    pub build_window: Option<BuildWindow>,
 }
 
 impl Defaults {
@@ -137,6 +139,7 @@ impl Default for Defaults {
             max_age: None,
             min_base_age: None,
             tags: BTreeMap::new(),
+            build_window: None,
         }
     }
 }
@@ -145,6 +148,8 @@ impl Default for Defaults {
 pub struct Recipe {
     pub description: Option<String>,
     pub steps: Vec<Step>,
+    /// In-VM validators (shell, powershell and file steps only).
+    pub validators: Vec<Step>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,4 +183,32 @@ pub struct Image {
     /// Catalog default tags overlaid with the image's own.
     pub tags: BTreeMap<String, String>,
     pub recipe_hash: RecipeHash,
+    /// AIB's in-VM validation of the built image.
+    pub validation: Validation,
+    /// When builds may start (the image's own, else `[defaults]`'); any time when `None`.
+    pub build_window: Option<BuildWindow>,
+}
+
+/// The template's `validate` section: validators run in a VM booted from the
+/// built image (or from the source alone, with `source_validation_only`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validation {
+    /// The recipes' validators in order, then the image's own; only shell,
+    /// powershell and file steps.
+    pub validators: Vec<Step>,
+    /// Distribute the image even when a validator fails (the build still fails).
+    pub continue_distribute_on_failure: bool,
+    /// Validate the source image as it is: nothing is customized.
+    pub source_validation_only: bool,
+}
+
+/// When builds may start: from each cron match for `duration`. Checks keep
+/// their own schedule; a stale image found outside a window waits for the next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildWindow {
+    /// A croner-valid expression, 5 fields or 6 with leading seconds, as written.
+    pub cron: String,
+    /// UTC when not given.
+    pub timezone: Tz,
+    pub duration: Duration,
 }

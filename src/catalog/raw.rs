@@ -115,6 +115,7 @@ pub(super) struct RawDefaults {
     pub max_age_days: Int,
     pub min_base_age: Str,
     pub tags: Option<BTreeMap<String, S<String>>>,
+    pub build_window: Option<S<RawBuildWindow>>,
 }
 
 #[derive(Deserialize)]
@@ -132,6 +133,9 @@ pub(super) struct RawRecipe {
     pub description: Option<String>,
     #[serde(default)]
     pub steps: Vec<S<RawStep>>,
+    /// In-VM validators: steps of the shell, powershell and file types.
+    #[serde(default)]
+    pub validate: Vec<S<RawStep>>,
 }
 
 /// One customization step with the fields of every step type; `validate` rejects fields that
@@ -176,6 +180,20 @@ pub(super) struct RawImage {
     pub build_timeout_minutes: Int,
     pub staging_resource_group: Str,
     pub tags: Option<BTreeMap<String, S<String>>>,
+    #[serde(default)]
+    pub validate: Vec<S<RawStep>>,
+    pub continue_distribute_on_failure: Bool,
+    pub source_validation_only: Bool,
+    pub build_window: Option<S<RawBuildWindow>>,
+}
+
+/// `build_window = { cron = "0 22 * * FRI", duration = "8h", timezone = "UTC" }`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawBuildWindow {
+    pub cron: Str,
+    pub duration: Str,
+    pub timezone: Str,
 }
 
 #[derive(Deserialize)]
@@ -209,6 +227,7 @@ pub(super) struct RawDistribute {
     pub storage_account_type: Str,
     pub exclude_from_latest: Bool,
     pub versions_to_keep: Int,
+    pub end_of_life_after: Str,
 }
 
 /// A gallery target region: either `"westeurope"` or `{ name = "westeurope", replicas = 2 }`.

@@ -11,6 +11,7 @@ use super::check_images::{ImageContext, check_image};
 use super::check_service::check_service;
 use super::check_settings::{check_azure, check_defaults, check_schedule, check_store};
 use super::check_steps::check_step;
+use super::check_validation::check_validator;
 use super::error::{CatalogError, InvalidCatalog, Problems};
 use super::model::{Catalog, Recipe};
 use super::raw::{RawCatalog, SECRET_KEY_PARTS};
@@ -85,11 +86,11 @@ fn check_catalog(p: &mut Problems, raw: &RawCatalog) -> Option<Catalog> {
                 hint,
             );
         }
-        if recipe.get_ref().steps.is_empty() {
+        if recipe.get_ref().steps.is_empty() && recipe.get_ref().validate.is_empty() {
             p.hint(
                 recipe.span(),
                 format!("recipe `{}` has no steps", name.get_ref()),
-                "add [[recipes.<name>.steps]] tables, or remove the recipe",
+                "add [[recipes.<name>.steps]] (or [[recipes.<name>.validate]]) tables, or remove the recipe",
             );
         }
         let before = p.len();
@@ -99,12 +100,19 @@ fn check_catalog(p: &mut Problems, raw: &RawCatalog) -> Option<Catalog> {
             .iter()
             .filter_map(|step| check_step(p, step))
             .collect();
+        let validators: Vec<_> = recipe
+            .get_ref()
+            .validate
+            .iter()
+            .filter_map(|validator| check_validator(p, validator))
+            .collect();
         if p.len() == before {
             recipes.insert(
                 name.get_ref().clone(),
                 Recipe {
                     description: recipe.get_ref().description.clone(),
                     steps,
+                    validators,
                 },
             );
         }

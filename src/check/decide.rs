@@ -20,6 +20,9 @@ pub struct Wanted<'a> {
     pub enabled: bool,
     /// Why the history store stopped building the image automatically, if it did.
     pub auto_disabled: Option<&'a str>,
+    /// When the image's build window opens next, if it is closed now; `None`
+    /// when a build may start now.
+    pub window_closed_until: Option<DateTime<Utc>>,
 }
 
 /// A past build, reduced to what the decision needs.
@@ -98,6 +101,11 @@ pub enum Decision {
     Disabled {
         why: String,
     },
+    /// Stale (`stale` says why), but its build window is closed until `opens_at`.
+    WaitingForWindow {
+        stale: Box<Decision>,
+        opens_at: DateTime<Utc>,
+    },
 }
 
 impl Decision {
@@ -120,6 +128,7 @@ impl Decision {
             Decision::SourceNotFound { .. } => DecisionKind::SourceNotFound,
             Decision::UpToDate => DecisionKind::UpToDate,
             Decision::Disabled { .. } => DecisionKind::Disabled,
+            Decision::WaitingForWindow { .. } => DecisionKind::WaitingForWindow,
         }
     }
 
@@ -149,6 +158,11 @@ impl Decision {
             Decision::SourceNotFound { missing } => missing.clone(),
             Decision::UpToDate => "up to date".into(),
             Decision::Disabled { why } => format!("disabled: {why}"),
+            Decision::WaitingForWindow { stale, opens_at } => format!(
+                "{}; waiting for the build window, opens {}",
+                stale.reason(),
+                opens_at.format("%Y-%m-%d %H:%M:%S UTC")
+            ),
         }
     }
 }
@@ -164,6 +178,18 @@ pub(super) fn unavailable_error(reason: &str) -> &str {
 /// build is never doubled, and a failure is retried before anything else is
 /// considered so the reason names the failure people need to look at.
 pub fn decide(facts: &Facts<'_>) -> Decision {
+    let decision = decide_at_any_time(facts);
+    match facts.wanted.window_closed_until {
+        Some(opens_at) if decision.is_stale() => Decision::WaitingForWindow {
+            stale: Box::new(decision),
+            opens_at,
+        },
+        _ => decision,
+    }
+}
+
+/// The decision as if builds could start now.
+fn decide_at_any_time(facts: &Facts<'_>) -> Decision {
     let wanted = &facts.wanted;
     if let Some(disabled) = disabled(wanted) {
         return disabled;

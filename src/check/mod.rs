@@ -175,6 +175,7 @@ async fn plan_entry(
         min_base_age: image.min_base_age,
         enabled: image.enabled,
         auto_disabled: auto_disabled.as_deref(),
+        window_closed_until: crate::schedule::closed_until(image.build_window.as_ref(), now),
     };
     let source_version = match resolution {
         Resolution::Version(v) => Ok(v),

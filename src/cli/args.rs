@@ -104,6 +104,26 @@ pub enum Command {
         #[arg(long, default_value = "disabled by an operator")]
         reason: String,
     },
+    /// Take a gallery image version out of `latest` in every region, so that
+    /// new VMs and scale-outs get the previous good version; records who and
+    /// why, never deletes it, and it is never promoted again.
+    Revoke {
+        /// The image, by catalog name.
+        image: String,
+        /// The gallery image version, e.g. 1.0.3.
+        version: String,
+        /// Why; kept in the history and shown by `status`.
+        #[arg(long)]
+        reason: String,
+        /// Who asks; the login name of the user running the command by default.
+        #[arg(long)]
+        by: Option<String>,
+        /// Revoke even if no other version is left for `latest` somewhere.
+        #[arg(long)]
+        force: bool,
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
+    },
     /// The whole job in under a minute on the bundled Azure simulator and a
     /// temporary database; touches nothing outside a temporary folder.
     #[cfg(feature = "simulator")]

@@ -39,6 +39,12 @@ pub async fn build(
     let (sender, receiver) = mpsc::unbounded_channel();
     let printer = spawn_printer(receiver);
     let pipeline = app.pipeline_with(options, Some(sender));
+    // A build Azure has and a lost history does not must not be made twice.
+    pipeline
+        .reconcile(&subset)
+        .await
+        .into_diagnostic()
+        .wrap_err("reconcile failed")?;
     let plan = pipeline
         .check(&subset, CheckTrigger::Cli)
         .await
@@ -47,7 +53,7 @@ pub async fn build(
     let selection = match (force, skip_soak) {
         (true, _) => Selection::Forced,
         (false, true) => Selection::SkipSoak,
-        (false, false) => Selection::Stale,
+        (false, false) => Selection::Named,
     };
     let not_built = say_why_not_built(&plan, selection);
     let jobs = plan.jobs(&subset, selection);
@@ -68,6 +74,12 @@ fn say_why_not_built(plan: &Plan, selection: Selection) -> usize {
     for entry in &plan.entries {
         let built = entry.source_version.is_some() && entry.selected(selection);
         if built {
+            if entry.decision.kind() == DecisionKind::WaitingForWindow {
+                println!(
+                    "{}: outside its build window ({}); building it now as asked",
+                    entry.image, entry.reason
+                );
+            }
             continue;
         }
         if entry.decision.kind() == DecisionKind::Soaking {
@@ -151,6 +163,16 @@ pub async fn run_once(global: &GlobalArgs) -> miette::Result<ExitCode> {
         .map_err(|e| miette!("{}", output::chain(&e)));
     finish(&app, pipeline, printer).await;
     let cycle = cycle?;
+    for entry in &cycle.plan.entries {
+        if let crate::check::Decision::WaitingForWindow { opens_at, .. } = &entry.decision {
+            println!(
+                "{}: not built: its build window is closed until {}; the service builds it then, `image-refresh build {}` now",
+                entry.image,
+                opens_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                entry.image
+            );
+        }
+    }
     for (image, reason) in &cycle.disabled {
         println!("{image}: disabled: {reason}; `image-refresh enable {image}` resumes");
     }

@@ -14,6 +14,7 @@ mod notify;
 mod output;
 mod plan;
 mod progress;
+mod revoke;
 #[cfg(feature = "simulator")]
 pub mod simulated;
 mod status;
@@ -72,6 +73,14 @@ pub async fn run(cli: Cli) -> miette::Result<ExitCode> {
         Command::Run { once: false } => daemon::run(global).await,
         Command::Enable { image } => images::enable(global, &image).await,
         Command::Disable { image, reason } => images::disable(global, &image, &reason).await,
+        Command::Revoke {
+            image,
+            version,
+            reason,
+            by,
+            force,
+            output,
+        } => revoke::revoke(global, &image, &version, &reason, by, force, output).await,
         Command::History {
             image,
             limit,

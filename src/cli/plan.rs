@@ -14,8 +14,14 @@ pub const EXIT_STALE: u8 = 3;
 
 pub async fn check(global: &GlobalArgs, format: Output) -> miette::Result<ExitCode> {
     let app = open_app(global).await?;
-    let plan = app
-        .pipeline(None)
+    let pipeline = app.pipeline(None);
+    // Reads Azure only: what a lost history does not know must not read as stale.
+    pipeline
+        .reconcile(&app.catalog)
+        .await
+        .into_diagnostic()
+        .wrap_err("reconcile failed")?;
+    let plan = pipeline
         .check(&app.catalog, CheckTrigger::Cli)
         .await
         .into_diagnostic()
@@ -34,7 +40,7 @@ pub async fn check(global: &GlobalArgs, format: Output) -> miette::Result<ExitCo
 fn exit_code(plan: &Plan) -> ExitCode {
     if say_unresolved(plan) {
         ExitCode::FAILURE
-    } else if plan.stale().next().is_some() {
+    } else if plan.outdated().next().is_some() {
         ExitCode::from(EXIT_STALE)
     } else {
         ExitCode::SUCCESS
@@ -53,12 +59,23 @@ pub fn say_unresolved(plan: &Plan) -> bool {
     !unresolved.is_empty()
 }
 
+/// What happens to the entry: rebuilt now, when its window opens, or kept.
+fn plan_word(entry: &crate::plan::PlanEntry) -> &'static str {
+    if entry.stale {
+        "rebuild"
+    } else if entry.decision.kind().is_outdated() {
+        "wait"
+    } else {
+        "keep"
+    }
+}
+
 pub fn print_plan(plan: &Plan) {
     let mut table = output::table(["image", "plan", "source version", "reason"]);
     for entry in &plan.entries {
         table.add_row([
             entry.image.clone(),
-            if entry.stale { "rebuild" } else { "keep" }.to_owned(),
+            plan_word(entry).to_owned(),
             entry.source_version.clone().unwrap_or_else(|| "?".into()),
             entry.reason.clone(),
         ]);
@@ -72,7 +89,7 @@ pub fn print_plan(plan: &Plan) {
     println!(
         "check {}: {} of {} images stale{unknown} ({} source lookups)",
         plan.check_id,
-        plan.stale().count(),
+        plan.outdated().count(),
         plan.entries.len(),
         plan.lookups
     );

@@ -14,7 +14,7 @@ use super::{GlobalArgs, Output, open_store_and_catalog};
 use crate::build::is_followed;
 use crate::catalog::Catalog;
 use crate::check::{self, Decision};
-use crate::store::{ImageStatus, Lease, Store};
+use crate::store::{ImageStatus, Lease, Revocation, Store};
 
 /// One image as `status --output json` prints it: the stored state, and what
 /// it means now.
@@ -27,6 +27,8 @@ struct Line {
     decision_now: Option<Decision>,
     /// For a build that has not finished: whether a live process follows it.
     followed: Option<bool>,
+    /// Gallery image versions taken out of `latest` by `revoke`, oldest first.
+    revoked: Vec<Revocation>,
     note: String,
 }
 
@@ -55,6 +57,10 @@ async fn read(
         .into_iter()
         .map(|lease| (lease.image.clone(), lease))
         .collect();
+    let mut revoked: HashMap<String, Vec<Revocation>> = HashMap::new();
+    for r in store.revocations(None).await.into_diagnostic()? {
+        revoked.entry(r.image.clone()).or_default().push(r);
+    }
     let mut lines = Vec::with_capacity(rows.len());
     for stored in rows {
         let image = catalog.and_then(|c| c.image(&stored.state.name));
@@ -70,17 +76,30 @@ async fn read(
             .as_ref()
             .filter(|b| !b.state.is_terminal())
             .map(|_| is_followed(leases.get(&stored.state.name), now));
-        let note = note(
+        let revoked = revoked.remove(&stored.state.name).unwrap_or_default();
+        let mut note = note(
             &stored,
             decision_now.as_ref(),
             followed,
             catalog.is_some() && image.is_none(),
             now,
         );
+        for r in &revoked {
+            let pending = if r.done_at.is_none() {
+                ", not yet applied in Azure"
+            } else {
+                ""
+            };
+            note.push_str(&format!(
+                "; revoked {} by {}: {}{pending}",
+                r.version, r.revoked_by, r.reason
+            ));
+        }
         lines.push(Line {
             stored,
             decision_now,
             followed,
+            revoked,
             note,
         });
     }

@@ -9,6 +9,7 @@
 mod retry;
 mod setup;
 mod waits;
+mod windows;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -21,6 +22,7 @@ use tracing::{error, info, warn};
 use self::retry::Retries;
 use self::setup::{changed_images, schedules, start_metrics, wire};
 use self::waits::{ring, tick, wait};
+use self::windows::WindowWaits;
 use super::health::{DatabaseHealth, Said};
 use super::notify::Notifier;
 use super::pool::{BuildPool, Finished};
@@ -136,10 +138,15 @@ struct Service {
     due: std::cell::RefCell<Option<(DateTime<Utc>, NextDue)>>,
     /// Failed checks and builds let go of, to try again with backoff.
     retries: Retries,
+    /// Stale images waiting for their build window to open.
+    windows: WindowWaits,
     health: DatabaseHealth,
     /// The outbox sender's task, restarted with each catalog's `[[notify]]`.
     notifications: Option<tokio::task::AbortHandle>,
     metrics: Metrics,
+    /// Whether the history has been compared with Azure since the start or
+    /// the last catalog reload (see `reconcile`).
+    reconciled: bool,
 }
 
 impl Service {
@@ -178,14 +185,27 @@ impl Service {
             cursor,
             due: std::cell::RefCell::new(None),
             retries,
+            windows: WindowWaits::default(),
             health,
             metrics,
+            reconciled: false,
         })
     }
 
     /// Picks up every build an earlier process left unfinished; AIB runs went
     /// on in Azure meanwhile, and the build machine asks Azure where they are.
     async fn resume_unfinished(&mut self) -> Result<(), DaemonError> {
+        if !self.reconciled {
+            match self.pipeline.reconcile(&self.app.catalog).await {
+                Ok(_) => self.reconciled = true,
+                Err(error) => {
+                    if self.failed("compare the history with Azure", &error) {
+                        warn!(error = %chain(&error), "cannot compare the history with Azure; a build Azure has may be made again. Trying again before the next check");
+                    }
+                }
+            }
+        }
+        self.pipeline.finish_revocations().await;
         crate::build::release_dead_leases(self.pipeline.context()).await;
         for build in self.pipeline.unfinished().await? {
             self.pool.resume(&self.pipeline, &self.app.catalog, build);
@@ -198,10 +218,13 @@ impl Service {
     async fn catch_up(&mut self) {
         let now = self.config.clock.now();
         let last_checks: BTreeMap<String, Option<DateTime<Utc>>> = match self.store.status().await {
-            Ok(status) => status
-                .into_iter()
-                .map(|image| (image.state.name.clone(), last_check_for_catch_up(&image)))
-                .collect(),
+            Ok(status) => {
+                self.windows.restore(&self.app.catalog, &status, now);
+                status
+                    .into_iter()
+                    .map(|image| (image.state.name.clone(), last_check_for_catch_up(&image)))
+                    .collect()
+            }
             Err(error) => {
                 if self.failed("read when images were last checked", &error) {
                     warn!(error = %chain(&error), "cannot read when images were last checked; checking everything now");
@@ -225,7 +248,10 @@ impl Service {
         let mut watchdog = self.config.watchdog.map(tokio::time::interval);
         loop {
             let scheduled = self.next_due().map(|(at, _)| at);
-            let next = [scheduled, self.retries.next()].into_iter().flatten().min();
+            let next = [scheduled, self.retries.next(), self.windows.next()]
+                .into_iter()
+                .flatten()
+                .min();
             tokio::select! {
                 // Signals first, then the watchdog: however busy the rest is, SIGTERM
                 // is answered and systemd hears the service is alive.
@@ -266,6 +292,14 @@ impl Service {
             self.cursor = at;
         }
         due.extend(self.retries.take_due_checks(now));
+        let opened = self.windows.take_due(now);
+        if !opened.is_empty() {
+            info!(
+                images = opened.len(),
+                "build windows opened; checking the images that wait for them"
+            );
+            due.extend(opened);
+        }
         if !due.is_empty() {
             self.request_check(due, CheckTrigger::Schedule);
         }
@@ -336,6 +370,7 @@ impl Service {
         match checked {
             Ok((subset, Ok(plan))) => {
                 self.wrote();
+                self.windows.checked(&plan);
                 let stale = plan.stale().count();
                 info!(check_id = %plan.check_id, images = plan.entries.len(), stale, "check done");
                 let mut again: BTreeSet<String> =
@@ -517,7 +552,14 @@ impl Service {
             0 => String::new(),
             n => format!("; {n} building: {}", builds.join(", ")),
         };
-        format!("{next}{checking}{building}")
+        let waiting = match (self.windows.len(), self.windows.next()) {
+            (0, _) | (_, None) => String::new(),
+            (n, Some(at)) => format!(
+                "; {n} waiting for a build window (next opens {})",
+                at.format("%Y-%m-%d %H:%M:%S UTC")
+            ),
+        };
+        format!("{next}{checking}{building}{waiting}")
     }
 
     fn update_status(&self) {

@@ -134,7 +134,7 @@ impl Metrics {
         let image_stale = Family::default();
         registry.register(
             "image_refresh_image_stale",
-            "1 when the image's last decision rebuilds it, else 0",
+            "1 when the image's last decision rebuilds it (now or when its build window opens), else 0",
             image_stale.clone(),
         );
         let image_decision = Family::default();
@@ -411,7 +411,7 @@ impl Metrics {
                 (Some(good), Some(checked)) => good.created_at >= checked,
                 _ => false,
             };
-            let stale = image.last_decision.is_some_and(|d| d.is_stale()) && !built_since;
+            let stale = image.last_decision.is_some_and(|d| d.is_outdated()) && !built_since;
             inner
                 .image_stale
                 .get_or_create(&label)

@@ -138,6 +138,8 @@ stored_words! {
         SourceNotFound = "source_not_found",
         UpToDate = "up_to_date",
         Disabled = "disabled",
+        /// Stale, but the image's build window is closed; built when it opens.
+        WaitingForWindow = "waiting_for_window",
     }
 }
 
@@ -153,6 +155,12 @@ impl DecisionKind {
                 | DecisionKind::TooOld
                 | DecisionKind::RetryAfterFailure
         )
+    }
+
+    /// The image is out of date: rebuilt now, or when its build window opens.
+    /// `check` exits 3 and the stale gauge is 1 for both.
+    pub fn is_outdated(self) -> bool {
+        self.is_stale() || self == DecisionKind::WaitingForWindow
     }
 }
 

@@ -85,7 +85,9 @@ mod alarm;
 mod catalog;
 mod expr;
 mod jitter;
+mod window;
 
 pub use alarm::{Alarm, AlarmError, CronAlarm, TokioAlarm};
 pub use catalog::{CatalogSchedules, DEFAULT_CRON};
 pub use expr::{MAX_JITTER, Schedule, ScheduleError};
+pub use window::{Window, closed_until};

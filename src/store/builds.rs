@@ -356,7 +356,7 @@ impl Store {
 }
 
 /// Logs the row as it is now; `at` is the row's `updated_at`.
-async fn append_event(
+pub(super) async fn append_event(
     tx: &mut sqlx::SqliteConnection,
     build: &BuildRecord,
     detail: &str,

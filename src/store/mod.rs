@@ -14,10 +14,12 @@ mod checks;
 mod columns;
 mod error;
 mod fault;
+mod found;
 mod gauges;
 mod images;
 mod leases;
 mod outbox;
+mod revocations;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -29,10 +31,12 @@ pub use builds::{BuildRecord, BuildTransition, EventRecord, NewBuild, Transition
 pub use checks::{CheckRecord, DecisionRecord, ResolvedVersionRecord};
 pub use error::{ClaimError, StoreError};
 pub use fault::{DiskFault, DiskTrouble, FULL_DISK_HEADROOM, free_bytes};
+pub use found::{Found, FoundBuild};
 pub use gauges::{FinishedBuild, GoodCheck};
 pub use images::{BuildSummary, FailureLimit, ImageState, ImageStatus};
 pub use leases::Lease;
 pub use outbox::Notice;
+pub use revocations::Revocation;
 
 /// Where the daemon keeps its history unless told otherwise.
 pub const DEFAULT_DATABASE_PATH: &str = "/var/lib/image-refresh/history.db";

@@ -149,6 +149,10 @@ fn enterprise_example_shares_recipes_and_distributes_to_two_regions() {
         StorageAccountType::StandardZrs
     );
     assert_eq!(gallery.versions_to_keep, Some(5));
+    assert_eq!(
+        gallery.end_of_life_after,
+        Some(std::time::Duration::from_secs(180 * 86_400))
+    );
     assert_eq!(ubuntu.tags["owner"], "platform-team", "default tag merged");
     assert_eq!(ubuntu.tags["os"], "ubuntu");
     assert_eq!(
@@ -1168,5 +1172,32 @@ fn min_base_age_is_a_duration_defaulted_per_image() {
         7,
         16,
         "`1y` is not a duration",
+    );
+}
+
+#[test]
+fn end_of_life_after_is_a_duration_on_gallery_targets_only() {
+    let gallery = IMAGE.replace(
+        "type = \"vhd\"",
+        "type = \"gallery\"\nimage_id = \"/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/i\"\nend_of_life_after = \"soon\"",
+    );
+    let source = format!("{}{gallery}", azure());
+    let line = source
+        .lines()
+        .position(|l| l.starts_with("end_of_life_after"))
+        .unwrap()
+        + 1;
+    let hint = single_problem(&source, line, 21, "`end_of_life_after` cannot be `soon`");
+    assert!(hint.contains("90d"), "{hint}");
+    let vhd = IMAGE.replace(
+        "type = \"vhd\"",
+        "type = \"vhd\"\nend_of_life_after = \"90d\"",
+    );
+    let found = problems(&format!("{}{vhd}", azure()));
+    assert!(
+        found
+            .iter()
+            .any(|(_, _, m)| m.contains("end_of_life_after")),
+        "{found:?}"
     );
 }

@@ -3,9 +3,11 @@
 
 mod blob;
 mod gallery_features;
+mod gallery_update;
 mod identities;
 mod resources;
 mod staging;
+mod validation;
 
 use std::sync::{Arc, Mutex};
 

@@ -152,8 +152,27 @@ impl ArmClient {
         api_version: &str,
         body: &Value,
     ) -> Result<ArmResponse, AzureError> {
+        self.send_body(Method::PUT, path, api_version, body).await
+    }
+
+    pub async fn patch(
+        &self,
+        path: &ResourcePath,
+        api_version: &str,
+        body: &Value,
+    ) -> Result<ArmResponse, AzureError> {
+        self.send_body(Method::PATCH, path, api_version, body).await
+    }
+
+    async fn send_body(
+        &self,
+        method: Method,
+        path: &ResourcePath,
+        api_version: &str,
+        body: &Value,
+    ) -> Result<ArmResponse, AzureError> {
         let url = path.to_url(&self.inner.base, api_version)?;
-        self.send(Method::PUT, url, Some(body)).await
+        self.send(method, url, Some(body)).await
     }
 
     pub async fn post(

@@ -29,6 +29,7 @@ fn facts(last_success: Option<PastBuild<'static>>) -> Facts<'static> {
             min_base_age: None,
             enabled: true,
             auto_disabled: None,
+            window_closed_until: None,
         },
         last_attempt: last_success.clone(),
         last_success,
@@ -70,6 +71,44 @@ fn a_new_base_version_soaks_for_min_base_age_then_is_built() {
     let mut first = facts(None);
     first.wanted.min_base_age = Some(Duration::days(3));
     assert_eq!(decide(&first), Decision::NeverBuilt);
+}
+
+#[test]
+fn a_stale_image_waits_for_its_closed_build_window_and_nothing_else_does() {
+    let opens_at = now() + Duration::hours(30);
+    let mut f = facts(Some(build("b1", Outcome::Succeeded, 3)));
+    f.source_version = "22.04.202411200";
+    f.wanted.window_closed_until = Some(opens_at);
+    let decision = decide(&f);
+    assert_eq!(
+        decision,
+        Decision::WaitingForWindow {
+            stale: Box::new(Decision::NewBaseVersion {
+                old: "22.04.202411010".into(),
+                new: "22.04.202411200".into(),
+            }),
+            opens_at,
+        }
+    );
+    assert!(!decision.is_stale() && decision.kind().is_outdated());
+    assert!(
+        decision.reason().starts_with(
+            "new base version 22.04.202411010 → 22.04.202411200; waiting for the build window, opens "
+        ),
+        "{}",
+        decision.reason()
+    );
+    // Up to date, or already building: a closed window changes nothing.
+    f.source_version = "22.04.202411010";
+    assert_eq!(decide(&f), Decision::UpToDate);
+    let mut running = facts(Some(build("b1", Outcome::Succeeded, 3)));
+    running.last_attempt = Some(build("b2", Outcome::InProgress, 0));
+    running.wanted.window_closed_until = Some(opens_at);
+    assert!(matches!(decide(&running), Decision::InProgress { .. }));
+    // A first build waits too: the window says when builds start.
+    let mut first = facts(None);
+    first.wanted.window_closed_until = Some(opens_at);
+    assert!(matches!(decide(&first), Decision::WaitingForWindow { .. }));
 }
 
 #[test]
@@ -206,6 +245,7 @@ fn a_catalog_switch_wins_over_a_stored_reason() {
         min_base_age: None,
         enabled: false,
         auto_disabled: Some("3 consecutive failed builds"),
+        window_closed_until: None,
     };
     assert_eq!(
         disabled(&wanted),
@@ -252,6 +292,10 @@ fn every_kind_matches_its_stored_word_and_staleness() {
         },
         Decision::UpToDate,
         Decision::Disabled { why: "w".into() },
+        Decision::WaitingForWindow {
+            stale: Box::new(Decision::NeverBuilt),
+            opens_at: now(),
+        },
     ];
     for decision in all {
         let json = serde_json::to_value(&decision).unwrap();

@@ -99,6 +99,8 @@ pub(super) fn changed_images(old: &Catalog, new: &Catalog) -> BTreeSet<String> {
                     || before.recipe_hash != image.recipe_hash
                     || before.max_age != image.max_age
                     || before.enabled != image.enabled
+                    // A window moved or gone may let a waiting image build now.
+                    || before.build_window != image.build_window
             })
         })
         .map(|image| image.name.clone())
@@ -130,7 +132,12 @@ mod tests {
                     age + chrono::Duration::days(1)
                 }),
         );
-        let expected: BTreeSet<String> = [1, 3]
+        new.images[0].build_window = Some(catalog::BuildWindow {
+            cron: "0 22 * * FRI".into(),
+            timezone: chrono_tz::Tz::UTC,
+            duration: chrono::Duration::hours(8),
+        });
+        let expected: BTreeSet<String> = [0, 1, 3]
             .iter()
             .map(|&i| new.images[i].name.clone())
             .chain(["added".to_owned()])

@@ -1,5 +1,7 @@
 //! Pruning old gallery image versions after a successful build (`versions_to_keep`).
 
+use std::time::Duration;
+
 use azure_sim::{FaultKind, FaultRule};
 use image_refresh::azure::gallery::{self, GalleryImageRef};
 use image_refresh::build;
@@ -23,6 +25,11 @@ versions = ["1.0.0", "1.0.1"]
 /// The classic catalog's image, distributed to the gallery and keeping `keep` versions.
 async fn gallery_world(keep: u32) -> World {
     let mut h = world(GALLERY).await;
+    distribute_to_gallery(&mut h, keep, None);
+    h
+}
+
+fn distribute_to_gallery(h: &mut World, keep: u32, end_of_life_after: Option<Duration>) {
     let image = h
         .catalog
         .images
@@ -38,8 +45,8 @@ async fn gallery_world(keep: u32) -> World {
         storage_account_type: StorageAccountType::StandardLrs,
         exclude_from_latest: false,
         versions_to_keep: Some(keep),
+        end_of_life_after,
     })];
-    h
 }
 
 async fn version_names(h: &World) -> Vec<String> {
@@ -134,4 +141,56 @@ async fn a_version_azure_will_not_delete_is_tried_again_after_the_next_build() {
     build::run_job(&ctx, &h.job()).await.unwrap();
     assert_eq!(deleted(&h), ["1.0.2", "1.0.3"]);
     assert_eq!(version_names(&h).await, ["1.0.0", "1.0.1", "1.0.4"]);
+}
+
+/// A gallery whose safety profile blocks deletion before a version's end of
+/// life, and a target that gives each new version 30 days and keeps one.
+async fn guarded_world() -> World {
+    let mut h = world(&format!(
+        "{GALLERY}block_deletion_before_end_of_life = true\n"
+    ))
+    .await;
+    distribute_to_gallery(&mut h, 1, Some(Duration::from_secs(30 * 86_400)));
+    h
+}
+
+#[tokio::test]
+async fn new_versions_get_an_end_of_life_and_are_not_deleted_before_it() {
+    let h = guarded_world().await;
+    let ctx = h.process("a", options()).await;
+    let definition = GalleryImageRef::from_id(DEFINITION).unwrap();
+    let mut builds = Vec::new();
+    for _ in 0..3 {
+        let record = build::run_job(&ctx, &h.job()).await.unwrap();
+        assert_eq!(record.state, BuildState::Succeeded);
+        builds.push(record);
+    }
+    for (record, name) in builds.iter().zip(["1.0.2", "1.0.3", "1.0.4"]) {
+        let version = gallery::get_version(&ctx.arm, &definition, name)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            version.end_of_life,
+            Some(record.finished_at.unwrap() + chrono::Duration::days(30)),
+            "{name}"
+        );
+        assert!(version.deletion_blocked_before_end_of_life);
+    }
+    // Beyond the one to keep, but Azure would refuse: never asked.
+    assert!(h.journal("gallery.version.delete").is_empty());
+    let log = events(&ctx.store, builds[2].id).await;
+    assert!(
+        log.iter().any(|e| e.detail.starts_with(
+            "kept gallery image version ubuntu-golden/1.0.3: its safety profile blocks deletion until its end of life, "
+        )),
+        "{log:#?}"
+    );
+    crate::support::role::assert_allows(&h.sim.journal());
+
+    // Past their end of life they go with the next build.
+    h.clock.skip(chrono::Duration::days(31));
+    build::run_job(&ctx, &h.job()).await.unwrap();
+    assert_eq!(deleted(&h), ["1.0.2", "1.0.3", "1.0.4"]);
+    assert_eq!(version_names(&h).await, ["1.0.0", "1.0.1", "1.0.5"]);
 }

@@ -24,6 +24,13 @@ async fn missed_checks_run_once_at_start_up_and_only_then() {
             .filter(|c| c.finished_at.is_some())
     })
     .await;
+    // The check found the image never built; its build must be on record before
+    // the stop, or the next start rightly checks again (a stale decision with no
+    // build after it), which under load is what a stop right after the check saw.
+    eventually("the start-up check's build", &first, || async {
+        store.last_build(super::IMAGE).await.unwrap()
+    })
+    .await;
     assert_eq!(check.trigger, CheckTrigger::Startup);
     assert!(first.stop().await.success());
 

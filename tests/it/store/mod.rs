@@ -101,6 +101,7 @@ async fn migrations_create_the_schema_in_a_new_directory_and_reopening_changes_n
             "images",
             "outbox",
             "resolved_versions",
+            "revocations",
             "source_versions"
         ]
     );

@@ -139,10 +139,23 @@ inline = ["sudo apt update"]
     );
     for image in images {
         let image = image.as_ref();
-        text.push_str(&format!(
-            r#"
+        text.push_str(&image_block(
+            image,
+            &format!(
+                "type = \"managed_image\"\nimage_id = \"/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-image-builder/providers/Microsoft.Compute/images/{image}\""
+            ),
+        ));
+    }
+    text
+}
+
+/// The classic image's `[[images]]` table under `name`, with the `patch`
+/// recipe and one `[[images.distribute]]` target made of `target` keys.
+pub fn image_block(name: &str, target: &str) -> String {
+    format!(
+        r#"
 [[images]]
-name = "{image}"
+name = "{name}"
 recipes = ["patch"]
 [images.source]
 type = "marketplace"
@@ -151,12 +164,28 @@ offer = "0001-com-ubuntu-server-jammy"
 sku = "22_04-lts-gen2"
 version = "latest"
 [[images.distribute]]
-type = "managed_image"
-image_id = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-image-builder/providers/Microsoft.Compute/images/{image}"
+{target}
 "#
-        ));
-    }
-    text
+    )
+}
+
+/// The gallery image definition the suites distribute to.
+pub const GALLERY_IMAGE: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-image-gallery/providers/Microsoft.Compute/galleries/gal_corp/images/ubuntu-golden";
+
+/// [`GALLERY_IMAGE`] as a scenario table, with `versions` published by hand.
+pub fn gallery_scenario(versions: &[&str]) -> String {
+    let versions: Vec<String> = versions.iter().map(|v| format!("\"{v}\"")).collect();
+    format!(
+        r#"
+[[galleries]]
+resource_group = "rg-image-gallery"
+gallery = "gal_corp"
+image = "ubuntu-golden"
+location = "westeurope"
+versions = [{}]
+"#,
+        versions.join(", ")
+    )
 }
 
 /// The binary on `config` and `database`, with the caller's environment.
