@@ -33,6 +33,7 @@ enum Owner {
     Step(usize, usize),
     Image(usize),
     Target(usize, usize),
+    Validator(usize, usize),
 }
 
 struct State {
@@ -184,6 +185,17 @@ fn disable(state: &mut State, owner: Owner, why: String, notes: &mut Vec<Note>) 
             image.targets[t].disable(why.clone());
             (image.origin.clone(), format!("properties.distribute[{t}]"))
         }
+        Owner::Validator(i, v) => {
+            let image = &mut state.images[i].0;
+            if !image.validators[v].active() {
+                return false;
+            }
+            image.validators[v].disable(why.clone());
+            (
+                image.origin.clone(),
+                format!("properties.validate.inVMValidations[{v}]"),
+            )
+        }
         Owner::Image(i) | Owner::Target(i, _) => {
             let image = &mut state.images[i].0;
             if image.why.contains(&why) {
@@ -301,5 +313,10 @@ fn write_image(
         let start = line_no(out);
         target.write(out, "[[images.distribute]]", off);
         owners.push((start..line_no(out), Owner::Target(i, t)));
+    }
+    for (v, validator) in image.validators.iter().enumerate() {
+        let start = line_no(out);
+        validator.write(out, "[[images.validate]]", off);
+        owners.push((start..line_no(out), Owner::Validator(i, v)));
     }
 }

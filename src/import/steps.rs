@@ -7,12 +7,13 @@ use super::translate::Tx;
 
 /// One `[[recipes.NAME.steps]]` block per customizer, commented out when the
 /// catalog cannot take it (a download without a checksum, an unknown type).
-pub(super) fn steps(tx: &mut Tx<'_>, customize: &[Value]) -> Vec<Block> {
+/// `at` is where the list is in the template (`properties.customize`), for notes.
+pub(super) fn steps(tx: &mut Tx<'_>, at: &str, customize: &[Value]) -> Vec<Block> {
     customize
         .iter()
         .enumerate()
         .map(|(i, step)| {
-            let path = format!("properties.customize[{i}]");
+            let path = format!("{at}[{i}]");
             match step.as_object() {
                 Some(step) => customizer(tx, &path, step),
                 None => {

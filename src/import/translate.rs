@@ -64,6 +64,8 @@ pub(super) struct Imported {
     pub steps: Vec<Block>,
     pub source: Block,
     pub targets: Vec<Block>,
+    /// `[[images.validate]]`: the in-VM validators.
+    pub validators: Vec<Block>,
     /// Why the whole image is commented out; active when empty.
     pub why: Vec<String>,
 }
@@ -109,6 +111,7 @@ pub(super) fn image(found: &Found, name: String, notes: &mut Vec<Note>) -> Impor
         steps: Vec::new(),
         source: Block::default(),
         targets: Vec::new(),
+        validators: Vec::new(),
         why: Vec::new(),
     };
     identity(&mut tx, &mut top, &mut imported);
@@ -116,7 +119,9 @@ pub(super) fn image(found: &Found, name: String, notes: &mut Vec<Note>) -> Impor
     if !imported.source.active() {
         imported.why.extend(imported.source.why.clone());
     }
-    imported.steps = steps::steps(&mut tx, props.array("customize").map_or(&[], Vec::as_slice));
+    let customize = props.array("customize").map_or(&[][..], Vec::as_slice);
+    imported.steps = steps::steps(&mut tx, "properties.customize", customize);
+    validate(&mut tx, props.object("validate"), &mut imported);
     let (blocks, artifact_tags) = targets::targets(
         &mut tx,
         &name,
@@ -178,11 +183,34 @@ pub(super) fn image(found: &Found, name: String, notes: &mut Vec<Note>) -> Impor
 fn why_not(key: &str) -> &'static str {
     match key {
         "autoRun" => "image-refresh starts every build itself, when the image is stale",
-        "validate" => "the catalog has no in-VM validation yet",
         "optimize" => "the catalog has no VM boot optimisation",
         "managedResourceTags" => "the catalog does not tag AIB's staging resources",
         _ => "the catalog has no such setting",
     }
+}
+
+/// In-VM validation: validators are written like steps, its two switches are
+/// keys of the image.
+fn validate(tx: &mut Tx<'_>, validate: Option<&Map<String, Value>>, imported: &mut Imported) {
+    let Some(validate) = validate else {
+        return;
+    };
+    let mut obj = Obj::new(validate);
+    let validators = obj.array("inVMValidations").map_or(&[][..], Vec::as_slice);
+    imported.validators = steps::steps(tx, "properties.validate.inVMValidations", validators);
+    for (json, toml) in [
+        (
+            "continueDistributeOnFailure",
+            "continue_distribute_on_failure",
+        ),
+        ("sourceValidationOnly", "source_validation_only"),
+    ] {
+        if let Some(on) = obj.bool(json).filter(|on| *on) {
+            imported.settings.push(Line::key(toml, on.to_string()));
+        }
+    }
+    let left = tx.leftovers(&obj, "properties.validate");
+    imported.comments.extend(left);
 }
 
 fn identity(tx: &mut Tx<'_>, top: &mut Obj<'_>, imported: &mut Imported) {

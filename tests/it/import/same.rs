@@ -43,6 +43,21 @@ fn reduced(top: &Value, steps: Vec<Value>, targets: Vec<Value>) -> Value {
         "buildTimeoutInMinutes": timeout,
         "stagingResourceGroup": properties["stagingResourceGroup"],
         "tags": tags(top),
+        "validate": validate(&properties["validate"]),
+    })
+}
+
+/// Validators like steps; the switches default to false, and without a
+/// validator there is no `validate` section at all, as the build renders it.
+fn validate(validate: &Value) -> Value {
+    let validators = each(&validate["inVMValidations"], step);
+    if validators.is_empty() {
+        return Value::Null;
+    }
+    json!({
+        "inVMValidations": validators,
+        "continueDistributeOnFailure": validate["continueDistributeOnFailure"].as_bool().unwrap_or(false),
+        "sourceValidationOnly": validate["sourceValidationOnly"].as_bool().unwrap_or(false),
     })
 }
 
