@@ -19,6 +19,7 @@ pub mod clock;
 pub mod daemon;
 pub mod events;
 pub mod host;
+pub mod import;
 pub mod logging;
 pub mod metrics;
 pub mod model;

@@ -187,6 +187,39 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Print the AIB template body the next build of IMAGE would PUT, as
+    /// pretty JSON with sorted keys: a dry run to diff. Changes nothing.
+    ///
+    /// Without --source-version the version is asked of Azure as a check asks
+    /// it (exit 1 when Azure cannot tell). The build-id tags show the nil UUID
+    /// where a build puts its own id.
+    Template {
+        /// The image, by catalog name.
+        image: String,
+        /// The exact source version to render, instead of asking Azure.
+        #[arg(long, value_name = "V")]
+        source_version: Option<String>,
+    },
+    /// Turn existing AIB templates into catalog TOML.
+    ///
+    /// Takes bare templates, ARM resources (as `az resource create
+    /// --is-full-object` takes them), ARM deployment templates, list responses
+    /// and REST API examples, of any API version. Writes a recipe per distinct
+    /// customize list and an image per template; pinned source versions become
+    /// "latest". Whatever the catalog cannot express is listed on stderr and
+    /// left as a `#` comment where it would have gone. The TOML validates.
+    ///
+    /// Exit code 0: at least one image was imported (notes may still say what
+    /// was left out); 1: nothing could be imported.
+    Import {
+        /// Template files (JSON).
+        #[arg(required = true, value_name = "TEMPLATE.json")]
+        files: Vec<PathBuf>,
+        /// Write the catalog to FILE instead of stdout; never overwrites.
+        /// (Not `--output`, which elsewhere picks table or JSON.)
+        #[arg(long, value_name = "FILE")]
+        write: Option<PathBuf>,
+    },
     /// Write the manual pages (image-refresh.1, image-refresh-check.1, …) into
     /// DIR; hidden because it is for packaging, and the package ships them.
     #[command(hide = true)]

@@ -49,23 +49,26 @@ pub async fn build(
         .await
         .into_diagnostic()
         .wrap_err("check failed")?;
-    if let Err(error) = reconciled {
-        let not_built = say_why_not_built(&plan, Selection::Named);
-        finish(&app, pipeline, printer).await;
-        // Lines that said why the check could not tell say it for this too.
-        if not_built > 0 {
-            return Ok(ExitCode::FAILURE);
-        }
-        return Err(error)
-            .into_diagnostic()
-            .wrap_err("cannot build: Azure did not say which builds it already has");
-    }
     let selection = match (force, skip_soak) {
         (true, _) => Selection::Forced,
         (false, true) => Selection::SkipSoak,
         (false, false) => Selection::Named,
     };
     let not_built = not_built(&plan, selection);
+    if let Err(error) = reconciled {
+        finish(&app, pipeline, printer).await;
+        // When the check could not tell either, its lines say why (the same
+        // outage, as a rule); else the reconcile failure is the answer.
+        if plan.unresolved().next().is_some() {
+            if format == Output::Table {
+                say_why_not_built(&not_built);
+            }
+            return Ok(ExitCode::FAILURE);
+        }
+        return Err(error)
+            .into_diagnostic()
+            .wrap_err("cannot build: Azure did not say which builds it already has");
+    }
     if format == Output::Table {
         say_built_outside_window(&plan, selection);
         say_why_not_built(&not_built);

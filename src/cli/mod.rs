@@ -9,6 +9,7 @@ mod database;
 mod demo;
 mod history;
 mod images;
+mod import;
 mod logs;
 mod notify;
 mod output;
@@ -18,6 +19,7 @@ mod revoke;
 #[cfg(feature = "simulator")]
 pub mod simulated;
 mod status;
+mod template;
 mod validate;
 
 use std::path::PathBuf;
@@ -95,6 +97,11 @@ pub async fn run(cli: Cli) -> miette::Result<ExitCode> {
             action: args::NotifyAction::Test { output },
         } => notify::test(global, output).await,
         Command::Status { output } => status::status(global, output).await,
+        Command::Template {
+            image,
+            source_version,
+        } => template::template(global, &image, source_version.as_deref()).await,
+        Command::Import { files, write } => import::import(global, &files, write.as_deref()),
         Command::Completions { shell } => completions::completions(shell),
         Command::Man { dir } => completions::man(&dir),
         #[cfg(feature = "simulator")]
