@@ -201,6 +201,36 @@ fn the_2019_quickstart_template_imports_and_round_trips() {
     );
 }
 
+/// The original blog post's example (issue 16): one inline figlet step and a
+/// managed image; everything in it has a catalog key except the run output's
+/// name, which is said.
+#[test]
+fn the_blog_posts_figlet_template_imports_and_round_trips() {
+    let file = Path::new("blog-2019-05-01-preview.json");
+    let imported = import_in(Path::new(FIXTURES), &[file]);
+    assert_eq!(
+        imported.output.status.code(),
+        Some(0),
+        "{}",
+        imported.stderr()
+    );
+    let toml = imported.toml();
+    assert!(toml.contains("sudo apt-get install -y figlet"), "{toml}");
+    assert!(toml.contains("sku = \"18.04-LTS\""), "{toml}");
+    let stderr = imported.stderr();
+    assert!(
+        stderr.contains(r#"run output "aibBlogFigletRo""#),
+        "{stderr}"
+    );
+    let origin = file.display().to_string();
+    imported.round_trips(
+        &origin,
+        "blog-2019-05-01-preview",
+        &read_json(&fixture("blog-2019-05-01-preview.json")),
+        "18.04.201905140",
+    );
+}
+
 #[test]
 fn the_quickstart_as_published_says_which_placeholders_to_fill_in() {
     let file = fixture("helloImageTemplateLinux.json");
