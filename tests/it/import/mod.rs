@@ -6,7 +6,8 @@
 //! placeholders filled in as its instructions do; a deployment template of our own
 //! with the Windows customizers, a gallery source and target, a trigger and the
 //! keys the catalog lacks. And every official 2025-10-01 example in
-//! `/work/shared/azure-api/imagebuilder/2025-10-01/examples`.
+//! `azure-sim/specs/imagebuilder/2025-10-01/examples` (the repository's copy of
+//! `../shared/azure-api/`, so a clone has them).
 
 mod same;
 
@@ -22,7 +23,7 @@ use crate::support::setup::BIN;
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/import");
 const EXAMPLES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/azure-api/imagebuilder/2025-10-01/examples"
+    "/azure-sim/specs/imagebuilder/2025-10-01/examples"
 );
 
 fn fixture(name: &str) -> PathBuf {
