@@ -329,3 +329,36 @@ fn version_names_the_commit_it_was_built_from() {
         _ => assert_eq!(rest, "", "no git, no commit: {line}"),
     }
 }
+
+#[test]
+fn a_database_on_a_read_only_file_system_says_so_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = classic(dir.path(), str::to_owned);
+    let mounted = dir.path().join("ro");
+    std::fs::create_dir(&mounted).unwrap();
+    let Some(_tmpfs) = crate::support::disk::Tmpfs::mount(&mounted, "8m") else {
+        println!("skipped: a tmpfs cannot be mounted here (it needs root)");
+        return;
+    };
+    // A history written first, then its file system made read-only.
+    let database = mounted.join("history.db");
+    let made = run(&config, &database, &["disable", IMAGE]);
+    assert!(made.status.success(), "{made:?}");
+    let remounted = std::process::Command::new("mount")
+        .args(["-o", "remount,ro"])
+        .arg(&mounted)
+        .status()
+        .unwrap();
+    assert!(remounted.success());
+    for args in [&["check"][..], &["enable", IMAGE]] {
+        let output = run(&config, &database, args);
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        let err = text(&output.stderr);
+        assert!(
+            err.contains("is on a read-only file system"),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("remount it read-write"), "{args:?}: {err}");
+        assert_eq!(err.matches("read-only").count(), 1, "said once: {err}");
+    }
+}
