@@ -165,9 +165,8 @@ fn strip(value: &mut Value, path: &str) {
     }
 }
 
-#[test]
-fn the_2019_quickstart_template_imports_and_round_trips() {
-    let file = Path::new("helloImageTemplateLinux.filled.json");
+/// `import` of one fixture, which must import (exit 0).
+fn imported_fixture(file: &Path) -> Imported {
     let imported = import_in(Path::new(FIXTURES), &[file]);
     assert_eq!(
         imported.output.status.code(),
@@ -175,6 +174,13 @@ fn the_2019_quickstart_template_imports_and_round_trips() {
         "{}",
         imported.stderr()
     );
+    imported
+}
+
+#[test]
+fn the_2019_quickstart_template_imports_and_round_trips() {
+    let file = Path::new("helloImageTemplateLinux.filled.json");
+    let imported = imported_fixture(file);
     let origin = file.display().to_string();
     let stderr = imported.stderr();
     // The two downloads without a checksum are said, and left as comments.
@@ -208,13 +214,7 @@ fn the_2019_quickstart_template_imports_and_round_trips() {
 #[test]
 fn the_blog_posts_figlet_template_imports_and_round_trips() {
     let file = Path::new("blog-2019-05-01-preview.json");
-    let imported = import_in(Path::new(FIXTURES), &[file]);
-    assert_eq!(
-        imported.output.status.code(),
-        Some(0),
-        "{}",
-        imported.stderr()
-    );
+    let imported = imported_fixture(file);
     let toml = imported.toml();
     assert!(toml.contains("sudo apt-get install -y figlet"), "{toml}");
     assert!(toml.contains("sku = \"18.04-LTS\""), "{toml}");
