@@ -43,6 +43,19 @@ fn images() -> String {
         .collect()
 }
 
+/// Every one of the eight images was looked up and found never built.
+fn all_never_built(plan: &image_refresh::plan::Plan) {
+    for n in 0..8 {
+        let image = entry(plan, &format!("img-{n}"));
+        assert_eq!(
+            image.decision,
+            Decision::NeverBuilt,
+            "img-{n}: {}",
+            image.reason
+        );
+    }
+}
+
 async fn check_under(fault: FaultKind, count: u32) -> (World, image_refresh::plan::Plan) {
     let world = world(&scenario()).await;
     world
@@ -53,14 +66,9 @@ async fn check_under(fault: FaultKind, count: u32) -> (World, image_refresh::pla
     let plan = world
         .check_with(&catalog, &store, CheckOptions { concurrency: 2 })
         .await;
+    all_never_built(&plan);
     for n in 0..8 {
         let image = entry(&plan, &format!("img-{n}"));
-        assert_eq!(
-            image.decision,
-            Decision::NeverBuilt,
-            "img-{n}: {}",
-            image.reason
-        );
         assert_eq!(image.source_version, Some(format!("10.0.{}", n % 4)));
     }
     let record = store.last_check().await.unwrap().unwrap();
@@ -164,15 +172,7 @@ async fn a_token_revoked_mid_life_is_replaced_and_the_check_completes() {
     let plan = world
         .check_with(&catalog, &store, CheckOptions { concurrency: 1 })
         .await;
-    for n in 0..8 {
-        let image = entry(&plan, &format!("img-{n}"));
-        assert_eq!(
-            image.decision,
-            Decision::NeverBuilt,
-            "img-{n}: {}",
-            image.reason
-        );
-    }
+    all_never_built(&plan);
     let statuses = world.statuses("marketplace.list");
     assert_eq!(
         statuses.iter().filter(|s| **s == 401).count(),
