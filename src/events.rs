@@ -1,5 +1,6 @@
 //! What the pipeline tells its subscribers: typed events, one per thing that
-//! happened (a check finished, a build started or ended, an image was disabled).
+//! happened (a check finished, a build started or ended, an image was disabled,
+//! a version was promoted).
 //!
 //! The stages emit; notifications and metrics subscribe. Nothing else needs to
 //! know who listens. Emitting never waits: a subscriber that falls behind
@@ -51,6 +52,15 @@ pub enum Event {
     },
     /// An image stopped being rebuilt automatically after failing too often.
     ImageDisabled { image: String, reason: String },
+    /// A staged gallery image version became latest in one more ring.
+    VersionPromoted {
+        image: String,
+        version: String,
+        gallery_image_id: String,
+        ring: u32,
+        rings: u32,
+        latest_in: Vec<String>,
+    },
 }
 
 /// The sending side, cloned into every stage of one process.

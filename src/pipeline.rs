@@ -1,5 +1,5 @@
 //! The one pipeline: reconcile with Azure → resume unfinished builds → check →
-//! plan → build → failure limit. The service, `run --once`, `build` and `demo` all run these stages
+//! plan → build → promote → failure limit. The service, `run --once`, `build` and `demo` all run these stages
 //! through [`Pipeline`]; `run_cycle` runs them in order, the service spreads the
 //! same calls over its loop. Each stage tells [`Events`] subscribers what it did.
 
@@ -16,7 +16,7 @@ use crate::check::{self, CheckError, CheckOptions};
 use crate::events::{Event, Events};
 use crate::model::CheckTrigger;
 use crate::plan::{Job, Plan, Selection};
-use crate::promote::{self, RevokeError, RevokeRequest, Revoked};
+use crate::promote::{self, Moved, PromoteError, RevokeError, RevokeRequest, Revoked};
 use crate::reconcile::{self, ReconcileError, Reconciled};
 use crate::report::chain;
 use crate::store::{BuildRecord, Store, StoreError};
@@ -29,6 +29,8 @@ pub enum CycleError {
     Unfinished(#[source] StoreError),
     #[error("check for stale images")]
     Check(#[from] CheckError),
+    #[error("read the staged versions to promote")]
+    Promotions(#[source] StoreError),
 }
 
 /// What one cycle did.
@@ -39,6 +41,8 @@ pub struct CycleReport {
     pub results: Vec<Result<BuildRecord, BuildError>>,
     /// Images this cycle disabled, with the reason stored for `status`.
     pub disabled: Vec<(String, String)>,
+    /// Rings of staged versions this cycle promoted, or could not.
+    pub promoted: Vec<Result<Moved, PromoteError>>,
 }
 
 /// The stages, sharing one process's build context. Cheap to clone.
@@ -83,6 +87,34 @@ impl Pipeline {
     /// Takes a gallery image version out of `latest` everywhere (`revoke`).
     pub async fn revoke(&self, request: RevokeRequest<'_>) -> Result<Revoked, RevokeError> {
         promote::revoke(&self.ctx, request).await
+    }
+
+    /// Moves the staged versions whose next ring is due (of `image` only, when
+    /// given), and the rings an earlier process asked for and did not see through.
+    pub async fn promote_due(
+        &self,
+        image: Option<&str>,
+    ) -> Result<Vec<Result<Moved, PromoteError>>, StoreError> {
+        let moved = promote::promote_due(&self.ctx, image).await;
+        if let Ok(moved) = &moved {
+            for failed in moved.iter().filter_map(|m| m.as_ref().err()) {
+                if !matches!(failed, PromoteError::Revoked { .. }) {
+                    warn!(error = %chain(failed), "a promotion could not move; the next pass tries again");
+                }
+            }
+        }
+        moved
+    }
+
+    /// `image-refresh promote`: the next ring of a staged version, by hand.
+    pub async fn promote(
+        &self,
+        image: &str,
+        version: Option<&str>,
+        all: bool,
+        by: &str,
+    ) -> Result<Vec<Moved>, PromoteError> {
+        promote::promote_by_hand(&self.ctx, image, version, all, by).await
     }
 
     /// Finishes revokes an earlier process recorded but did not see through.
@@ -239,10 +271,15 @@ impl Pipeline {
                 plan,
                 results,
                 disabled: Vec::new(),
+                promoted: Vec::new(),
             });
         }
         let jobs = plan.jobs(catalog, Selection::Stale);
         results.extend(self.build_all(jobs).await);
+        let promoted = self
+            .promote_due(None)
+            .await
+            .map_err(CycleError::Promotions)?;
         let mut disabled = Vec::new();
         loop {
             match events.try_recv() {
@@ -255,6 +292,7 @@ impl Pipeline {
             plan,
             results,
             disabled,
+            promoted,
         })
     }
 }

@@ -42,7 +42,7 @@ impl GalleryImageRef {
         })
     }
 
-    fn versions_path(&self) -> ResourcePath {
+    pub(super) fn versions_path(&self) -> ResourcePath {
         ResourcePath::resource_group(&self.subscription_id, &self.resource_group)
             .join("providers")
             .join("Microsoft.Compute")
@@ -167,7 +167,7 @@ pub async fn list_versions(
 }
 
 /// "westus", "West US" and "WESTUS" name the same region.
-fn same_region(a: &str, b: &str) -> bool {
+pub fn same_region(a: &str, b: &str) -> bool {
     let norm = |s: &str| {
         s.chars()
             .filter(|c| !c.is_whitespace())
@@ -211,50 +211,6 @@ pub async fn get_version(
         Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e),
     }
-}
-
-/// Takes the version out of `latest`, for the whole version and in each of its
-/// target regions, and waits until Azure has applied it.
-///
-/// A PATCH replaces the target region list, so the regions are sent back as
-/// GET showed them (replica counts, storage, encryption), only with
-/// `excludeFromLatest` set: a revoke must not drop a replica.
-pub async fn exclude_from_latest(
-    client: &ArmClient,
-    image: &GalleryImageRef,
-    version: &str,
-    deadline: Instant,
-) -> Result<GalleryImageVersion, AzureError> {
-    let path = image.versions_path().join(version);
-    let current = client.get(&path, GALLERIES).await?.body;
-    let mut regions = current["properties"]["publishingProfile"]["targetRegions"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    for region in &mut regions {
-        region["excludeFromLatest"] = Value::Bool(true);
-    }
-    let mut profile = serde_json::json!({ "excludeFromLatest": true });
-    if !regions.is_empty() {
-        profile["targetRegions"] = Value::Array(regions);
-    }
-    let body = serde_json::json!({
-        "properties": { "publishingProfile": profile, "storageProfile": {} }
-    });
-    let response = client.patch(&path, GALLERIES, &body).await?;
-    let operation = format!(
-        "exclude gallery image version {}/{version} from latest",
-        image.image
-    );
-    if let Some(poller) = LroPoller::from_response(client, operation, &response)? {
-        poller.wait(deadline).await?;
-    }
-    get_version(client, image, version).await?.ok_or_else(|| {
-        AzureError::unexpected_body(
-            format!("gallery image version {}/{version}", image.image),
-            "the version disappeared while it was excluded from latest",
-        )
-    })
 }
 
 /// Sets the version's `endOfLifeDate` (informational in Azure, and the date a

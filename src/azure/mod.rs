@@ -11,6 +11,7 @@ mod cloud;
 mod credentials;
 mod error;
 pub mod gallery;
+pub mod gallery_latest;
 mod http;
 pub mod image_templates;
 pub mod lro;

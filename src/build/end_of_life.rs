@@ -29,7 +29,7 @@ pub(super) async fn set(
         ) else {
             continue;
         };
-        let Some(version) = version_in(build, &target.image_id) else {
+        let Some(version) = build.version_in(&target.image_id) else {
             continue;
         };
         let Ok(after) = chrono::Duration::from_std(after) else {
@@ -65,14 +65,4 @@ pub(super) async fn set(
         }
     }
     Ok(())
-}
-
-/// The name of the version the build made in the definition `image_id`.
-fn version_in(build: &BuildRecord, image_id: &str) -> Option<String> {
-    let prefix = format!("{}/versions/", image_id.trim_end_matches('/')).to_ascii_lowercase();
-    build.artifact_ids.iter().find_map(|id| {
-        id.to_ascii_lowercase()
-            .starts_with(&prefix)
-            .then(|| id[prefix.len()..].to_owned())
-    })
 }

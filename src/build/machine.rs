@@ -80,6 +80,7 @@ pub async fn drive(
         if build.state == BuildState::Succeeded
             && let Some(image) = image
         {
+            crate::promote::record_staged(ctx, image, &build).await?;
             super::end_of_life::set(ctx, image, &build).await?;
             super::prune::prune(ctx, image, &build).await?;
         }

@@ -16,7 +16,7 @@ use std::collections::HashSet;
 
 use crate::catalog::{Distribute, GalleryTarget, Image};
 use crate::report::chain;
-use crate::store::{BuildRecord, Revocation};
+use crate::store::{BuildRecord, Promotion, Revocation};
 
 use super::template::TAG_IMAGE;
 use super::{BuildContext, BuildError};
@@ -40,6 +40,7 @@ pub(super) async fn prune(
         };
         let recorded = ctx.store.recorded_artifacts(&image.name).await?;
         let revoked = ctx.store.revocations(Some(&image.name)).await?;
+        let staged = ctx.store.promotions(Some(&image.name)).await?;
         let versions = match gallery::list_versions(&ctx.arm, &gallery).await {
             Ok(versions) => versions,
             Err(error) => {
@@ -49,7 +50,7 @@ pub(super) async fn prune(
             }
         };
         warn_near_limit(&gallery, versions.len());
-        let protected = protected(&versions, target, &revoked);
+        let protected = protected(&versions, target, &revoked, &staged);
         for version in doomed(&versions, keep, &image.name, &recorded, &protected) {
             // Asking would only be refused: not before the date Azure allows.
             if let Some(until) = version.deletion_blocked_until(ctx.now()) {
@@ -100,12 +101,14 @@ fn warn_near_limit(gallery: &GalleryImageRef, count: usize) {
 
 /// What pruning never deletes whatever its number: the version `latest` means
 /// now, for the definition and in each of the target's regions (after a revoke
-/// or with staged promotion it can be older than the newest `keep`), and every
-/// revoked version, kept as the record of what went wrong.
+/// or with staged promotion it can be older than the newest `keep`), every
+/// version still being promoted, and every revoked version, kept as the record
+/// of what went wrong.
 fn protected(
     versions: &[GalleryImageVersion],
     target: &GalleryTarget,
     revoked: &[Revocation],
+    staged: &[Promotion],
 ) -> HashSet<String> {
     let definition = target.image_id.to_ascii_lowercase();
     let regions = target.regions.iter().map(|r| Some(r.name.as_str()));
@@ -118,6 +121,12 @@ fn protected(
                 .iter()
                 .filter(|r| r.gallery_image_id == definition)
                 .map(|r| r.version.clone()),
+        )
+        .chain(
+            staged
+                .iter()
+                .filter(|p| p.gallery_image_id == definition && p.next_ring().is_some())
+                .map(|p| p.version.clone()),
         )
         .collect()
 }
@@ -271,6 +280,7 @@ mod tests {
             exclude_from_latest: false,
             versions_to_keep: Some(1),
             end_of_life_after: None,
+            promotion: crate::catalog::Promotion::Immediate,
         };
         let revoked = [Revocation {
             gallery_image_id: target.image_id.to_ascii_lowercase(),
@@ -281,7 +291,7 @@ mod tests {
             requested_at: chrono::Utc::now(),
             done_at: None,
         }];
-        let kept = protected(&versions, &target, &revoked);
+        let kept = protected(&versions, &target, &revoked, &[]);
         assert_eq!(
             names(doomed(&versions, 1, "web", &ours, &kept)),
             ["1.0.1"],

@@ -272,6 +272,7 @@ fn gallery(target: &GalleryTarget) -> Value {
         "type": "SharedImage",
         "galleryImageId": target.image_id,
         "targetRegions": regions,
-        "excludeFromLatest": target.exclude_from_latest,
+        // A staged version waits outside latest until it is promoted.
+        "excludeFromLatest": target.exclude_from_latest || target.promotion.is_staged(),
     })
 }

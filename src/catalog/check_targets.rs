@@ -232,6 +232,8 @@ pub(super) fn check_distribute(
         ("exclude_from_latest", span(&target.exclude_from_latest)),
         ("versions_to_keep", span(&target.versions_to_keep)),
         ("end_of_life_after", span(&target.end_of_life_after)),
+        ("promotion", span(&target.promotion)),
+        ("rings", span(&target.rings)),
     ];
     let before = p.len();
     let typed = match kind.get_ref().as_str() {
@@ -246,11 +248,15 @@ pub(super) fn check_distribute(
                     "exclude_from_latest",
                     "versions_to_keep",
                     "end_of_life_after",
+                    "promotion",
+                    "rings",
                 ],
                 "a gallery target",
             );
-            let image_id = image_id(p, &target.image_id, table, IdKind::GalleryImage);
+            let image_id = image_id(p, &target.image_id, table.clone(), IdKind::GalleryImage);
             let regions = regions(p, target, default_location);
+            let promotion =
+                super::check_promotion::check_promotion(p, target, table, regions.as_deref());
             let storage_account_type = match &target.storage_account_type {
                 None => Some(StorageAccountType::StandardLrs),
                 Some(name) => StorageAccountType::from_name(name.get_ref()).or_else(|| {
@@ -296,6 +302,7 @@ pub(super) fn check_distribute(
                     .is_some_and(|e| *e.get_ref()),
                 versions_to_keep: versions_to_keep.transpose().ok()?,
                 end_of_life_after: end_of_life_after.transpose().ok()?,
+                promotion: promotion?,
             }))
         }
         "managed_image" => {

@@ -23,6 +23,35 @@ pub struct GalleryTarget {
     pub versions_to_keep: Option<u32>,
     /// Set as each new version's `endOfLifeDate`, counted from its build's end.
     pub end_of_life_after: Option<std::time::Duration>,
+    /// How a new version reaches `latest`.
+    pub promotion: Promotion,
+}
+
+/// How a gallery target's new versions become `latest`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "rings", rename_all = "snake_case")]
+pub enum Promotion {
+    /// Published as latest (unless `exclude_from_latest`).
+    Immediate,
+    /// Published excluded from latest; `image-refresh promote` makes it latest.
+    Manual,
+    /// Published excluded from latest, then made latest ring by ring.
+    Rings(Vec<Ring>),
+}
+
+impl Promotion {
+    /// Whether new versions are published excluded from latest, to be promoted.
+    pub fn is_staged(&self) -> bool {
+        !matches!(self, Promotion::Immediate)
+    }
+}
+
+/// Regions that become `latest` together, a delay after the ring before
+/// (after the build, for the first ring).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Ring {
+    pub regions: Vec<String>,
+    pub after: std::time::Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

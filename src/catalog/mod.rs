@@ -11,7 +11,8 @@
 //! [recipes.<name>]        # description and [[recipes.<name>.steps]]: reusable step lists;
 //!                         # [[recipes.<name>.validate]]: in-VM validators
 //! [[images]]              # name, enabled, recipes = [...], [[images.steps]], [images.source],
-//!                         # [[images.distribute]], [images.schedule], [[images.validate]],
+//!                         # [[images.distribute]] (promotion, [[images.distribute.rings]]),
+//!                         # [images.schedule], [[images.validate]],
 //!                         # continue_distribute_on_failure, source_validation_only,
 //!                         # overrides of the defaults
 //! ```
@@ -32,6 +33,7 @@ mod azure;
 mod check_credential;
 mod check_images;
 mod check_notify;
+mod check_promotion;
 mod check_service;
 mod check_settings;
 mod check_steps;
@@ -55,7 +57,8 @@ use std::path::Path;
 pub use azure::{AzureSettings, BuildNetwork, Cloud, Retention};
 pub use check_notify::{NotifySink, SinkKind};
 pub use distribute::{
-    Distribute, GalleryTarget, ManagedImageTarget, StorageAccountType, TargetRegion,
+    Distribute, GalleryTarget, ManagedImageTarget, Promotion, Ring, StorageAccountType,
+    TargetRegion,
 };
 pub use error::{CatalogError, InvalidCatalog, Problem};
 pub use hash::RecipeHash;

@@ -228,6 +228,15 @@ pub(super) struct RawDistribute {
     pub exclude_from_latest: Bool,
     pub versions_to_keep: Int,
     pub end_of_life_after: Str,
+    pub promotion: Str,
+    pub rings: Option<S<Vec<S<RawRing>>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRing {
+    pub regions: Option<S<Vec<S<String>>>>,
+    pub after: Str,
 }
 
 /// A gallery target region: either `"westeurope"` or `{ name = "westeurope", replicas = 2 }`.

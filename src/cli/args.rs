@@ -134,6 +134,24 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         output: Output,
     },
+    /// Promote a staged gallery image version: make it `latest` in its next
+    /// ring's regions now (a `promotion = "manual"` target, or a ring ahead of
+    /// its delay).
+    Promote {
+        /// The image, by catalog name.
+        image: String,
+        /// The staged version, e.g. 1.0.3; the newest staged one by default.
+        #[arg(long)]
+        version: Option<String>,
+        /// Every remaining ring at once, not only the next.
+        #[arg(long)]
+        all: bool,
+        /// Who asks; the login name of the user running the command by default.
+        #[arg(long)]
+        by: Option<String>,
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
+    },
     /// The whole job in under a minute on the bundled Azure simulator and a
     /// temporary database; touches nothing outside a temporary folder.
     #[cfg(feature = "simulator")]

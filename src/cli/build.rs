@@ -14,6 +14,7 @@ use crate::build::{BuildError, BuildOptions};
 use crate::model::{CheckTrigger, DecisionKind};
 use crate::pipeline::Pipeline;
 use crate::plan::{Plan, PlanEntry, Selection};
+use crate::promote::{Moved, PromoteError};
 use crate::store::BuildRecord;
 
 pub async fn build(
@@ -75,16 +76,29 @@ pub async fn build(
     }
     let jobs = plan.jobs(&subset, selection);
     let results = pipeline.build_all(jobs).await;
+    // A staged version whose first ring has no delay moves now, as in a cycle.
+    let mut moves = Vec::new();
+    if wait {
+        for image in images {
+            match pipeline.promote_due(Some(image)).await {
+                Ok(moved) => moves.extend(moved),
+                Err(error) => moves.push(Err(error.into())),
+            }
+        }
+    }
     finish(&app, pipeline, printer).await;
     let results = Results::of(&results, wait);
+    let promoted = Promoted::of(&moves);
     match format {
         Output::Json => output::print_json(&BuildReport {
             plan: &plan,
             not_built: &not_built,
             results: &results,
+            promoted,
         })?,
         Output::Table => print_results(&results, wait),
     }
+    let promotion_failed = super::promote::print_moves(&moves, format);
     // Asked to build them: an image that cannot be is a failure; up to date or soaking is
     // the catalog's policy.
     let refused = not_built.iter().any(|entry| {
@@ -93,7 +107,7 @@ pub async fn build(
             DecisionKind::Soaking | DecisionKind::UpToDate
         )
     });
-    Ok(if refused || results.failed() {
+    Ok(if refused || results.failed() || promotion_failed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
@@ -108,6 +122,8 @@ struct BuildReport<'a> {
     not_built: &'a [&'a PlanEntry],
     #[serde(flatten)]
     results: &'a Results<'a>,
+    #[serde(flatten)]
+    promoted: Promoted<'a>,
 }
 
 /// `run --once --output json`: the cycle's plan, the images it disabled and its builds.
@@ -117,6 +133,32 @@ struct CycleJson<'a> {
     disabled: Vec<Disabled<'a>>,
     #[serde(flatten)]
     results: &'a Results<'a>,
+    #[serde(flatten)]
+    promoted: Promoted<'a>,
+}
+
+/// Rings of staged versions moved (absent when none was due), and the moves
+/// that failed.
+#[derive(Serialize)]
+struct Promoted<'a> {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    promoted: Vec<&'a Moved>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    promotion_errors: Vec<String>,
+}
+
+impl<'a> Promoted<'a> {
+    fn of(moves: &'a [Result<Moved, PromoteError>]) -> Self {
+        Promoted {
+            promoted: moves.iter().filter_map(|m| m.as_ref().ok()).collect(),
+            promotion_errors: moves
+                .iter()
+                .filter_map(|m| m.as_ref().err())
+                .filter(|e| !matches!(e, PromoteError::Revoked { .. }))
+                .map(|e| output::chain(e))
+                .collect(),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -265,6 +307,7 @@ pub async fn run_once(global: &GlobalArgs, format: Output) -> miette::Result<Exi
                 .map(|(image, reason)| Disabled { image, reason })
                 .collect(),
             results: &results,
+            promoted: Promoted::of(&cycle.promoted),
         })?,
         Output::Table => {
             for entry in &cycle.plan.entries {
@@ -283,10 +326,13 @@ pub async fn run_once(global: &GlobalArgs, format: Output) -> miette::Result<Exi
             print_results(&results, true);
         }
     }
+    let promotion_failed = super::promote::print_moves(&cycle.promoted, format);
     // A cycle that could not look at some image did not do its job.
-    Ok(if say_unresolved(&cycle.plan) || results.failed() {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(
+        if say_unresolved(&cycle.plan) || results.failed() || promotion_failed {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
 }

@@ -96,7 +96,9 @@ async fn story(workdir: &tempfile::TempDir) -> miette::Result<ExitCode> {
     round(&app, CheckTrigger::Schedule).await?;
 
     heading("5. history");
-    history::print_history(&app.store.history(None, 20).await.into_diagnostic()?);
+    let builds = app.store.history(None, 20).await.into_diagnostic()?;
+    let promotions = app.store.promotions(None).await.into_diagnostic()?;
+    history::print_lines(&history::lines(builds, &promotions));
     println!(
         "\n{} ARM requests answered by the simulator; database was {}",
         sim.journal().len(),

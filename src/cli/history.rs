@@ -7,7 +7,9 @@ use miette::{IntoDiagnostic, miette};
 use super::output;
 use super::{Existing, GlobalArgs, Output, open_store_and_catalog};
 use crate::catalog::Catalog;
-use crate::store::{BuildRecord, Store};
+use crate::promote::PromotionView;
+use crate::store::{BuildRecord, Promotion, Store};
+use serde::Serialize;
 
 pub async fn history(
     global: &GlobalArgs,
@@ -16,20 +18,48 @@ pub async fn history(
     format: Output,
 ) -> miette::Result<ExitCode> {
     let (store, catalog) = open_store_and_catalog(global, Existing::Required).await?;
-    let builds = async {
+    let lines = async {
         if let Some(image) = image {
             known_image(&store, catalog.as_ref(), image).await?;
         }
-        store.history(image, limit).await.into_diagnostic()
+        let builds = store.history(image, limit).await.into_diagnostic()?;
+        let promotions = store.promotions(image).await.into_diagnostic()?;
+        Ok::<_, miette::Report>(lines(builds, &promotions))
     }
     .await;
     // Closing checkpoints the WAL: nothing of this command stays in `-wal`.
     store.close().await;
+    let lines = lines?;
     match format {
-        Output::Json => output::print_json(&builds?)?,
-        Output::Table => print_history(&builds?),
+        Output::Json => output::print_json(&lines)?,
+        Output::Table => print_lines(&lines),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A build as `history --output json` shows it: the record, and the
+/// promotions of the versions it published.
+#[derive(Serialize)]
+pub(super) struct Line {
+    #[serde(flatten)]
+    build: BuildRecord,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    promotions: Vec<PromotionView>,
+}
+
+pub(super) fn lines(builds: Vec<BuildRecord>, promotions: &[Promotion]) -> Vec<Line> {
+    builds
+        .into_iter()
+        .map(|build| {
+            let id = build.id.to_string();
+            let promotions = promotions
+                .iter()
+                .filter(|p| p.build_id == id)
+                .map(PromotionView::of)
+                .collect();
+            Line { build, promotions }
+        })
+        .collect()
 }
 
 /// A name neither the catalog nor the history knows is a typo, not an image without builds.
@@ -59,8 +89,8 @@ async fn known_image(store: &Store, catalog: Option<&Catalog>, image: &str) -> m
     Err(miette!(help = help, "unknown image {image}"))
 }
 
-pub fn print_history(builds: &[BuildRecord]) {
-    if builds.is_empty() {
+pub(super) fn print_lines(lines: &[Line]) {
+    if lines.is_empty() {
         println!("no builds recorded yet");
         return;
     }
@@ -73,7 +103,11 @@ pub fn print_history(builds: &[BuildRecord]) {
         "reason",
         "result",
     ]);
-    for b in builds {
+    for Line {
+        build: b,
+        promotions,
+    } in lines
+    {
         let mut result = match (&b.error_code, &b.error_message) {
             (code, Some(message)) => failure_summary(code.as_deref(), message),
             (Some(code), None) => code.clone(),
@@ -84,6 +118,9 @@ pub fn print_history(builds: &[BuildRecord]) {
                 .collect::<Vec<_>>()
                 .join("\n"),
         };
+        for p in promotions {
+            result.push_str(&format!("\n{}", p.describe()));
+        }
         if b.log_url.is_some() {
             result.push_str(&format!(
                 "\nlog: image-refresh logs {}",

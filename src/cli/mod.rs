@@ -15,6 +15,7 @@ mod notify;
 mod output;
 mod plan;
 mod progress;
+mod promote;
 mod revoke;
 #[cfg(feature = "simulator")]
 pub mod simulated;
@@ -79,6 +80,13 @@ pub async fn run(cli: Cli) -> miette::Result<ExitCode> {
             reason,
             output,
         } => images::disable(global, &image, &reason, output).await,
+        Command::Promote {
+            image,
+            version,
+            all,
+            by,
+            output,
+        } => promote::promote(global, &image, version.as_deref(), all, by, output).await,
         Command::Revoke {
             image,
             version,

@@ -78,7 +78,7 @@ pub async fn revoke(
 }
 
 /// Who runs the command: `sudo`'s caller before the account it switched to.
-fn login_name() -> String {
+pub(super) fn login_name() -> String {
     ["SUDO_USER", "USER", "LOGNAME"]
         .into_iter()
         .filter_map(|key| std::env::var(key).ok())

@@ -14,6 +14,7 @@ use super::{Existing, GlobalArgs, Output, open_store_and_catalog};
 use crate::build::is_followed;
 use crate::catalog::Catalog;
 use crate::check::{self, Decision};
+use crate::promote::PromotionView;
 use crate::store::{ImageStatus, Lease, Revocation, Store};
 
 /// One image as `status --output json` prints it: the stored state, and what
@@ -29,6 +30,8 @@ struct Line {
     followed: Option<bool>,
     /// Gallery image versions taken out of `latest` by `revoke`, oldest first.
     revoked: Vec<Revocation>,
+    /// Staged versions still being promoted, oldest first.
+    promotions: Vec<PromotionView>,
     note: String,
 }
 
@@ -60,6 +63,13 @@ async fn read(
     let mut revoked: HashMap<String, Vec<Revocation>> = HashMap::new();
     for r in store.revocations(None).await.into_diagnostic()? {
         revoked.entry(r.image.clone()).or_default().push(r);
+    }
+    let mut promotions: HashMap<String, Vec<PromotionView>> = HashMap::new();
+    for p in store.promotions(None).await.into_diagnostic()? {
+        let view = PromotionView::of(&p);
+        if view.is_open() {
+            promotions.entry(p.image.clone()).or_default().push(view);
+        }
     }
     let mut lines = Vec::with_capacity(rows.len());
     for stored in rows {
@@ -95,11 +105,16 @@ async fn read(
                 r.version, r.revoked_by, r.reason
             ));
         }
+        let promotions = promotions.remove(&stored.state.name).unwrap_or_default();
+        for p in &promotions {
+            note.push_str(&format!("; {}", p.describe()));
+        }
         lines.push(Line {
             stored,
             decision_now,
             followed,
             revoked,
+            promotions,
             note,
         });
     }

@@ -6,6 +6,7 @@
 //! always answers signals and the watchdog at once. One check runs at a time:
 //! images that fall due meanwhile are checked right after it.
 
+mod promotions;
 mod retry;
 mod setup;
 mod waits;
@@ -19,6 +20,7 @@ use chrono::{DateTime, Utc};
 use tokio::task::{JoinError, JoinHandle};
 use tracing::{error, info, warn};
 
+use self::promotions::{Pass, Promotions};
 use self::retry::Retries;
 use self::setup::{changed_images, schedules, start_metrics, wire};
 use self::waits::{ring, tick, wait};
@@ -140,6 +142,8 @@ struct Service {
     retries: Retries,
     /// Stale images waiting for their build window to open.
     windows: WindowWaits,
+    /// When a staged version's next ring moves.
+    promotions: Promotions,
     health: DatabaseHealth,
     /// The outbox sender's task, restarted with each catalog's `[[notify]]`.
     notifications: Option<tokio::task::AbortHandle>,
@@ -186,6 +190,7 @@ impl Service {
             due: std::cell::RefCell::new(None),
             retries,
             windows: WindowWaits::default(),
+            promotions: Promotions::default(),
             health,
             metrics,
             reconciled: false,
@@ -201,7 +206,31 @@ impl Service {
         for build in self.pipeline.unfinished().await? {
             self.pool.resume(&self.pipeline, &self.app.catalog, build);
         }
+        self.refresh_promotions().await;
         Ok(())
+    }
+
+    /// `retry` for the promotions: when to look again after a failure.
+    fn promotion_retry(&self) -> DateTime<Utc> {
+        self.config.clock.now() + self.config.check_retry
+    }
+
+    async fn refresh_promotions(&mut self) {
+        let retry = self.promotion_retry();
+        self.promotions.refresh(&self.store, retry).await;
+    }
+
+    async fn promoted(&mut self, pass: Result<Pass, JoinError>) {
+        let retry = self.promotion_retry();
+        match pass {
+            Ok(pass) => self.promotions.ended(pass, &self.store, retry).await,
+            Err(error) => {
+                error!(%error, "the promotion task ended abnormally");
+                self.promotions.running = None;
+                self.promotions.refresh(&self.store, retry).await;
+            }
+        }
+        self.update_status();
     }
 
     /// Compares the history with Azure once (see `reconcile`); until that
@@ -256,10 +285,15 @@ impl Service {
         let mut watchdog = self.config.watchdog.map(tokio::time::interval);
         loop {
             let scheduled = self.next_due().map(|(at, _)| at);
-            let next = [scheduled, self.retries.next(), self.windows.next()]
-                .into_iter()
-                .flatten()
-                .min();
+            let next = [
+                scheduled,
+                self.retries.next(),
+                self.windows.next(),
+                self.promotions.next(),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             tokio::select! {
                 // Signals first, then the watchdog: however busy the rest is, SIGTERM
                 // is answered and systemd hears the service is alive.
@@ -276,6 +310,7 @@ impl Service {
                 checked = wait(&mut self.check) => self.checked(checked).await,
                 loaded = wait(&mut self.reloading) => self.reloaded(loaded).await,
                 finished = self.pool.next_finished() => self.finished(finished).await,
+                pass = wait(&mut self.promotions.running) => self.promoted(pass).await,
             }
         }
     }
@@ -311,6 +346,7 @@ impl Service {
         if !due.is_empty() {
             self.request_check(due, CheckTrigger::Schedule);
         }
+        self.promotions.start_due(&self.pipeline, now);
     }
 
     /// Remembers images whose check failed, to try them again with backoff.
@@ -435,6 +471,10 @@ impl Service {
             // The build's final state is in the history.
             self.wrote();
             self.retries.build_recorded();
+            // It may have staged a version whose first ring is due.
+            self.refresh_promotions().await;
+            let now = self.config.clock.now();
+            self.promotions.start_due(&self.pipeline, now);
         }
         match result {
             Ok(build) if build.state.is_success() => {
@@ -573,7 +613,11 @@ impl Service {
                 at.format("%Y-%m-%d %H:%M:%S UTC")
             ),
         };
-        format!("{next}{checking}{building}{waiting}")
+        let ring = match self.promotions.next() {
+            Some(at) => format!("; next ring moves {}", at.format("%Y-%m-%d %H:%M:%S UTC")),
+            None => String::new(),
+        };
+        format!("{next}{checking}{building}{waiting}{ring}")
     }
 
     fn update_status(&self) {

@@ -4,6 +4,7 @@ use tracing::{info, warn};
 
 use crate::azure::AzureError;
 use crate::azure::gallery::{self, GalleryImageRef, GalleryImageVersion};
+use crate::azure::gallery_latest::{self, LatestIn};
 use crate::build::BuildContext;
 use crate::catalog::{Distribute, GalleryTarget, Image};
 use crate::report::chain;
@@ -104,7 +105,7 @@ fn azure(version: &str, definition: &str) -> impl FnOnce(AzureError) -> RevokeEr
 }
 
 /// `latest` in each of the target's regions, as a consumer resolves it.
-fn latest(target: &GalleryTarget, versions: &[GalleryImageVersion]) -> Vec<Latest> {
+pub fn latest(target: &GalleryTarget, versions: &[GalleryImageVersion]) -> Vec<Latest> {
     target
         .regions
         .iter()
@@ -184,7 +185,7 @@ async fn apply(
     version: &str,
 ) -> Result<(), RevokeError> {
     let deadline = tokio::time::Instant::now() + ctx.options.arm_operation_timeout;
-    gallery::exclude_from_latest(&ctx.arm, reference, version, deadline)
+    gallery_latest::set_latest(&ctx.arm, reference, version, LatestIn::Nowhere, deadline)
         .await
         .map_err(azure(version, definition))?;
     ctx.store

@@ -6,6 +6,18 @@ use super::builds::{build_from_row, event_from_row};
 use super::{BuildRecord, EventRecord, Store, StoreError};
 use crate::model::BuildId;
 
+impl BuildRecord {
+    /// The name of the gallery image version the build made in the definition `image_id`.
+    pub fn version_in(&self, image_id: &str) -> Option<String> {
+        let prefix = format!("{}/versions/", image_id.trim_end_matches('/')).to_ascii_lowercase();
+        self.artifact_ids.iter().find_map(|id| {
+            id.to_ascii_lowercase()
+                .starts_with(&prefix)
+                .then(|| id[prefix.len()..].to_owned())
+        })
+    }
+}
+
 impl Store {
     pub async fn get_build(&self, id: BuildId) -> Result<Option<BuildRecord>, StoreError> {
         sqlx::query("SELECT * FROM builds WHERE id = ?1")

@@ -19,6 +19,7 @@ mod gauges;
 mod images;
 mod leases;
 mod outbox;
+mod promotions;
 mod revocations;
 
 use std::path::{Path, PathBuf};
@@ -36,6 +37,7 @@ pub use gauges::{FinishedBuild, GoodCheck};
 pub use images::{BuildSummary, FailureLimit, ImageState, ImageStatus};
 pub use leases::Lease;
 pub use outbox::Notice;
+pub use promotions::{Promotion, PromotionRing, RingRequest};
 pub use revocations::Revocation;
 
 /// Where the daemon keeps its history unless told otherwise.

@@ -21,6 +21,7 @@ mod logs;
 mod notify;
 mod package;
 mod preflight;
+mod promotion;
 mod reconcile;
 mod revoke;
 mod rollout;

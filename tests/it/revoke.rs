@@ -3,31 +3,14 @@
 //! and why, and pruning keeps both the revoked version and the one that is
 //! latest now.
 
-use image_refresh::app::{App, Tuning};
-use image_refresh::azure::gallery::{self, GalleryImageRef};
-use image_refresh::catalog;
 use serde_json::Value;
 
-use crate::support::setup::{self, IMAGE};
+use crate::support::gallery::{self, DEFINITION, some};
+use crate::support::setup::IMAGE;
 use crate::support::world::World;
 
-const DEFINITION: &str = setup::GALLERY_IMAGE;
-
-/// The classic image distributed to the gallery in two regions.
-fn catalog(world: &World, target_extra: &str) -> String {
-    let mut text = setup::catalog(&world.sim, &world.secret_file, "", &[] as &[&str]);
-    let target = format!(
-        "type = \"gallery\"\nimage_id = \"{DEFINITION}\"\nregions = [\"westeurope\", \"northeurope\"]\n{target_extra}"
-    );
-    text.push_str(&setup::image_block(IMAGE, &target));
-    text
-}
-
 async fn world() -> World {
-    let scenario = setup::scenario("", 0, 0) + &setup::gallery_scenario(&["1.0.0"]);
-    let world = World::builder().scenario(scenario).start().await;
-    world.write_config(&catalog(&world, ""));
-    world
+    gallery::world("").await
 }
 
 fn build(world: &World) {
@@ -35,39 +18,8 @@ fn build(world: &World) {
     assert!(built.status.success(), "{built:?}");
 }
 
-/// The definition's versions, listed through a client of their own.
-async fn versions(world: &World) -> Vec<gallery::GalleryImageVersion> {
-    let catalog = catalog::load(&world.config).unwrap();
-    let app = App::open(
-        catalog,
-        &world.dir.path().join("consumer.db"),
-        world.shared_clock(),
-        Tuning::default(),
-    )
-    .await
-    .unwrap();
-    let definition = GalleryImageRef::from_id(DEFINITION).unwrap();
-    let versions = gallery::list_versions(&app.arm, &definition).await.unwrap();
-    app.store.close().await;
-    versions
-}
-
-/// What a VM or scale set asking for `latest` in `region` gets: Azure's own
-/// rule applied to the versions a GET lists.
-async fn latest(world: &World, region: &str) -> Option<String> {
-    let versions = versions(world).await;
-    gallery::newest_for_latest(&versions, Some(region)).map(|v| v.name.clone())
-}
-
 async fn everywhere(world: &World) -> [Option<String>; 2] {
-    [
-        latest(world, "westeurope").await,
-        latest(world, "northeurope").await,
-    ]
-}
-
-fn some(version: &str) -> Option<String> {
-    Some(version.to_owned())
+    gallery::latest(world).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -170,14 +122,18 @@ async fn pruning_keeps_the_version_that_is_latest_and_the_revoked_one() {
     assert!(revoked.status.success(), "{revoked:?}");
     // New versions are staged (excluded from latest) and only two are kept:
     // 1.0.1 is latest, 1.0.2 revoked, both beyond the newest two.
-    world.write_config(&catalog(
+    world.write_config(&gallery::catalog(
         &world,
         "exclude_from_latest = true\nversions_to_keep = 2",
     ));
     build(&world); // 1.0.3
     build(&world); // 1.0.4
     assert_eq!(everywhere(&world).await, [some("1.0.1"), some("1.0.1")]);
-    let mut names: Vec<String> = versions(&world).await.into_iter().map(|v| v.name).collect();
+    let mut names: Vec<String> = gallery::versions(&world)
+        .await
+        .into_iter()
+        .map(|v| v.name)
+        .collect();
     names.sort();
     assert_eq!(names, ["1.0.0", "1.0.1", "1.0.2", "1.0.3", "1.0.4"]);
     assert_eq!(world.accepted("gallery.version.delete"), 0);

@@ -14,16 +14,6 @@ fn publish(world: &World, version: &str) {
     );
 }
 
-fn run(world: &World, args: &[&str]) -> (Option<i32>, String) {
-    let output = world.command(args);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.code(), text)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_base_version_waits_its_soak_unless_skipped() {
     let world = World::builder()
@@ -32,14 +22,14 @@ async fn a_new_base_version_waits_its_soak_unless_skipped() {
         .await;
     world.write_catalog("[defaults]\nmin_base_age = \"2d\"", &[IMAGE]);
     // A first build does not wait: there is nothing older to keep using.
-    let (code, text) = run(&world, &["build", "--wait", IMAGE]);
+    let (code, text) = world.said(&["build", "--wait", IMAGE]);
     assert_eq!(code, Some(0), "{text}");
 
     publish(&world, "22.04.202412010");
-    let (code, text) = run(&world, &["check"]);
+    let (code, text) = world.said(&["check"]);
     assert_eq!(code, Some(0), "known and not stale: {text}");
     assert!(text.contains("eligible from"), "{text}");
-    let (code, text) = run(&world, &["build", IMAGE]);
+    let (code, text) = world.said(&["build", IMAGE]);
     assert_eq!(code, Some(0), "{text}");
     assert!(
         text.contains("soaking") && text.contains("--skip-soak"),
@@ -60,7 +50,7 @@ async fn a_new_base_version_waits_its_soak_unless_skipped() {
     .await
     .unwrap();
     store.close().await;
-    let (code, text) = run(&world, &["check"]);
+    let (code, text) = world.said(&["check"]);
     assert_eq!(code, Some(3), "{text}");
     assert!(
         text.contains("new base version 22.04.202411050 → 22.04.202412010"),
@@ -69,7 +59,7 @@ async fn a_new_base_version_waits_its_soak_unless_skipped() {
 
     // An urgent fix skips the soak, and history says so.
     publish(&world, "22.04.202412020");
-    let (code, text) = run(&world, &["build", "--skip-soak", "--wait", IMAGE]);
+    let (code, text) = world.said(&["build", "--skip-soak", "--wait", IMAGE]);
     assert_eq!(code, Some(0), "{text}");
     let builds = world.builds().await;
     let urgent = builds

@@ -47,6 +47,7 @@ fn distribute_to_gallery(h: &mut World, keep: u32, end_of_life_after: Option<Dur
         exclude_from_latest: false,
         versions_to_keep: Some(keep),
         end_of_life_after,
+        promotion: image_refresh::catalog::Promotion::Immediate,
     })];
 }
 

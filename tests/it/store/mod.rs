@@ -100,6 +100,8 @@ async fn migrations_create_the_schema_in_a_new_directory_and_reopening_changes_n
             "image_leases",
             "images",
             "outbox",
+            "promotion_rings",
+            "promotions",
             "resolved_versions",
             "revocations",
             "source_versions"

@@ -3,6 +3,7 @@
 pub mod daemon;
 pub mod disk;
 pub mod env;
+pub mod gallery;
 pub mod role;
 pub mod setup;
 pub mod world;

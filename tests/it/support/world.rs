@@ -158,6 +158,17 @@ impl<C: Clock> World<C> {
         self.binary().args(args).output().unwrap()
     }
 
+    /// A one-shot command's exit code and everything it printed, stdout first.
+    pub fn said(&self, args: &[&str]) -> (Option<i32>, String) {
+        let output = self.command(args);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (output.status.code(), text)
+    }
+
     /// The binary as the suites start the service ([`setup::service`]).
     pub fn service(&self) -> Command {
         setup::service(&self.config, &self.database, self.poll_ms)
