@@ -10,6 +10,7 @@ use axum::routing::post;
 use azure_sim::{Outcome, Phase};
 use serde_json::Value;
 
+use crate::support::gallery;
 use crate::support::setup::{self, IMAGE};
 use crate::support::world::World;
 
@@ -257,4 +258,37 @@ fn validate_prints_every_problem_as_json_when_the_catalog_is_invalid() {
     assert_eq!(problems[0]["line"], Value::Null);
     let message = problems[0]["message"].as_str().unwrap();
     assert!(message.contains("missing.toml"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staged_rollout_reports_in_json() {
+    let world = gallery::world(
+        "[[images.distribute.rings]]\nregions = [\"westeurope\"]\n\
+         [[images.distribute.rings]]\nregions = [\"northeurope\"]\nafter = \"1d\"\n",
+    )
+    .await;
+    let url = world.sim.base_url().to_owned();
+    let cycle = world.command(&["run", "--once", "--output", "json"]);
+    assert_code(&cycle, 0);
+    let cycle = json(&cycle);
+    assert_eq!(cycle["promoted"][0]["latest_in"][0], "westeurope");
+    insta::assert_snapshot!("run_once_promoted", normalised(&cycle["promoted"], &url));
+
+    let status = world.command(&["status", "--output", "json"]);
+    assert_code(&status, 0);
+    let status = json(&status);
+    insta::assert_snapshot!(
+        "status_promotions",
+        normalised(&status[0]["promotions"], &url)
+    );
+
+    let promoted = world.command(&["promote", IMAGE, "--by", "erin", "--output", "json"]);
+    assert_code(&promoted, 0);
+    let promoted = json(&promoted);
+    assert_eq!(promoted[0]["ring"], 2);
+    insta::assert_snapshot!("promote", normalised(&promoted, &url));
+
+    let nothing = world.command(&["promote", IMAGE, "--output", "json"]);
+    assert_code(&nothing, 1);
+    assert!(nothing.stdout.is_empty(), "{}", text(&nothing.stdout));
 }
