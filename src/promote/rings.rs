@@ -205,9 +205,20 @@ async fn move_to(
         LatestIn::Regions(&latest_in)
     };
     let deadline = tokio::time::Instant::now() + ctx.options.arm_operation_timeout;
-    let applied = gallery_latest::set_latest(&ctx.arm, &reference, version, wanted, deadline)
-        .await
-        .map_err(azure)?;
+    let applied =
+        match gallery_latest::set_latest(&ctx.arm, &reference, version, wanted, deadline).await {
+            Ok(applied) => applied,
+            // Deleted by hand: nothing is left to promote, and asking again cannot help.
+            Err(error) if error.is_not_found() => {
+                let reason = "the version no longer exists in Azure";
+                warn!(image = %promotion.image, %version, "{reason}; its promotion is stopped");
+                ctx.store
+                    .stop_promotion(definition, version, reason, ctx.clock.now())
+                    .await?;
+                return Err(azure(error));
+            }
+            Err(error) => return Err(azure(error)),
+        };
     // A revoke recorded while the PATCH was under way wins: it is applied again.
     if ctx
         .store

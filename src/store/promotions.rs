@@ -210,18 +210,9 @@ impl Store {
         .await
         .map_err(StoreError::query(ACTION))?;
         let outcome = if let Some(reason) = revoked {
-            sqlx::query(
-                "UPDATE promotions SET stopped_reason = coalesce(stopped_reason, ?3),
-                     stopped_at = coalesce(stopped_at, ?4)
-                 WHERE gallery_image_id = ?1 AND version = ?2",
-            )
-            .bind(&id)
-            .bind(version)
-            .bind(format!("revoked: {reason}"))
-            .bind(time_text(at))
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::query(ACTION))?;
+            stop(&mut tx, &id, version, &format!("revoked: {reason}"), at)
+                .await
+                .map_err(StoreError::query(ACTION))?;
             RingRequest::Revoked
         } else {
             sqlx::query(
@@ -241,6 +232,23 @@ impl Store {
         };
         tx.commit().await.map_err(StoreError::query(ACTION))?;
         Ok(outcome)
+    }
+
+    /// Ends a promotion before its last ring (the version is gone from Azure).
+    pub async fn stop_promotion(
+        &self,
+        gallery_image_id: &str,
+        version: &str,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        const ACTION: &str = "record a promotion as stopped";
+        let id = gallery_image_id.to_ascii_lowercase();
+        let mut tx = self.begin_write(ACTION).await?;
+        stop(&mut tx, &id, version, reason, at)
+            .await
+            .map_err(StoreError::query(ACTION))?;
+        tx.commit().await.map_err(StoreError::query(ACTION))
     }
 
     /// Azure has applied rings up to `upto`: they are done, and the ring after
@@ -292,4 +300,25 @@ impl Store {
         }
         tx.commit().await.map_err(StoreError::query(ACTION))
     }
+}
+
+/// The first reason a promotion stopped is the one kept.
+async fn stop(
+    tx: &mut sqlx::SqliteConnection,
+    id: &str,
+    version: &str,
+    reason: &str,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE promotions SET stopped_reason = ?3, stopped_at = ?4
+         WHERE gallery_image_id = ?1 AND version = ?2 AND stopped_reason IS NULL",
+    )
+    .bind(id)
+    .bind(version)
+    .bind(reason)
+    .bind(time_text(at))
+    .execute(tx)
+    .await
+    .map(|_| ())
 }

@@ -57,6 +57,18 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(StoreError::query(ACTION))?;
+            // A revoked version is never promoted again: its rollout stops here.
+            sqlx::query(
+                "UPDATE promotions SET stopped_reason = 'revoked: ' || ?3, stopped_at = ?4
+                 WHERE gallery_image_id = ?1 AND version = ?2 AND stopped_reason IS NULL",
+            )
+            .bind(r.gallery_image_id.to_ascii_lowercase())
+            .bind(&r.version)
+            .bind(&r.reason)
+            .bind(time_text(r.requested_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::query(ACTION))?;
         }
         tx.commit().await.map_err(StoreError::query(ACTION))?;
         Ok(())

@@ -255,3 +255,34 @@ async fn a_ring_azure_applied_before_the_process_died_is_recorded_without_a_patc
     assert_eq!(world.accepted(PATCH), 1, "Azure had it: nothing sent again");
     assert_eq!(latest(&world).await, [some("1.0.1"), some("1.0.1")]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staged_version_deleted_by_hand_stops_its_promotion() {
+    let world = world("promotion = \"manual\"").await;
+    let (code, text) = world.said(&["build", "--force", "--wait", IMAGE]);
+    assert_eq!(code, Some(0), "{text}");
+    let app = consumer(&world).await;
+    let definition = GalleryImageRef::from_id(DEFINITION).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    image_refresh::azure::gallery::delete_version(&app.arm, &definition, "1.0.1", deadline)
+        .await
+        .unwrap();
+    app.store.close().await;
+
+    let (code, text) = world.said(&["promote", IMAGE]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("promote 1.0.1"), "{text}");
+    let stopped = &promotions(&world).await[0];
+    assert_eq!(
+        stopped.stopped_reason.as_deref(),
+        Some("the version no longer exists in Azure")
+    );
+    // Nothing is asked of Azure for it again.
+    let (code, text) = world.said(&["promote", IMAGE]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("has no staged gallery image version"),
+        "{text}"
+    );
+    assert_eq!(world.accepted(PATCH), 0);
+}
