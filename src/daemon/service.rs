@@ -1,18 +1,22 @@
 //! The service loop: resume what runs in Azure, say READY, catch up on checks
 //! missed while down, then check on schedule and build what is stale, until
-//! SIGTERM or SIGINT. SIGHUP reloads the catalog.
+//! SIGTERM or SIGINT; staged versions move ring by ring as they fall due.
+//! SIGHUP reloads the catalog.
 //!
 //! Everything that can take long (checks, builds) runs in tasks, so the loop
 //! always answers signals and the watchdog at once. One check runs at a time:
 //! images that fall due meanwhile are checked right after it.
 
+mod catch_up;
 mod promotions;
+mod reload;
 mod retry;
 mod setup;
+mod status;
 mod waits;
 mod windows;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -20,9 +24,9 @@ use chrono::{DateTime, Utc};
 use tokio::task::{JoinError, JoinHandle};
 use tracing::{error, info, warn};
 
-use self::promotions::{Pass, Promotions};
+use self::promotions::Promotions;
 use self::retry::Retries;
-use self::setup::{changed_images, schedules, start_metrics, wire};
+use self::setup::{schedules, start_metrics, wire};
 use self::waits::{ring, tick, wait};
 use self::windows::WindowWaits;
 use super::health::{DatabaseHealth, Said};
@@ -35,12 +39,12 @@ use crate::catalog::{self, Catalog};
 use crate::check::CheckError;
 use crate::clock::SharedClock;
 use crate::metrics::Metrics;
-use crate::model::{CheckTrigger, DecisionKind};
+use crate::model::CheckTrigger;
 use crate::pipeline::Pipeline;
 use crate::plan::{Plan, Selection};
 use crate::report::chain;
 use crate::schedule::{Alarm, CatalogSchedules, CronAlarm, ScheduleError};
-use crate::store::{ClaimError, ImageStatus, Store, StoreError};
+use crate::store::{ClaimError, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -210,29 +214,6 @@ impl Service {
         Ok(())
     }
 
-    /// `retry` for the promotions: when to look again after a failure.
-    fn promotion_retry(&self) -> DateTime<Utc> {
-        self.config.clock.now() + self.config.check_retry
-    }
-
-    async fn refresh_promotions(&mut self) {
-        let retry = self.promotion_retry();
-        self.promotions.refresh(&self.store, retry).await;
-    }
-
-    async fn promoted(&mut self, pass: Result<Pass, JoinError>) {
-        let retry = self.promotion_retry();
-        match pass {
-            Ok(pass) => self.promotions.ended(pass, &self.store, retry).await,
-            Err(error) => {
-                error!(%error, "the promotion task ended abnormally");
-                self.promotions.running = None;
-                self.promotions.refresh(&self.store, retry).await;
-            }
-        }
-        self.update_status();
-    }
-
     /// Compares the history with Azure once (see `reconcile`); until that
     /// worked, checks run but their builds wait, since one could repeat a
     /// build Azure already has or run beside one that is going.
@@ -248,37 +229,6 @@ impl Service {
             }
         }
         self.reconciled
-    }
-
-    /// Checks at once the images whose check fell due while nothing ran (all
-    /// of them on a fresh install), once however many checks were missed.
-    async fn catch_up(&mut self) {
-        let now = self.config.clock.now();
-        let last_checks: BTreeMap<String, Option<DateTime<Utc>>> = match self.store.status().await {
-            Ok(status) => {
-                self.windows.restore(&self.app.catalog, &status, now);
-                status
-                    .into_iter()
-                    .map(|image| (image.state.name.clone(), last_check_for_catch_up(&image)))
-                    .collect()
-            }
-            Err(error) => {
-                if self.failed("read when images were last checked", &error) {
-                    warn!(error = %chain(&error), "cannot read when images were last checked; checking everything now");
-                }
-                BTreeMap::new()
-            }
-        };
-        let missed = self
-            .schedules
-            .due_images(|image| last_checks.get(image).copied().flatten(), now);
-        if !missed.is_empty() {
-            info!(
-                images = missed.len(),
-                "checks fell due while the service was down; checking now"
-            );
-            self.request_check(missed, CheckTrigger::Startup);
-        }
     }
 
     async fn run(&mut self, signals: &mut Signals) {
@@ -510,75 +460,6 @@ impl Service {
         self.update_status();
     }
 
-    /// Reads the catalog again; a catalog that does not validate changes
-    /// nothing, and the log says why.
-    fn reload(&mut self) {
-        if self.reloading.is_some() {
-            info!("a reload is already under way; it reads the file as it is now");
-            return;
-        }
-        self.notifier.reloading();
-        info!(catalog = %self.config.catalog_path.display(), "reloading the catalog");
-        let path = self.config.catalog_path.clone();
-        self.reloading = Some(tokio::task::spawn_blocking(move || catalog::load(&path)));
-    }
-
-    async fn reloaded(
-        &mut self,
-        loaded: Result<Result<Catalog, catalog::CatalogError>, JoinError>,
-    ) {
-        self.reloading = None;
-        let loaded = match loaded {
-            Ok(loaded) => loaded,
-            Err(error) => {
-                error!(%error, "reading the catalog ended abnormally; keeping the old one");
-                self.notifier.ready(&self.status_line());
-                return;
-            }
-        };
-        match loaded {
-            Ok(catalog) => {
-                let changed = changed_images(&self.app.catalog, &catalog);
-                match self.install(catalog).await {
-                    Ok(()) => {
-                        info!(
-                            images = self.app.catalog.images.len(),
-                            changed = changed.len(),
-                            "catalog reloaded"
-                        );
-                        if !changed.is_empty() {
-                            self.request_check(changed, CheckTrigger::Reload);
-                        }
-                    }
-                    Err(error) => {
-                        error!(error = %chain(&error), "cannot use the new catalog; keeping the old one")
-                    }
-                }
-            }
-            Err(error) => error!("the catalog does not validate; keeping the old one:\n{error}"),
-        }
-        self.notifier.ready(&self.status_line());
-    }
-
-    async fn install(&mut self, catalog: Catalog) -> Result<(), DaemonError> {
-        let schedules = schedules(&catalog)?;
-        let limit = catalog.service.max_concurrent_builds;
-        let (app, pipeline) = wire(&self.config, &self.store, catalog).await?;
-        let sender = crate::notify::sender(&app)?.with_metrics(self.metrics.clone());
-        if let Some(old) = self.notifications.take() {
-            old.abort();
-        }
-        self.notifications = sender.spawn(notify_every(&self.config));
-        self.metrics.watch(&app.catalog, &pipeline);
-        // Builds already started keep the pipeline (and catalog) they began with.
-        self.pool.set_limit(limit);
-        self.schedules = schedules;
-        self.due.replace(None);
-        self.pipeline = pipeline;
-        self.app = app;
-        Ok(())
-    }
-
     fn next_due(&self) -> NextDue {
         let mut memo = self.due.borrow_mut();
         match &*memo {
@@ -589,41 +470,6 @@ impl Service {
                 next
             }
         }
-    }
-
-    fn status_line(&self) -> String {
-        let next = match self.next_due() {
-            Some((at, _)) => format!("next check {}", at.format("%Y-%m-%d %H:%M:%S UTC")),
-            None => "no check scheduled".to_owned(),
-        };
-        let checking = if self.check.is_some() {
-            "; checking"
-        } else {
-            ""
-        };
-        let builds = self.pool.images();
-        let building = match builds.len() {
-            0 => String::new(),
-            n => format!("; {n} building: {}", builds.join(", ")),
-        };
-        let waiting = match (self.windows.len(), self.windows.next()) {
-            (0, _) | (_, None) => String::new(),
-            (n, Some(at)) => format!(
-                "; {n} waiting for a build window (next opens {})",
-                at.format("%Y-%m-%d %H:%M:%S UTC")
-            ),
-        };
-        let ring = match self.promotions.next() {
-            Some(at) => format!("; next ring moves {}", at.format("%Y-%m-%d %H:%M:%S UTC")),
-            None => String::new(),
-        };
-        format!("{next}{checking}{building}{waiting}{ring}")
-    }
-
-    fn update_status(&self) {
-        self.metrics
-            .set_next_check(self.next_due().map(|(at, _)| at));
-        self.notifier.status(&self.status_line());
     }
 
     async fn stop(self) {
@@ -648,22 +494,4 @@ fn notify_every(config: &ServiceConfig) -> Duration {
         .tuning
         .poll_interval
         .map_or(crate::notify::EVERY, |poll| poll.min(crate::notify::EVERY))
-}
-
-/// When an image was last checked, as far as catching up goes. The check is
-/// recorded before the builds it asks for, so a process that died in between
-/// leaves a stale decision with no build after it: that check does not count,
-/// and the image is checked (and built) now rather than at its next due time.
-fn last_check_for_catch_up(image: &ImageStatus) -> Option<DateTime<Utc>> {
-    let checked = image.state.last_check_at?;
-    let stale = image.last_decision.is_some_and(DecisionKind::is_stale);
-    let built_since = image
-        .last_build
-        .as_ref()
-        .is_some_and(|build| build.created_at >= checked);
-    if stale && !built_since {
-        None
-    } else {
-        Some(checked)
-    }
 }

@@ -4,8 +4,10 @@
 //! every pass, so a service killed mid-promotion picks it up at start-up.
 
 use chrono::{DateTime, Utc};
-use tokio::task::JoinHandle;
-use tracing::warn;
+use tokio::task::{JoinError, JoinHandle};
+use tracing::{error, warn};
+
+use super::Service;
 
 use crate::pipeline::Pipeline;
 use crate::promote::{Moved, PromoteError};
@@ -67,5 +69,30 @@ impl Promotions {
         if failed {
             self.next = self.next.map(|at| at.max(retry));
         }
+    }
+}
+
+impl Service {
+    /// `retry` for the promotions: when to look again after a failure.
+    pub(super) fn promotion_retry(&self) -> DateTime<Utc> {
+        self.config.clock.now() + self.config.check_retry
+    }
+
+    pub(super) async fn refresh_promotions(&mut self) {
+        let retry = self.promotion_retry();
+        self.promotions.refresh(&self.store, retry).await;
+    }
+
+    pub(super) async fn promoted(&mut self, pass: Result<Pass, JoinError>) {
+        let retry = self.promotion_retry();
+        match pass {
+            Ok(pass) => self.promotions.ended(pass, &self.store, retry).await,
+            Err(error) => {
+                error!(%error, "the promotion task ended abnormally");
+                self.promotions.running = None;
+                self.promotions.refresh(&self.store, retry).await;
+            }
+        }
+        self.update_status();
     }
 }
