@@ -36,6 +36,54 @@ CREATE TABLE promotion_rings (
     -- "schedule", or who ran `image-refresh promote`.
     requested_by     TEXT,
     done_at          TEXT,
+    -- Why the last attempt to move the ring failed; NULL once it moved. A failure is
+    -- notified when this goes from NULL to a message, not on every retry.
+    last_error       TEXT,
     PRIMARY KEY (gallery_image_id, version, ring),
     FOREIGN KEY (gallery_image_id, version) REFERENCES promotions ON DELETE CASCADE
 ) STRICT;
+
+-- Three notices for people: a ring moved (a rollout reached more VMs), a ring could not
+-- move, a version was revoked. SQLite cannot change the outbox's CHECK in place, so the
+-- outbox is rebuilt, and deliveries with it (they refer to it): each copy is made beside
+-- the old table and renamed after the old one is dropped, which keeps every foreign key
+-- satisfied at every step.
+CREATE TABLE outbox_v2 (
+    id         TEXT NOT NULL PRIMARY KEY CHECK (id <> ''),
+    created_at TEXT NOT NULL,
+    kind       TEXT NOT NULL CHECK (kind IN (
+                   'build_succeeded', 'build_failed', 'image_disabled', 'check_failed',
+                   'source_not_found', 'new_base_version', 'notify_test',
+                   'version_promoted', 'promotion_failed', 'version_revoked')),
+    -- NULL for events about no one image (a failed check, a test).
+    image      TEXT,
+    -- What the event says, as a JSON object (never a secret: no URLs of sinks).
+    data       TEXT NOT NULL CHECK (json_valid(data) AND json_type(data) = 'object')
+) STRICT;
+INSERT INTO outbox_v2 (id, created_at, kind, image, data)
+    SELECT id, created_at, kind, image, data FROM outbox;
+
+CREATE TABLE deliveries_v2 (
+    event_id        TEXT    NOT NULL REFERENCES outbox_v2 (id),
+    sink            TEXT    NOT NULL CHECK (sink <> ''),
+    state           TEXT    NOT NULL CHECK (state IN ('pending', 'delivered', 'given_up', 'skipped')),
+    attempts        INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    next_attempt_at TEXT    NOT NULL,
+    -- The last failure, without the sink's URL.
+    last_error      TEXT,
+    delivered_at    TEXT,
+    PRIMARY KEY (event_id, sink),
+    CHECK ((state = 'delivered') = (delivered_at IS NOT NULL))
+) STRICT;
+INSERT INTO deliveries_v2 (event_id, sink, state, attempts, next_attempt_at, last_error,
+                           delivered_at)
+    SELECT event_id, sink, state, attempts, next_attempt_at, last_error, delivered_at
+    FROM deliveries;
+
+DROP TABLE deliveries;
+DROP TABLE outbox;
+-- Renaming rewrites deliveries_v2's reference to the new name.
+ALTER TABLE outbox_v2 RENAME TO outbox;
+ALTER TABLE deliveries_v2 RENAME TO deliveries;
+CREATE INDEX outbox_created ON outbox (created_at);
+CREATE INDEX deliveries_due ON deliveries (sink, state, next_attempt_at);

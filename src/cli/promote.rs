@@ -30,6 +30,7 @@ pub async fn promote(
     pipeline.finish_revocations().await;
     let moved = pipeline.promote(image, version, all, &by).await;
     drop(pipeline);
+    super::notify::flush(&app).await;
     app.store.close().await;
     let moved = match moved {
         Ok(moved) => moved,

@@ -44,6 +44,8 @@ pub async fn revoke(
             force,
         })
         .await;
+    drop(pipeline);
+    super::notify::flush(&app).await;
     app.store.close().await;
     let revoked = match revoked {
         Ok(revoked) => revoked,

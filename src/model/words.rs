@@ -184,6 +184,11 @@ stored_words! {
         SourceNotFound = "source_not_found",
         NewBaseVersion = "new_base_version",
         NotifyTest = "notify_test",
+        /// A staged version became latest in one more ring.
+        VersionPromoted = "version_promoted",
+        /// A ring could not move (said once per episode, not per retry).
+        PromotionFailed = "promotion_failed",
+        VersionRevoked = "version_revoked",
     }
 }
 

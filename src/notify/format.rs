@@ -17,6 +17,9 @@ pub fn event_type(kind: NoticeKind) -> &'static str {
         NoticeKind::SourceNotFound => "io.image-refresh.source.not_found",
         NoticeKind::NewBaseVersion => "io.image-refresh.source.new_version",
         NoticeKind::NotifyTest => "io.image-refresh.notify.test",
+        NoticeKind::VersionPromoted => "io.image-refresh.version.promoted",
+        NoticeKind::PromotionFailed => "io.image-refresh.promotion.failed",
+        NoticeKind::VersionRevoked => "io.image-refresh.version.revoked",
     }
 }
 
@@ -35,7 +38,38 @@ pub fn title(notice: &Notice) -> String {
         NoticeKind::SourceNotFound => format!("{image}: {}", text("missing")),
         NoticeKind::NewBaseVersion => format!("{image}: {}", text("reason")),
         NoticeKind::NotifyTest => "image-refresh: a test notification".to_owned(),
+        NoticeKind::VersionPromoted => match notice.data["staged_in"].as_array() {
+            Some(staged) if !staged.is_empty() => format!(
+                "{image}: {} is latest in {}",
+                text("version"),
+                list(&notice.data["latest_in"])
+            ),
+            _ => format!("{image}: {} is latest everywhere", text("version")),
+        },
+        NoticeKind::PromotionFailed => format!(
+            "{image}: {} could not be promoted to ring {}",
+            text("version"),
+            notice.data["ring"]
+        ),
+        NoticeKind::VersionRevoked => format!(
+            "{image}: {} revoked by {}",
+            text("version"),
+            text("revoked_by")
+        ),
     }
+}
+
+fn list(value: &Value) -> String {
+    value
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
 }
 
 /// The facts below the title: every text field of the event's data.

@@ -217,7 +217,14 @@ async fn move_to(
                     .await?;
                 return Err(azure(error));
             }
-            Err(error) => return Err(azure(error)),
+            Err(error) => {
+                let ring = promotion.next_ring().map_or(upto, |r| r.ring);
+                let said = chain(&error);
+                ctx.store
+                    .fail_ring(definition, version, ring, &said, ctx.clock.now())
+                    .await?;
+                return Err(azure(error));
+            }
         };
     // A revoke recorded while the PATCH was under way wins: it is applied again.
     if ctx

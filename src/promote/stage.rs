@@ -66,5 +66,6 @@ fn ring(number: u32) -> PromotionRing {
         requested_at: None,
         requested_by: None,
         done_at: None,
+        last_error: None,
     }
 }

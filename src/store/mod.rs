@@ -19,6 +19,7 @@ mod gauges;
 mod images;
 mod leases;
 mod outbox;
+mod promotion_notices;
 mod promotions;
 mod revocations;
 

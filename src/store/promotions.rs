@@ -36,6 +36,8 @@ pub struct PromotionRing {
     pub requested_at: Option<DateTime<Utc>>,
     pub requested_by: Option<String>,
     pub done_at: Option<DateTime<Utc>>,
+    /// Why the last attempt to move it failed; `None` once it moved.
+    pub last_error: Option<String>,
 }
 
 impl Promotion {
@@ -91,6 +93,7 @@ fn ring_from_row(row: &SqliteRow) -> Result<(String, String, PromotionRing), sql
             requested_at: opt_time(row, "requested_at")?,
             requested_by: row.try_get("requested_by")?,
             done_at: opt_time(row, "done_at")?,
+            last_error: row.try_get("last_error")?,
         },
     ))
 }
@@ -263,9 +266,9 @@ impl Store {
         const ACTION: &str = "record a promotion as done";
         let id = gallery_image_id.to_ascii_lowercase();
         let mut tx = self.begin_write(ACTION).await?;
-        sqlx::query(
-            "UPDATE promotion_rings SET done_at = coalesce(done_at, ?4)
-             WHERE gallery_image_id = ?1 AND version = ?2 AND ring <= ?3",
+        let moved = sqlx::query(
+            "UPDATE promotion_rings SET done_at = ?4, last_error = NULL
+             WHERE gallery_image_id = ?1 AND version = ?2 AND ring <= ?3 AND done_at IS NULL",
         )
         .bind(&id)
         .bind(version)
@@ -273,7 +276,8 @@ impl Store {
         .bind(time_text(at))
         .execute(&mut *tx)
         .await
-        .map_err(StoreError::query(ACTION))?;
+        .map_err(StoreError::query(ACTION))?
+        .rows_affected();
         let after: Option<Option<i64>> = sqlx::query_scalar(
             "SELECT after_secs FROM promotion_rings
              WHERE gallery_image_id = ?1 AND version = ?2 AND ring = ?3 AND due_at IS NULL",
@@ -298,6 +302,31 @@ impl Store {
             .await
             .map_err(StoreError::query(ACTION))?;
         }
+        // Told once: a ring recorded as done again (a resumed pass) is no news.
+        if moved > 0 {
+            super::promotion_notices::promoted(&mut tx, &id, version, upto, at)
+                .await
+                .map_err(StoreError::query(ACTION))?;
+        }
+        tx.commit().await.map_err(StoreError::query(ACTION))
+    }
+
+    /// A ring could not move: the error is kept on it (and notified when its
+    /// failures begin); the ring stays asked for and is tried again.
+    pub async fn fail_ring(
+        &self,
+        gallery_image_id: &str,
+        version: &str,
+        ring: u32,
+        error: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        const ACTION: &str = "record a failed promotion";
+        let id = gallery_image_id.to_ascii_lowercase();
+        let mut tx = self.begin_write(ACTION).await?;
+        super::promotion_notices::failed(&mut tx, &id, version, ring, error, at)
+            .await
+            .map_err(StoreError::query(ACTION))?;
         tx.commit().await.map_err(StoreError::query(ACTION))
     }
 }

@@ -8,6 +8,7 @@ use sqlx::sqlite::SqliteRow;
 
 use super::columns::{opt_time, time, time_text};
 use super::{Store, StoreError};
+use crate::model::NoticeKind;
 
 /// One version of one gallery image definition, revoked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -42,7 +43,7 @@ impl Store {
         const ACTION: &str = "record a revocation";
         let mut tx = self.begin_write(ACTION).await?;
         for r in wanted {
-            sqlx::query(
+            let recorded = sqlx::query(
                 "INSERT INTO revocations (gallery_image_id, version, image, reason, revoked_by,
                      requested_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -56,7 +57,26 @@ impl Store {
             .bind(time_text(r.requested_at))
             .execute(&mut *tx)
             .await
-            .map_err(StoreError::query(ACTION))?;
+            .map_err(StoreError::query(ACTION))?
+            .rows_affected();
+            if recorded == 1 {
+                let data = serde_json::json!({
+                    "version": r.version,
+                    "gallery_image_id": r.gallery_image_id.to_ascii_lowercase(),
+                    "reason": r.reason,
+                    "revoked_by": r.revoked_by,
+                });
+                let at = r.requested_at;
+                super::outbox::enqueue(
+                    &mut tx,
+                    NoticeKind::VersionRevoked,
+                    Some(&r.image),
+                    at,
+                    &data,
+                )
+                .await
+                .map_err(StoreError::query(ACTION))?;
+            }
             // A revoked version is never promoted again: its rollout stops here.
             sqlx::query(
                 "UPDATE promotions SET stopped_reason = 'revoked: ' || ?3, stopped_at = ?4

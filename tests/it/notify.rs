@@ -359,3 +359,67 @@ async fn teams_and_slack_sinks_get_their_formats() {
     );
     assert_eq!(slack[1]["text"], "image-refresh: a test notification");
 }
+
+/// A staged rollout is news: each ring that moves, a ring that cannot move
+/// (once, however often it is retried), and a revoke.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollout_tells_each_ring_a_ring_that_cannot_move_once_and_a_revoke() {
+    let receiver = Receiver::start().await;
+    let world = crate::support::gallery::world(
+        "[[images.distribute.rings]]\nregions = [\"westeurope\"]\n\
+         [[images.distribute.rings]]\nregions = [\"northeurope\"]\nafter = \"1d\"\n",
+    )
+    .await;
+    let url_file = world.dir.path().join("webhook-url");
+    image_refresh::cli::simulated::write_private(&url_file, &receiver.url).unwrap();
+    let mut config = std::fs::read_to_string(&world.config).unwrap();
+    config += &format!(
+        "\n[[notify]]\nname = \"ops\"\nkind = \"webhook\"\nurl_file = \"{}\"\n",
+        url_file.display()
+    );
+    world.write_config(&config);
+    world.sim.add_fault(azure_sim::FaultRule::times(
+        "gallery.version.update",
+        azure_sim::FaultKind::Status { code: 403 },
+        2,
+    ));
+    for _ in 0..2 {
+        let (code, text) = run(&world, &["run", "--once"]);
+        assert_eq!(
+            code,
+            Some(1),
+            "a ring that cannot move fails the cycle: {text}"
+        );
+    }
+    let (code, text) = run(&world, &["run", "--once"]);
+    assert_eq!(code, Some(0), "{text}");
+    let (code, text) = run(&world, &["promote", IMAGE]);
+    assert_eq!(code, Some(0), "{text}");
+    let (code, text) = run(&world, &["revoke", IMAGE, "1.0.1", "--reason", "boot loop"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(
+        receiver.kinds(),
+        [
+            "io.image-refresh.build.succeeded",
+            "io.image-refresh.promotion.failed",
+            "io.image-refresh.version.promoted",
+            "io.image-refresh.version.promoted",
+            "io.image-refresh.version.revoked",
+        ]
+    );
+    let events = receiver.events();
+    assert_eq!(events[1]["data"]["ring"], 1);
+    let error = events[1]["data"]["error"].as_str().unwrap();
+    assert!(error.contains("403"), "{error}");
+    assert_eq!(
+        events[2]["data"]["latest_in"],
+        serde_json::json!(["westeurope"])
+    );
+    assert_eq!(
+        events[2]["data"]["staged_in"],
+        serde_json::json!(["northeurope"])
+    );
+    assert_eq!(events[3]["data"]["staged_in"], serde_json::json!([]));
+    assert_eq!(events[4]["data"]["reason"], "boot loop");
+    assert_eq!(events[4]["subject"], IMAGE);
+}
