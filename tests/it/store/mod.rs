@@ -233,3 +233,70 @@ async fn a_database_of_the_first_schema_keeps_its_decisions_through_the_upgrade(
     assert!(tables.contains(&"check_decisions".to_owned()), "{tables:?}");
     assert!(!tables.iter().any(|t| t.ends_with("_v2")), "{tables:?}");
 }
+
+/// The promotions migration rebuilds the outbox and its deliveries (a CHECK
+/// cannot be changed in place): notices waiting to be delivered survive it,
+/// still tied to their deliveries, and the new kinds are accepted.
+#[tokio::test]
+async fn undelivered_notices_survive_the_outbox_rebuild() {
+    use sqlx::sqlite::SqliteConnectOptions;
+    let dir = TempDir::new().unwrap();
+    let path = db_path(&dir);
+    let pool = sqlx::SqlitePool::connect_with(
+        SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .foreign_keys(true),
+    )
+    .await
+    .unwrap();
+    let mut before = sqlx::migrate!();
+    let kept: Vec<_> = before
+        .migrations
+        .iter()
+        .filter(|m| m.version < 20261202110000)
+        .cloned()
+        .collect();
+    before.migrations = std::borrow::Cow::Owned(kept);
+    before.run(&pool).await.unwrap();
+    for sql in [
+        "INSERT INTO outbox (id, created_at, kind, image, data)
+         VALUES ('e1', '2026-12-01T09:00:00Z', 'build_failed', 'web', '{\"error_code\":\"X\"}')",
+        "INSERT INTO deliveries (event_id, sink, state, attempts, next_attempt_at)
+         VALUES ('e1', 'ops', 'pending', 2, '2026-12-01T09:05:00Z')",
+    ] {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+
+    let store = Store::open(&path).await.unwrap();
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT o.kind, d.state, d.attempts FROM outbox o JOIN deliveries d ON d.event_id = o.id",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(rows, [("build_failed".to_owned(), "pending".to_owned(), 2)]);
+    let broken: Vec<(String, i64, String, i64)> = sqlx::query_as("PRAGMA foreign_key_check")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    assert!(broken.is_empty(), "{broken:?}");
+    // A delivery must still name a notice that exists.
+    let orphan = sqlx::query(
+        "INSERT INTO deliveries (event_id, sink, state, next_attempt_at)
+         VALUES ('nope', 'ops', 'pending', '2026-12-01T09:05:00Z')",
+    )
+    .execute(store.pool())
+    .await;
+    assert!(orphan.is_err(), "{orphan:?}");
+    store
+        .enqueue_notice(
+            image_refresh::model::NoticeKind::VersionPromoted,
+            Some("web"),
+            chrono::Utc::now(),
+            &serde_json::json!({ "version": "1.0.1" }),
+        )
+        .await
+        .unwrap();
+}
