@@ -136,6 +136,35 @@ pub(crate) fn seeded_by(state: &State) -> Creator {
     }
 }
 
+/// The version Azure means by `latest` for the definition `definition` (lower
+/// case) in `region`: the highest one excluded from latest neither as a whole
+/// nor in that region, among those replicated there.
+pub(crate) fn latest_in<'a>(
+    world: &'a World,
+    definition: &str,
+    region: &str,
+) -> Option<&'a GalleryVersion> {
+    let prefix = format!("{definition}/versions/");
+    let region = region.replace(' ', "").to_ascii_lowercase();
+    let number = |name: &str| -> Vec<u64> {
+        name.split('.')
+            .map(|part| part.parse().unwrap_or(0))
+            .collect()
+    };
+    world
+        .gallery_versions
+        .iter()
+        .filter(|(key, _)| key.starts_with(&prefix))
+        .map(|(_, v)| v)
+        .filter(|v| !v.exclude_from_latest)
+        .filter(|v| {
+            v.target_regions.iter().any(|r| {
+                r.name.replace(' ', "").eq_ignore_ascii_case(&region) && !r.exclude_from_latest
+            })
+        })
+        .max_by_key(|v| number(&v.name))
+}
+
 pub(crate) fn insert_version(world: &mut World, v: GalleryVersion) {
     world.gallery_versions.insert(v.id.to_ascii_lowercase(), v);
 }

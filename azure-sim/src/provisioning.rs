@@ -133,16 +133,13 @@ fn source(world: &World, location: &str, source: &Value) -> Result<(), Provision
         "SharedImageVersion" => {
             let id = text(source, "imageVersionId");
             let lower = id.to_ascii_lowercase();
-            // An image definition id means its latest version.
+            // An image definition id means its latest version where AIB builds,
+            // as Azure resolves it: excluded versions do not count.
             let found = if lower.contains("/versions/") {
                 world.gallery_versions.contains_key(&lower)
             } else {
-                let prefix = format!("{lower}/versions/");
                 world.gallery_images.contains_key(&lower)
-                    && world
-                        .gallery_versions
-                        .keys()
-                        .any(|k| k.starts_with(&prefix))
+                    && crate::gallery::latest_in(world, &lower, location).is_some()
             };
             if found {
                 return Ok(());

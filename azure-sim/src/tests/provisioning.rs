@@ -243,3 +243,36 @@ async fn artifacts_carry_tags_source_ids_and_system_data() {
             .is_empty()
     );
 }
+
+/// A definition id as the source means what `latest` means where AIB builds:
+/// a version excluded from latest (as a whole, or in that region) does not
+/// count, so a definition whose only version is excluded cannot be built from.
+#[tokio::test(start_paused = true)]
+async fn a_definition_source_resolves_latest_as_azure_does() {
+    let sim = start(&format!("{SCENARIO}{GALLERY}")).await;
+    let arm = token(&sim, ARM).await;
+    let source = json!({"type": "SharedImageVersion", "imageVersionId": definition()});
+    let body = with(template("rg-images", None), "/properties/source", source);
+    let t = provision(&sim, &arm, "latest-ok", &body).await;
+    assert_eq!(t["properties"]["provisioningState"], "Succeeded", "{t}");
+
+    let version = format!("{}/versions/1.0.0?api-version=2024-03-03", definition());
+    let patch = json!({"properties": {
+        "publishingProfile": {"targetRegions": [{"name": "westeurope", "excludeFromLatest": true}]},
+        "storageProfile": {}
+    }});
+    let resp = reqwest::Client::new()
+        .patch(format!("{}{version}", sim.base_url()))
+        .bearer_auth(&arm)
+        .json(&patch)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    let t = provision(&sim, &arm, "latest-excluded", &body).await;
+    assert_eq!(
+        t["properties"]["provisioningError"]["provisioningErrorCode"],
+        "BadSharedImageVersionSource",
+        "{t}"
+    );
+}
