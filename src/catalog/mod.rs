@@ -30,6 +30,7 @@
 //! Each image gets a [`RecipeHash`]; see [`hash`] for what it covers and why.
 
 mod azure;
+mod check_azure;
 mod check_credential;
 mod check_images;
 mod check_notify;

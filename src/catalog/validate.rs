@@ -6,10 +6,11 @@ use std::ops::Range;
 
 use toml::de::{DeTable, DeValue};
 
+use super::check_azure::check_azure;
 use super::check_credential::check_credential;
 use super::check_images::{ImageContext, check_image};
 use super::check_service::check_service;
-use super::check_settings::{check_azure, check_defaults, check_schedule, check_store};
+use super::check_settings::{check_defaults, check_schedule, check_store};
 use super::check_steps::check_step;
 use super::check_validation::check_validator;
 use super::error::{CatalogError, InvalidCatalog, Problems};
