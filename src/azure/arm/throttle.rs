@@ -11,17 +11,17 @@
 //!
 //! - every answer sets what we may still send to what ARM reports, less the
 //!   requests ARM may have counted after it: those still in flight and those
-//!   answered since it was sent. ARM counts requests in the order they reach
-//!   it, not the order they were sent (requests sent together on different
-//!   connections arrive in any order), so a request sent after another may
-//!   carry the older, higher count; an answer to a request sent before the
-//!   one whose count was last taken in is not taken in;
+//!   answered since its request was sent. ARM counts requests in the order
+//!   they reach it, not the order they were sent (requests sent together on
+//!   different connections arrive in any order), so a request sent after
+//!   another may carry the older, higher count; an answer to a request sent
+//!   before the one whose count was last taken in is not taken in;
 //! - between answers the budget refills at the rate the reports showed (the
 //!   rise of the reported count over at least a second, plus the requests
 //!   ARM surely counted in between), and only at a fifth of the documented
 //!   rate until one was measured: refilling too slowly costs nothing, as the
 //!   next answer reports what accumulated, while refilling too fast costs
-//!   429s, so every estimate errs low;
+//!   429s, so the measurement errs low;
 //! - a 429 empties the budget and halves the rate, so the retries after its
 //!   `Retry-After` are paced one by one instead of coming back together.
 //!
