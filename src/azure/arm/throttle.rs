@@ -10,12 +10,18 @@
 //! fixed bucket of its own:
 //!
 //! - every answer sets what we may still send to what ARM reports, less the
-//!   requests still in flight (ARM has not counted them yet);
+//!   requests ARM may have counted after it: those still in flight and those
+//!   answered since its request was sent. ARM counts requests in the order
+//!   they reach it, not the order they were sent (requests sent together on
+//!   different connections arrive in any order), so a request sent after
+//!   another may carry the older, higher count; an answer to a request sent
+//!   before the one whose count was last taken in is not taken in;
 //! - between answers the budget refills at the rate the reports showed (the
-//!   rise of the reported count over at least a second, plus what we spent
-//!   meanwhile), and only at a fifth of the documented rate until one was
-//!   measured: refilling too slowly costs nothing, as the next answer
-//!   reports what accumulated, while refilling too fast costs 429s;
+//!   rise of the reported count over at least a second, plus the requests
+//!   ARM surely counted in between), and only at a fifth of the documented
+//!   rate until one was measured: refilling too slowly costs nothing, as the
+//!   next answer reports what accumulated, while refilling too fast costs
+//!   429s, so the measurement errs low;
 //! - a 429 empties the budget and halves the rate, so the retries after its
 //!   `Retry-After` are paced one by one instead of coming back together.
 //!
@@ -86,15 +92,15 @@ struct Bucket {
     state: Mutex<BucketState>,
 }
 
-/// Where a refill measurement starts: when, ARM's count then, the number of
-/// the request that count answered, and the answers since to requests let
-/// through after it (which ARM counted after it, as it counts in order).
+/// Where a refill measurement starts: a report taken in, with when its
+/// request was sent (ARM counted it no earlier), ARM's count, and
+/// `BucketState::answers` and the requests in flight when it arrived.
 #[derive(Debug, Clone, Copy)]
 struct Anchor {
-    at: Instant,
+    sent: Instant,
     count: f64,
-    number: u64,
-    answers: u32,
+    answers: u64,
+    in_flight: u32,
 }
 
 #[derive(Debug)]
@@ -116,9 +122,10 @@ struct BucketState {
     cut_at: Option<Instant>,
     /// Numbers the requests in the order they were let through.
     issued: u64,
-    /// The latest request whose report was taken in: an answer overtaken by
-    /// a later request's carries an older count and is not.
+    /// The latest request whose report was taken in.
     newest_report: u64,
+    /// Requests answered (or lost) that ARM may have counted: all but 429s.
+    answers: u64,
 }
 
 impl Bucket {
@@ -136,6 +143,7 @@ impl Bucket {
                 cut_at: None,
                 issued: 0,
                 newest_report: 0,
+                answers: 0,
             }),
         }
     }
@@ -155,8 +163,8 @@ impl Bucket {
         rate.max(self.config.per_second * FLOOR_SHARE).max(0.01)
     }
 
-    /// Takes one request's worth and numbers it, or says how long until there is one.
-    fn try_take(&self) -> Result<u64, Duration> {
+    /// Takes one request's worth, or says how long until there is one.
+    fn try_take(&self) -> Result<Ticket, Duration> {
         let mut state = self.lock();
         let now = Instant::now();
         let rate = self.rate(&state);
@@ -167,7 +175,11 @@ impl Bucket {
             state.tokens -= 1.0;
             state.in_flight += 1;
             state.issued += 1;
-            Ok(state.issued)
+            Ok(Ticket {
+                number: state.issued,
+                sent: now,
+                answers: state.answers,
+            })
         } else {
             Err(Duration::from_secs_f64(
                 ((1.0 - state.tokens) / rate).min(3600.0),
@@ -175,33 +187,29 @@ impl Bucket {
         }
     }
 
-    async fn acquire(&self) -> u64 {
+    async fn acquire(&self) -> Ticket {
         loop {
             match self.try_take() {
-                Ok(number) => return number,
+                Ok(ticket) => return ticket,
                 Err(wait) => tokio::time::sleep(wait).await,
             }
         }
     }
 
-    /// One answer (or none: `remaining` and `throttled` unset) to request
-    /// `number` this bucket let through.
-    fn answered(&self, number: u64, remaining: Option<u32>, throttled: bool) {
+    /// One answer (or none: `remaining` and `throttled` unset) to the
+    /// request of `ticket`.
+    fn answered(&self, ticket: Ticket, remaining: Option<u32>, throttled: bool) {
         let mut state = self.lock();
         let now = Instant::now();
         state.in_flight = state.in_flight.saturating_sub(1);
-        // A 429 or a lost request took nothing from ARM's bucket.
-        if let Some(anchor) = state.anchor.as_mut()
-            && number > anchor.number
-            && remaining.is_some()
-            && !throttled
-        {
-            anchor.answers += 1;
-        }
-        if number < state.newest_report {
+        if ticket.number < state.newest_report {
+            if !throttled {
+                state.answers += 1;
+            }
             return;
         }
         if throttled {
+            // A 429 took nothing from ARM's bucket.
             if state
                 .cut_at
                 .is_none_or(|at| now.duration_since(at) >= CUT_ONCE_IN)
@@ -216,26 +224,37 @@ impl Bucket {
             state.anchor = None;
             return;
         }
+        let overtaken = state.answers - ticket.answers;
+        state.answers += 1;
         let Some(remaining) = remaining.map(f64::from) else {
             return;
         };
-        state.newest_report = number;
+        state.newest_report = ticket.number;
         state.reported = true;
         state.ceiling = state.ceiling.max(remaining + 1.0);
-        state.tokens = (remaining - f64::from(state.in_flight)).max(0.0);
+        let pending = f64::from(state.in_flight) + overtaken as f64;
+        state.tokens = (remaining - pending).max(0.0);
         state.refilled_at = now;
         let restart = Anchor {
-            at: now,
+            sent: ticket.sent,
             count: remaining,
-            number,
-            answers: 0,
+            answers: state.answers,
+            in_flight: state.in_flight,
         };
         match state.anchor {
-            Some(a) if now.duration_since(a.at) >= MEASURE_OVER => {
+            Some(a) if now.duration_since(a.sent) >= MEASURE_OVER => {
                 // A full bucket does not refill: such a span says nothing.
                 if remaining + 1.0 < state.ceiling && a.count + 1.0 < state.ceiling {
-                    let refilled = remaining - a.count + f64::from(a.answers);
-                    let sample = refilled.max(0.0) / now.duration_since(a.at).as_secs_f64();
+                    // Surely counted in between, if this request was sent
+                    // after the anchor's answer: itself, and those answered
+                    // after the anchor and before it was sent, less the ones
+                    // in flight at the anchor (perhaps counted before it).
+                    let between = ticket
+                        .answers
+                        .checked_sub(a.answers)
+                        .map_or(0, |n| n.saturating_sub(a.in_flight.into()) + 1);
+                    let refilled = remaining - a.count + between as f64;
+                    let sample = refilled.max(0.0) / now.duration_since(a.sent).as_secs_f64();
                     state.measured = Some(match state.measured {
                         Some(old) => (old + sample) / 2.0,
                         None => sample,
@@ -249,9 +268,14 @@ impl Bucket {
     }
 }
 
-/// One request let through, numbered in its bucket.
+/// One request let through: its number in its bucket, when, and how many
+/// answers the bucket had then.
 #[derive(Debug, Clone, Copy)]
-pub struct Ticket(u64);
+pub struct Ticket {
+    number: u64,
+    sent: Instant,
+    answers: u64,
+}
 
 /// The read, write and delete budgets of one ARM client.
 #[derive(Debug)]
@@ -274,7 +298,7 @@ impl Throttle {
     /// ticket goes back with the answer to [`Throttle::observe`], or to
     /// [`Throttle::unanswered`].
     pub async fn acquire(&self, method: &Method) -> Ticket {
-        Ticket(self.bucket(method).acquire().await)
+        self.bucket(method).acquire().await
     }
 
     /// Takes in what ARM's answer says is left.
@@ -293,12 +317,12 @@ impl Throttle {
         let counts = names.iter().filter_map(|name| count(headers.get(name)?));
         let remaining = counts.chain(resource_remaining(headers)).min();
         self.bucket(method)
-            .answered(ticket.0, remaining, status == StatusCode::TOO_MANY_REQUESTS);
+            .answered(ticket, remaining, status == StatusCode::TOO_MANY_REQUESTS);
     }
 
     /// The request got no answer.
     pub fn unanswered(&self, ticket: Ticket, method: &Method) {
-        self.bucket(method).answered(ticket.0, None, false);
+        self.bucket(method).answered(ticket, None, false);
     }
 
     fn bucket(&self, method: &Method) -> &Bucket {

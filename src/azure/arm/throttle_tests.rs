@@ -141,3 +141,30 @@ fn computes_policy_counts_are_read() {
     );
     assert_eq!(resource_remaining(&headers), Some(139));
 }
+
+#[tokio::test(start_paused = true)]
+async fn answers_in_another_order_than_arm_counted_them_do_not_overdraw() {
+    let throttle = Throttle::new(tiny());
+    let ticket = throttle.acquire(&Method::GET).await;
+    throttle.observe(ticket, &Method::GET, StatusCode::OK, &remaining(READS, "5"));
+    // Five requests sent together reach ARM in another order than they were
+    // let through (the last first) and are answered in yet another: the last
+    // one's answer, with the count from before the other four were counted,
+    // arrives after the answer of one ARM counted after all of them.
+    let mut tickets = Vec::new();
+    for _ in 0..5 {
+        tickets.push(throttle.acquire(&Method::GET).await);
+    }
+    for (i, left) in [(3, "0"), (4, "4"), (1, "3"), (0, "2"), (2, "1")] {
+        throttle.observe(
+            tickets[i],
+            &Method::GET,
+            StatusCode::OK,
+            &remaining(READS, left),
+        );
+    }
+    assert!(
+        throttle.reads.try_take().is_err(),
+        "ARM has nothing left: a request sent now is a 429"
+    );
+}
