@@ -81,7 +81,7 @@ async fn start() -> (SimHandle, Arc<ManualClock>) {
 }
 
 fn http() -> reqwest::Client {
-    reqwest::Client::new()
+    image_refresh::azure::http_client(Default::default()).unwrap()
 }
 
 async fn msi_token(sim: &SimHandle, resource: &str) -> String {
