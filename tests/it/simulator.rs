@@ -427,7 +427,16 @@ async fn azure_identity_managed_identity_credential_speaks_to_the_simulator() {
         std::env::set_var("IDENTITY_ENDPOINT", sim.identity_endpoint());
         std::env::set_var("IDENTITY_HEADER", sim.identity_header());
     }
-    let credential = azure_identity::ManagedIdentityCredential::new(None).unwrap();
+    // azure_identity's ManagedIdentityCredential, on the daemon's HTTP client: azure_core
+    // is built without a client of its own.
+    let http = image_refresh::azure::http_client(Default::default()).unwrap();
+    let credential = image_refresh::azure::credential(
+        &image_refresh::azure::CredentialConfig::ManagedIdentity { client_id: None },
+        &image_refresh::azure::CloudEndpoints::public(),
+        &http,
+        image_refresh::clock::system(),
+    )
+    .unwrap();
     let token = credential
         .get_token(&[&format!("{ARM}/.default")], None)
         .await
