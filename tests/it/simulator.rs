@@ -413,7 +413,6 @@ async fn entra_client_credentials_issue_arm_tokens() {
 #[tokio::test]
 #[allow(unsafe_code)]
 async fn azure_identity_managed_identity_credential_speaks_to_the_simulator() {
-    use azure_core::credentials::TokenCredential;
     if !alone(
         module_path!(),
         "azure_identity_managed_identity_credential_speaks_to_the_simulator",
