@@ -1,9 +1,11 @@
 use std::path::Path;
 use std::process::Command;
+use std::{env, fs};
 
 fn main() {
-    // sqlx::migrate! embeds migrations/ at compile time; a new file must rebuild the crate.
+    // store::migrations embeds migrations/ at compile time; a new file must rebuild the crate.
     println!("cargo:rerun-if-changed=migrations");
+    embed_migrations();
     // `--version` names the commit: which build a bug report is about.
     println!(
         "cargo:rustc-env=IMAGE_REFRESH_VERSION={}",
@@ -48,6 +50,61 @@ fn watch_git_state() {
     {
         println!("cargo:rerun-if-changed={path}");
     }
+}
+
+/// Writes `$OUT_DIR/migrations.rs`: the `sqlx::migrate::Migration`s of migrations/, as
+/// `sqlx::migrate!` would build them (the same file name rules; a test compares the two),
+/// without sqlx's macros, which compile a second sqlx and SQLite for the build host.
+fn embed_migrations() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut found: Vec<(i64, String)> = Vec::new();
+    let entries = fs::read_dir(&dir).unwrap_or_else(|e| panic!("read {}: {e}", dir.display()));
+    for entry in entries {
+        let path = entry
+            .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+            .path();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        // sqlx ignores what is not a `<VERSION>_<DESCRIPTION>.sql` file.
+        let Some((version, rest)) = name.as_deref().and_then(|n| n.split_once('_')) else {
+            continue;
+        };
+        if !path.is_file() || !rest.ends_with(".sql") {
+            continue;
+        }
+        let version: i64 = version.parse().unwrap_or_else(|_| {
+            panic!(
+                "migration {}: the name must start with an integer version, as in 01_foo.sql",
+                path.display()
+            )
+        });
+        let (kind, suffix) = if rest.ends_with(".up.sql") {
+            ("ReversibleUp", ".up.sql")
+        } else if rest.ends_with(".down.sql") {
+            ("ReversibleDown", ".down.sql")
+        } else {
+            ("Simple", ".sql")
+        };
+        let description = rest.trim_end_matches(suffix).replace('_', " ");
+        let sql = fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("read migration {}: {e}", path.display()));
+        let no_tx = sql.starts_with("-- no-transaction");
+        let path = path.to_string_lossy();
+        found.push((
+            version,
+            format!(
+                "sqlx::migrate::Migration::new({version}, std::borrow::Cow::Borrowed({description:?}), \
+                 sqlx::migrate::MigrationType::{kind}, std::borrow::Cow::Borrowed(include_str!({path:?})), {no_tx}),\n"
+            ),
+        ));
+    }
+    found.sort_by_key(|(version, _)| *version);
+    let mut code = String::from("vec![\n");
+    for (_, migration) in found {
+        code.push_str(&migration);
+    }
+    code.push(']');
+    let out = Path::new(&env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("migrations.rs");
+    fs::write(&out, code).unwrap_or_else(|e| panic!("write {}: {e}", out.display()));
 }
 
 fn git(args: &[&str]) -> Option<String> {

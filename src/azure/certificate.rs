@@ -2,19 +2,19 @@
 //!
 //! azure_identity's own `ClientCertificateCredential` needs its `client_certificate` feature,
 //! which links OpenSSL. The protocol is small (RFC 7523 client assertion, RS256, `x5t`
-//! thumbprint), so we sign with aws-lc-rs — already here for TLS — and hand the assertion to
+//! thumbprint), so we sign with ring — already here for TLS — and hand the assertion to
 //! azure_identity's `ClientAssertionCredential`, which does the token request and caching.
 
 use std::fmt;
 
-use aws_lc_rs::digest;
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use azure_core::credentials::Secret;
 use azure_core::http::ClientMethodOptions;
 use azure_identity::ClientAssertion;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ring::digest;
+use ring::rand::SystemRandom;
+use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -93,7 +93,7 @@ impl CertificateAssertion {
             URL_SAFE_NO_PAD.encode(header.to_string()),
             URL_SAFE_NO_PAD.encode(claims.to_string())
         );
-        let mut signature = vec![0; self.key.public_modulus_len()];
+        let mut signature = vec![0; self.key.public().modulus_len()];
         self.key
             .sign(
                 &RSA_PKCS1_SHA256,
@@ -122,8 +122,8 @@ impl ClientAssertion for CertificateAssertion {
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
-    use aws_lc_rs::signature::{KeyPair, RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
     use chrono::{DateTime, Utc};
+    use ring::signature::{KeyPair, RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
     use std::sync::Arc;
 
     const PEM: &str = include_str!("testdata/client-certificate.pem");

@@ -34,6 +34,7 @@ impl Default for HttpTimeouts {
 /// identity endpoint (IMDS, `169.254.169.254`) speaks plain http, and a proxy
 /// would see the token in clear text.
 pub fn http_client(timeouts: HttpTimeouts) -> Result<reqwest::Client, AzureError> {
+    install_crypto_provider();
     with_proxies(reqwest::Client::builder().no_proxy())
         .connect_timeout(timeouts.connect)
         .timeout(timeouts.request)
@@ -46,6 +47,15 @@ pub fn http_client(timeouts: HttpTimeouts) -> Result<reqwest::Client, AzureError
             detail: e.to_string(),
             outcome_unknown: false,
         })
+}
+
+/// Makes ring rustls' process-wide crypto provider, which reqwest (built with
+/// `rustls-no-provider`) takes for every client; without one, building a client panics.
+/// ring rather than reqwest's default aws-lc-rs: the same TLS for ARM, in a fraction of
+/// the build time (BENCHMARKS.md, "Build times and the package").
+fn install_crypto_provider() {
+    // Err means a provider is installed already: the first call's, or the embedder's own.
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 fn with_proxies(builder: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
@@ -211,7 +221,7 @@ mod tests {
 
     #[test]
     fn only_the_loopback_authority_goes_back_to_http() {
-        let http = reqwest::Client::new();
+        let http = http_client(HttpTimeouts::default()).unwrap();
         let configured = Url::parse("http://127.0.0.1:8181/").unwrap();
         let (transport, given) = IdentityTransport::new(http.clone(), &configured);
         assert_eq!(given.as_str(), "https://127.0.0.1:8181/");
@@ -232,7 +242,8 @@ mod tests {
     #[test]
     fn default_port_survives_the_scheme_change() {
         let configured = Url::parse("http://localhost/").unwrap();
-        let (transport, given) = IdentityTransport::new(reqwest::Client::new(), &configured);
+        let (transport, given) =
+            IdentityTransport::new(http_client(HttpTimeouts::default()).unwrap(), &configured);
         assert_eq!(given.as_str(), "https://localhost:80/");
         assert_eq!(
             transport.target(&given.join("t").unwrap()).as_str(),
@@ -243,7 +254,8 @@ mod tests {
     #[test]
     fn https_authority_is_left_alone() {
         let configured = Url::parse("https://login.microsoftonline.us/").unwrap();
-        let (transport, given) = IdentityTransport::new(reqwest::Client::new(), &configured);
+        let (transport, given) =
+            IdentityTransport::new(http_client(HttpTimeouts::default()).unwrap(), &configured);
         assert_eq!(given, configured);
         assert!(transport.plain_http_authority.is_none());
     }

@@ -18,6 +18,7 @@ mod found;
 mod gauges;
 mod images;
 mod leases;
+mod migrations;
 mod outbox;
 mod promotion_notices;
 mod promotions;
@@ -199,6 +200,7 @@ impl Store {
             path: self.path.clone(),
             source,
         };
+        let migrator = migrations::migrator().await.map_err(failed)?;
         let mut tx = self
             .pool
             .begin_with(BEGIN_WRITE)
@@ -207,10 +209,7 @@ impl Store {
         // `run_direct` rather than `run`: `run`'s generic `Acquire` bound makes
         // this future not `Send` (the "not general enough" compiler error), and
         // the daemon opens the store inside spawned tasks.
-        sqlx::migrate!()
-            .run_direct(&mut *tx)
-            .await
-            .map_err(failed)?;
+        migrator.run_direct(&mut *tx).await.map_err(failed)?;
         tx.commit().await.map_err(|e| failed(e.into()))
     }
 

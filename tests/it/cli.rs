@@ -359,7 +359,8 @@ async fn minted_token(sim: &SimHandle) -> String {
         sim.client_secret(),
         sim.arm_audience()
     );
-    let answer: serde_json::Value = reqwest::Client::new()
+    let answer: serde_json::Value = image_refresh::azure::http_client(Default::default())
+        .unwrap()
         .post(format!(
             "{}/{}/oauth2/v2.0/token",
             sim.authority_host(),

@@ -97,7 +97,7 @@ async fn the_control_endpoint_publishes_versions_and_fails_the_next_build() {
     let dir = tempfile::tempdir().unwrap();
     let config = catalog_for(&sim, dir.path());
     let database = dir.path().join("history.db");
-    let http = reqwest::Client::new();
+    let http = image_refresh::azure::http_client(Default::default()).unwrap();
 
     let before = run(&config, &database, &["check", "--output", "json"]);
     let plan: Value = serde_json::from_slice(&before.stdout)

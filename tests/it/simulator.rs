@@ -81,7 +81,7 @@ async fn start() -> (SimHandle, Arc<ManualClock>) {
 }
 
 fn http() -> reqwest::Client {
-    reqwest::Client::new()
+    image_refresh::azure::http_client(Default::default()).unwrap()
 }
 
 async fn msi_token(sim: &SimHandle, resource: &str) -> String {
@@ -413,7 +413,6 @@ async fn entra_client_credentials_issue_arm_tokens() {
 #[tokio::test]
 #[allow(unsafe_code)]
 async fn azure_identity_managed_identity_credential_speaks_to_the_simulator() {
-    use azure_core::credentials::TokenCredential;
     if !alone(
         module_path!(),
         "azure_identity_managed_identity_credential_speaks_to_the_simulator",
@@ -427,7 +426,16 @@ async fn azure_identity_managed_identity_credential_speaks_to_the_simulator() {
         std::env::set_var("IDENTITY_ENDPOINT", sim.identity_endpoint());
         std::env::set_var("IDENTITY_HEADER", sim.identity_header());
     }
-    let credential = azure_identity::ManagedIdentityCredential::new(None).unwrap();
+    // azure_identity's ManagedIdentityCredential, on the daemon's HTTP client: azure_core
+    // is built without a client of its own.
+    let http = image_refresh::azure::http_client(Default::default()).unwrap();
+    let credential = image_refresh::azure::credential(
+        &image_refresh::azure::CredentialConfig::ManagedIdentity { client_id: None },
+        &image_refresh::azure::CloudEndpoints::public(),
+        &http,
+        image_refresh::clock::system(),
+    )
+    .unwrap();
     let token = credential
         .get_token(&[&format!("{ARM}/.default")], None)
         .await

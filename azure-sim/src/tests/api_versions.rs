@@ -64,7 +64,7 @@ async fn answers_report_the_remaining_budget_as_arm_and_compute_do() {
         resource.starts_with("Microsoft.Compute/ListVMImagesVersionsFromLocation3Min;15998,"),
         "{resource}"
     );
-    let deleted = reqwest::Client::new()
+    let deleted = super::client()
         .delete(format!(
             "{}/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/galleries/gal/images/img/versions/1.0.0?api-version=2024-03-03",
             sim.base_url()

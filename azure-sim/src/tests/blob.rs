@@ -12,7 +12,7 @@ use crate::SimHandle;
 const VERSION: &str = "2025-01-05";
 
 async fn blob_get(url: &str, token: Option<&str>, version: Option<&str>) -> reqwest::Response {
-    let mut req = reqwest::Client::new().get(url);
+    let mut req = super::client().get(url);
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
@@ -92,7 +92,7 @@ async fn a_failed_run_names_its_log_and_storage_serves_it() {
     let group = sim
         .staging_resource_group(SUB, "rg-images", "fail-golden")
         .unwrap();
-    let listed: Value = reqwest::Client::new()
+    let listed: Value = super::client()
         .get(format!(
             "{}{group}/resources?api-version=2025-04-01",
             sim.base_url()
@@ -222,7 +222,7 @@ async fn a_failed_run_names_its_log_and_storage_serves_it() {
     .await;
     assert!(expired.contains("Lifetime validation failed"), "{expired}");
     assert_eq!(sim.count("blob.get"), 12);
-    let put = reqwest::Client::new()
+    let put = super::client()
         .put(&url)
         .bearer_auth(&storage)
         .send()
@@ -248,7 +248,7 @@ async fn every_run_writes_a_log_and_entra_mints_storage_tokens() {
         sim.client_id(),
         sim.client_secret()
     );
-    let answer: Value = reqwest::Client::new()
+    let answer: Value = super::client()
         .post(format!(
             "{}/{}/oauth2/v2.0/token",
             sim.authority_host(),

@@ -21,7 +21,7 @@ fn path() -> String {
 }
 
 async fn patch(sim: &crate::SimHandle, token: &str, body: Value) -> (u16, Value) {
-    let resp = reqwest::Client::new()
+    let resp = super::client()
         .patch(format!(
             "{}{}?api-version=2024-03-03",
             sim.base_url(),
@@ -120,7 +120,7 @@ async fn a_blocked_version_is_not_deleted_before_its_end_of_life() {
     ))
     .await;
     let token = token(&sim, ARM).await;
-    let resp = reqwest::Client::new()
+    let resp = super::client()
         .delete(format!(
             "{}{}?api-version=2024-03-03",
             sim.base_url(),

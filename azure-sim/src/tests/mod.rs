@@ -52,9 +52,17 @@ pub(crate) async fn start_with_clock(scenario: &str) -> (SimHandle, TestClock) {
     (sim, clock)
 }
 
+/// A plain HTTP client. Its rustls wants a crypto provider installed first, even for http
+/// URLs (reqwest is built with `rustls-no-provider`, as the daemon's is).
+pub(crate) fn client() -> reqwest::Client {
+    // Err means an earlier test installed it already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 /// A token from the managed-identity endpoint for `audience`.
 pub(crate) async fn token(sim: &SimHandle, audience: &str) -> String {
-    let resp = reqwest::Client::new()
+    let resp = client()
         .get(sim.identity_endpoint())
         .query(&[("api-version", "2019-08-01"), ("resource", audience)])
         .header("X-IDENTITY-HEADER", sim.identity_header())
@@ -67,7 +75,7 @@ pub(crate) async fn token(sim: &SimHandle, audience: &str) -> String {
 }
 
 pub(crate) async fn get(sim: &SimHandle, token: &str, path: &str, api: &str) -> reqwest::Response {
-    reqwest::Client::new()
+    client()
         .get(format!("{}{path}?api-version={api}", sim.base_url()))
         .bearer_auth(token)
         .send()

@@ -20,7 +20,7 @@ async fn gallery_versions_page_by_the_scenarios_size() {
     let mut page = get_json(&sim, &arm, &path, "2024-03-03", 200).await;
     let mut sizes = Vec::new();
     let mut names = Vec::new();
-    let http = reqwest::Client::new();
+    let http = super::client();
     loop {
         let value = page["value"].as_array().unwrap();
         sizes.push(value.len());

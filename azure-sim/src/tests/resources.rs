@@ -93,14 +93,14 @@ async fn the_subscription_answers_in_the_official_shape_and_others_are_not_found
     )
     .await;
     assert_eq!(code, "NoRegisteredProviderFound");
-    let bare = reqwest::Client::new()
+    let bare = super::client()
         .get(format!("{}/subscriptions/{SUB}", sim.base_url()))
         .bearer_auth(&arm)
         .send()
         .await
         .unwrap();
     assert_eq!(bare.status(), 400);
-    let unauthenticated = reqwest::Client::new()
+    let unauthenticated = super::client()
         .get(format!(
             "{}/subscriptions/{SUB}?api-version=2022-12-01",
             sim.base_url()
@@ -396,7 +396,7 @@ async fn providers_are_registered_unless_the_scenario_says_not() {
     );
 
     // ARM refuses a write into a namespace the subscription has not registered.
-    let put = reqwest::Client::new()
+    let put = super::client()
         .put(format!(
             "{}/subscriptions/{SUB}/resourceGroups/rg-builder/providers/Microsoft.VirtualMachineImages/imageTemplates/t?api-version=2025-10-01",
             sim.base_url()

@@ -86,7 +86,7 @@ pub(crate) fn template(target_group: &str, staging: Option<&str>) -> Value {
 }
 
 pub(crate) async fn put(sim: &SimHandle, arm: &str, path: &str, body: &Value) -> reqwest::Response {
-    reqwest::Client::new()
+    super::client()
         .put(format!("{}{path}?api-version={AIB}", sim.base_url()))
         .bearer_auth(arm)
         .json(body)
@@ -101,7 +101,7 @@ pub(crate) async fn send(
     method: reqwest::Method,
     path: &str,
 ) -> reqwest::Response {
-    reqwest::Client::new()
+    super::client()
         .request(
             method,
             format!("{}{path}?api-version={AIB}", sim.base_url()),
@@ -340,7 +340,7 @@ async fn a_staging_group_aib_cannot_use_fails_provisioning() {
         );
         let message = error["message"].as_str().unwrap();
         assert!(message.contains(says), "{name}: {message}");
-        let status: Value = reqwest::Client::new()
+        let status: Value = super::client()
             .get(&op)
             .bearer_auth(&arm)
             .send()

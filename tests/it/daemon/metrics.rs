@@ -29,7 +29,8 @@ struct Scrape {
 }
 
 async fn get(port: u16, path: &str) -> Option<Scrape> {
-    let response = reqwest::Client::new()
+    let response = image_refresh::azure::http_client(Default::default())
+        .unwrap()
         .get(format!("http://127.0.0.1:{port}{path}"))
         .timeout(Duration::from_secs(5))
         .send()
@@ -215,7 +216,8 @@ async fn metrics_follow_builds_failures_a_disable_and_survive_a_restart() {
         "text/plain; version=0.0.4; charset=utf-8"
     );
     assert_eq!(get(port, "/nope").await.unwrap().status, 404);
-    let post = reqwest::Client::new()
+    let post = image_refresh::azure::http_client(Default::default())
+        .unwrap()
         .post(format!("http://127.0.0.1:{port}/metrics"))
         .send()
         .await
@@ -358,7 +360,8 @@ async fn a_real_prometheus_scrapes_the_daemon() {
     );
     let query = |expr: &'static str| async move {
         let url = format!("http://127.0.0.1:{prom_port}/api/v1/query");
-        let answer: serde_json::Value = reqwest::Client::new()
+        let answer: serde_json::Value = image_refresh::azure::http_client(Default::default())
+            .unwrap()
             .get(url)
             .query(&[("query", expr)])
             .send()
