@@ -4,7 +4,9 @@
 //! later, what galleries hold, how long builds take, which builds fail and
 //! which requests meet faults.
 
-use std::collections::BTreeMap;
+mod resources;
+mod runs;
+
 use std::path::Path;
 
 use serde::Deserialize;
@@ -13,6 +15,11 @@ use super::SimError;
 use super::faults::FaultRule;
 pub use super::in_vm_validation::ValidationRule;
 pub use super::provisioning::ProvisioningRule;
+pub use resources::{
+    GalleryFeature, GalleryImageDef, IdentityDef, ImageFeature, ManagedImageDef, MarketplaceSku,
+    ResourceGroupDef, TimedPublication,
+};
+pub use runs::{BuildRule, Outcome, Phase};
 
 /// Subscription used for scenario resources that do not name one.
 pub const DEFAULT_SUBSCRIPTION: &str = "00000000-0000-0000-0000-00000000a2b1";
@@ -51,22 +58,6 @@ pub struct Scenario {
     /// Managed images that exist before anything runs (sources of templates).
     #[serde(default)]
     pub managed_images: Vec<ManagedImageDef>,
-}
-
-/// A managed image (Microsoft.Compute/images) someone made earlier.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ManagedImageDef {
-    pub subscription_id: Option<String>,
-    pub resource_group: String,
-    pub name: String,
-    pub location: String,
-    #[serde(default = "default_os")]
-    pub os: String,
-    #[serde(default = "default_generation")]
-    pub hyper_v_generation: String,
-    #[serde(default)]
-    pub tags: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -162,194 +153,6 @@ impl Default for BuildTimings {
             distributing_secs: 5,
         }
     }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MarketplaceSku {
-    pub location: String,
-    pub publisher: String,
-    pub offer: String,
-    pub sku: String,
-    #[serde(default = "default_os")]
-    pub os: String,
-    #[serde(default = "default_generation")]
-    pub hyper_v_generation: String,
-    /// `x64` or `Arm64`.
-    #[serde(default = "default_architecture")]
-    pub architecture: String,
-    /// `properties.features` of every version, e.g. SecurityType.
-    #[serde(default)]
-    pub features: Vec<ImageFeature>,
-    #[serde(default)]
-    pub versions: Vec<String>,
-}
-
-/// A `{name, value}` feature of a marketplace image (VirtualMachineImageFeature).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ImageFeature {
-    pub name: String,
-    pub value: String,
-}
-
-/// A gallery image definition's feature (GalleryImageFeature).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GalleryFeature {
-    pub name: String,
-    pub value: String,
-    pub starts_at_version: Option<String>,
-}
-
-/// A version that appears `at_secs` simulated seconds after start.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TimedPublication {
-    pub at_secs: u64,
-    pub location: String,
-    pub publisher: String,
-    pub offer: String,
-    pub sku: String,
-    pub version: String,
-}
-
-/// A Compute Gallery image definition, with the versions it already holds.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GalleryImageDef {
-    pub subscription_id: Option<String>,
-    pub resource_group: String,
-    pub gallery: String,
-    pub image: String,
-    pub location: String,
-    #[serde(default = "default_os")]
-    pub os: String,
-    #[serde(default = "default_generation")]
-    pub hyper_v_generation: String,
-    /// `x64` or `Arm64`.
-    #[serde(default = "default_architecture")]
-    pub architecture: String,
-    /// `Generalized` or `Specialized`.
-    #[serde(default = "default_os_state")]
-    pub os_state: String,
-    #[serde(default)]
-    pub features: Vec<GalleryFeature>,
-    #[serde(default)]
-    pub versions: Vec<String>,
-    /// `publishingProfile.endOfLifeDate` of the seeded versions.
-    pub end_of_life_date: Option<String>,
-    /// `safetyProfile.blockDeletionBeforeEndOfLife` of every version, seeded or
-    /// built (as an organisation's policy would set it): a DELETE before the
-    /// version's end of life is refused.
-    #[serde(default)]
-    pub block_deletion_before_end_of_life: bool,
-}
-
-/// A resource group that exists before anything runs.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ResourceGroupDef {
-    pub subscription_id: Option<String>,
-    pub name: String,
-    pub location: String,
-    #[serde(default)]
-    pub tags: BTreeMap<String, String>,
-    /// Resources someone else left in it, as `{namespace}/{type}/{name}`
-    /// (nested: `Microsoft.Network/virtualNetworks/vnet/subnets/snet`).
-    #[serde(default)]
-    pub resources: Vec<String>,
-}
-
-/// A user-assigned managed identity.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IdentityDef {
-    pub subscription_id: Option<String>,
-    pub resource_group: String,
-    pub name: String,
-    pub location: String,
-    #[serde(default)]
-    pub tags: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    Succeeded,
-    PartiallySucceeded,
-    Failed,
-}
-
-/// Sub-states of a run, in the order AIB moves through them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Phase {
-    Queued,
-    Building,
-    Customizing,
-    Validating,
-    Distributing,
-}
-
-impl Phase {
-    pub const ALL: [Phase; 5] = [
-        Phase::Queued,
-        Phase::Building,
-        Phase::Customizing,
-        Phase::Validating,
-        Phase::Distributing,
-    ];
-
-    pub fn wire_name(self) -> &'static str {
-        match self {
-            Phase::Queued => "Queued",
-            Phase::Building => "Building",
-            Phase::Customizing => "Customizing",
-            Phase::Validating => "Validating",
-            Phase::Distributing => "Distributing",
-        }
-    }
-
-    pub fn secs(self, t: &BuildTimings) -> u64 {
-        match self {
-            Phase::Queued => t.queued_secs,
-            Phase::Building => t.building_secs,
-            Phase::Customizing => t.customizing_secs,
-            Phase::Validating => t.validating_secs,
-            Phase::Distributing => t.distributing_secs,
-        }
-    }
-}
-
-/// How runs of templates whose name matches `match` (`*` wildcards) end.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BuildRule {
-    #[serde(rename = "match")]
-    pub pattern: String,
-    pub outcome: Outcome,
-    /// Where a failed run stops; customizing when not given.
-    pub fail_in: Option<Phase>,
-    /// Extra simulated seconds added to the customizing phase (a slow build).
-    #[serde(default)]
-    pub extra_secs: u64,
-}
-
-fn default_os() -> String {
-    "Linux".to_owned()
-}
-
-fn default_generation() -> String {
-    "V2".to_owned()
-}
-
-fn default_architecture() -> String {
-    "x64".to_owned()
-}
-
-fn default_os_state() -> String {
-    "Generalized".to_owned()
 }
 
 impl Scenario {

@@ -9,6 +9,8 @@
 //! images only, so the catalog bounds the cardinality.
 
 mod arm;
+mod families;
+mod images;
 pub mod server;
 
 use std::collections::BTreeMap;
@@ -16,11 +18,9 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
-use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -29,68 +29,15 @@ use crate::events::Event;
 use crate::model::BuildId;
 use crate::pipeline::Pipeline;
 use crate::report::chain;
-use crate::store::{ImageStatus, Store, StoreError};
+use crate::store::{Store, StoreError};
+
+use families::{
+    BuildLabels, DecisionLabels, Histograms, ImageLabel, ResultLabel, SinkLabel, VersionLabels,
+};
+use images::{CatalogImage, Exported};
 
 pub use arm::operation;
 pub use server::{Probes, Server, ServerError};
-
-/// Build durations: AIB builds take from ten minutes to a few hours.
-const BUILD_BUCKETS: [f64; 11] = [
-    300.0, 600.0, 900.0, 1200.0, 1800.0, 2700.0, 3600.0, 5400.0, 7200.0, 10800.0, 14400.0,
-];
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ImageLabel {
-    image: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct DecisionLabels {
-    image: String,
-    decision: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct VersionLabels {
-    image: String,
-    version: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct BuildLabels {
-    image: String,
-    result: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct SinkLabel {
-    sink: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ResultLabel {
-    result: String,
-}
-
-type Histograms = Family<ResultLabel, Histogram, fn() -> Histogram>;
-
-fn build_histogram() -> Histogram {
-    Histogram::new(BUILD_BUCKETS)
-}
-
-/// The catalog's view of an image, which the history does not hold.
-#[derive(Debug, Clone, Copy)]
-struct CatalogImage {
-    enabled: bool,
-    max_age_secs: Option<i64>,
-}
-
-/// The label values last exported per image, so that a change removes the old series.
-#[derive(Debug, Default)]
-struct Exported {
-    decision: Option<String>,
-    version: Option<String>,
-}
 
 /// The process's metrics. Cheap to clone; clones share the registry.
 #[derive(Clone)]
@@ -129,125 +76,6 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    pub fn new() -> Metrics {
-        let mut registry = Registry::default();
-        let image_stale = Family::default();
-        registry.register(
-            "image_refresh_image_stale",
-            "1 when the image's last decision rebuilds it (now or when its build window opens), else 0",
-            image_stale.clone(),
-        );
-        let image_decision = Family::default();
-        registry.register(
-            "image_refresh_image_decision",
-            "1 for the image's current decision (one series per image)",
-            image_decision.clone(),
-        );
-        let image_enabled = Family::default();
-        registry.register(
-            "image_refresh_image_enabled",
-            "1 when the image is rebuilt automatically; 0 when disabled in the catalog, by hand or after failing too often",
-            image_enabled.clone(),
-        );
-        let image_failures = Family::default();
-        registry.register(
-            "image_refresh_image_consecutive_failures",
-            "Failed builds in a row since the image's last good build",
-            image_failures.clone(),
-        );
-        let image_last_success = Family::default();
-        registry.register(
-            "image_refresh_image_last_success_timestamp_seconds",
-            "When the image's last good build finished (absent before the first)",
-            image_last_success.clone(),
-        );
-        let image_max_age = Family::default();
-        registry.register(
-            "image_refresh_image_max_age_seconds",
-            "The image's max_age_days in seconds (absent when it has none)",
-            image_max_age.clone(),
-        );
-        let image_version = Family::default();
-        registry.register(
-            "image_refresh_image_source_version_info",
-            "The source version of the image's last good build (always 1)",
-            image_version.clone(),
-        );
-        let builds = Family::default();
-        registry.register(
-            "image_refresh_builds",
-            "Builds that reached their final state, by result (counted from the history at start)",
-            builds.clone(),
-        );
-        let build_duration = Histograms::new_with_constructor(build_histogram);
-        registry.register(
-            "image_refresh_build_duration_seconds",
-            "From a build's record to its final state, by result",
-            build_duration.clone(),
-        );
-        let in_flight = Gauge::default();
-        registry.register(
-            "image_refresh_builds_in_flight",
-            "Builds not yet in their final state",
-            in_flight.clone(),
-        );
-        let check_last_success = Gauge::default();
-        registry.register(
-            "image_refresh_check_last_success_timestamp_seconds",
-            "When the last check that recorded its decisions finished (0 before the first)",
-            check_last_success.clone(),
-        );
-        let check_duration = Gauge::<f64, AtomicU64>::default();
-        registry.register(
-            "image_refresh_check_duration_seconds",
-            "How long the last good check took (whole seconds, as the history keeps them)",
-            check_duration.clone(),
-        );
-        let next_check = Gauge::default();
-        registry.register(
-            "image_refresh_next_check_timestamp_seconds",
-            "When the next scheduled check falls due (0 when none is scheduled)",
-            next_check.clone(),
-        );
-        let notifications_pending = Gauge::default();
-        registry.register(
-            "image_refresh_notifications_pending",
-            "Notices a [[notify]] sink still owes a delivery of",
-            notifications_pending.clone(),
-        );
-        let notifications_failed = Family::default();
-        registry.register(
-            "image_refresh_notifications_failed",
-            "Delivery attempts a sink did not take, by sink (counted from the history at start)",
-            notifications_failed.clone(),
-        );
-        let arm = arm::ArmRequests::register(&mut registry);
-        Metrics {
-            inner: Arc::new(Inner {
-                registry,
-                image_stale,
-                image_decision,
-                image_enabled,
-                image_failures,
-                image_last_success,
-                image_max_age,
-                image_version,
-                builds,
-                build_duration,
-                in_flight,
-                check_last_success,
-                check_duration,
-                next_check,
-                notifications_pending,
-                notifications_failed,
-                arm,
-                catalog: Mutex::default(),
-                exported: Mutex::default(),
-                refreshing: tokio::sync::Mutex::new(()),
-            }),
-        }
-    }
-
     /// The registry in the Prometheus text format.
     pub fn encode(&self) -> Result<String, std::fmt::Error> {
         let mut text = String::new();
@@ -393,148 +221,11 @@ impl Metrics {
         self.images(&status);
         Ok(())
     }
-
-    fn images(&self, status: &[ImageStatus]) {
-        let inner = &self.inner;
-        let catalog = lock(&inner.catalog).clone();
-        let mut exported = lock(&inner.exported);
-        for image in status {
-            let name = &image.state.name;
-            let Some(listed) = catalog.get(name) else {
-                continue;
-            };
-            let label = ImageLabel {
-                image: name.clone(),
-            };
-            // A good build since the decision ends the staleness it reported.
-            let built_since = match (&image.last_success, image.state.last_check_at) {
-                (Some(good), Some(checked)) => good.created_at >= checked,
-                _ => false,
-            };
-            let stale = image.last_decision.is_some_and(|d| d.is_outdated()) && !built_since;
-            inner
-                .image_stale
-                .get_or_create(&label)
-                .set(i64::from(stale));
-            let enabled = listed.enabled && image.state.enabled;
-            inner
-                .image_enabled
-                .get_or_create(&label)
-                .set(i64::from(enabled));
-            inner
-                .image_failures
-                .get_or_create(&label)
-                .set(i64::from(image.state.consecutive_failures));
-            match image.state.last_success_at {
-                Some(at) => {
-                    inner
-                        .image_last_success
-                        .get_or_create(&label)
-                        .set(at.timestamp());
-                }
-                None => {
-                    inner.image_last_success.remove(&label);
-                }
-            }
-            match listed.max_age_secs {
-                Some(secs) => {
-                    inner.image_max_age.get_or_create(&label).set(secs);
-                }
-                None => {
-                    inner.image_max_age.remove(&label);
-                }
-            }
-            let was = exported.entry(name.clone()).or_default();
-            let decision = image.last_decision.map(|d| d.as_str().to_owned());
-            one_series(
-                &inner.image_decision,
-                &mut was.decision,
-                decision,
-                |decision| DecisionLabels {
-                    image: name.clone(),
-                    decision,
-                },
-            );
-            let version = image
-                .last_success
-                .as_ref()
-                .map(|b| b.source_version.clone());
-            one_series(&inner.image_version, &mut was.version, version, |version| {
-                VersionLabels {
-                    image: name.clone(),
-                    version,
-                }
-            });
-        }
-        let gone: Vec<String> = exported
-            .keys()
-            .filter(|name| !catalog.contains_key(*name))
-            .cloned()
-            .collect();
-        for name in gone {
-            let was = exported.remove(&name).unwrap_or_default();
-            self.drop_image(&name, was);
-        }
-    }
-
-    /// Removes every series of an image that left the catalog.
-    fn drop_image(&self, name: &str, was: Exported) {
-        let inner = &self.inner;
-        let label = ImageLabel {
-            image: name.to_owned(),
-        };
-        for family in [
-            &inner.image_stale,
-            &inner.image_enabled,
-            &inner.image_failures,
-            &inner.image_last_success,
-            &inner.image_max_age,
-        ] {
-            family.remove(&label);
-        }
-        if let Some(decision) = was.decision {
-            inner.image_decision.remove(&DecisionLabels {
-                image: name.to_owned(),
-                decision,
-            });
-        }
-        if let Some(version) = was.version {
-            inner.image_version.remove(&VersionLabels {
-                image: name.to_owned(),
-                version,
-            });
-        }
-        for result in crate::model::BuildState::ALL {
-            inner.builds.remove(&BuildLabels {
-                image: name.to_owned(),
-                result: result.as_str().to_owned(),
-            });
-        }
-    }
 }
 
 /// A panic while a metrics lock was held leaves plain values, still sound to read.
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Keeps one series of an info-style family (a label whose value changes) for an
-/// image: the one for `now`, once the one for what `was` exported is removed.
-fn one_series<L: Clone + std::hash::Hash + Eq>(
-    family: &Family<L, Gauge>,
-    was: &mut Option<String>,
-    now: Option<String>,
-    label: impl Fn(String) -> L,
-) {
-    if *was != now {
-        if let Some(old) = was.take() {
-            family.remove(&label(old));
-        }
-        *was = now;
-    }
-    if let Some(value) = was {
-        family.get_or_create(&label(value.clone())).set(1);
-    }
 }
 
 /// Every family the daemon exports, as a scrape names them (a histogram by its
@@ -560,62 +251,4 @@ pub const FAMILIES: &[&str] = &[
 ];
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_family_is_listed_once_it_has_a_series() {
-        let m = Metrics::new();
-        m.count_build("x", "failed", 10);
-        let label = ImageLabel { image: "x".into() };
-        let inner = &m.inner;
-        for family in [
-            &inner.image_stale,
-            &inner.image_enabled,
-            &inner.image_failures,
-            &inner.image_last_success,
-            &inner.image_max_age,
-        ] {
-            family.get_or_create(&label).set(1);
-        }
-        inner
-            .image_decision
-            .get_or_create(&DecisionLabels {
-                image: "x".into(),
-                decision: "up_to_date".into(),
-            })
-            .set(1);
-        inner
-            .image_version
-            .get_or_create(&VersionLabels {
-                image: "x".into(),
-                version: "1".into(),
-            })
-            .set(1);
-        inner
-            .builds
-            .get_or_create(&BuildLabels {
-                image: "x".into(),
-                result: "failed".into(),
-            })
-            .inc();
-        m.notification_failed("ops");
-        use crate::azure::RequestObserver;
-        inner.arm.observe(
-            &reqwest::Method::GET,
-            "/x",
-            crate::azure::Answer::Status(429),
-        );
-        let text = m.encode().unwrap();
-        let typed: Vec<&str> = text
-            .lines()
-            .filter_map(|l| l.strip_prefix("# TYPE "))
-            .filter_map(|l| l.split(' ').next())
-            .collect();
-        assert_eq!(typed, FAMILIES, "{text}");
-        assert!(
-            text.contains("image_refresh_arm_throttled_total 1"),
-            "{text}"
-        );
-    }
-}
+mod tests;

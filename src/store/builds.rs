@@ -3,6 +3,9 @@
 //! Every change to a build's row is written together with its `build_events`
 //! row in one transaction, so the log and the row never disagree.
 
+mod cleanup;
+mod notices;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::Row;
@@ -11,7 +14,8 @@ use sqlx::sqlite::SqliteRow;
 use super::columns::{decode_error, opt_time, opt_word, time, time_text, word};
 use super::images::FailureLimit;
 use super::{Store, StoreError};
-use crate::model::{BuildId, BuildState, CheckId, Cleanup, DecisionKind, NoticeKind, RunSubState};
+use crate::model::{BuildId, BuildState, CheckId, Cleanup, DecisionKind, RunSubState};
+use notices::tell;
 
 /// What is known about a build before anything is sent to Azure.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -243,89 +247,6 @@ impl Store {
         tx.commit().await.map_err(StoreError::query(ACTION))?;
         Ok(Transitioned { record, disabled })
     }
-
-    /// Records what became of a build's image template, and logs it.
-    pub async fn set_cleanup(
-        &self,
-        id: BuildId,
-        cleanup: Cleanup,
-        at: DateTime<Utc>,
-    ) -> Result<BuildRecord, StoreError> {
-        self.write_cleanup(id, cleanup, None, at).await
-    }
-
-    /// Keeps a build's template in Azure until `until` (forever when `None`),
-    /// for someone to read its log; a later cycle deletes it then.
-    pub async fn keep_template(
-        &self,
-        id: BuildId,
-        until: Option<DateTime<Utc>>,
-        at: DateTime<Utc>,
-    ) -> Result<BuildRecord, StoreError> {
-        self.write_cleanup(id, Cleanup::Kept, until, at).await
-    }
-
-    /// Builds whose kept template is due for deletion at `now`, oldest first.
-    pub async fn kept_templates_due(
-        &self,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<BuildRecord>, StoreError> {
-        sqlx::query(
-            "SELECT * FROM builds
-             WHERE cleanup = 'kept' AND keep_until IS NOT NULL AND keep_until <= ?1
-             ORDER BY keep_until",
-        )
-        .bind(time_text(now))
-        .try_map(|row: SqliteRow| build_from_row(&row))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(StoreError::query("read the kept templates that are due"))
-    }
-
-    /// `image`'s builds whose template is kept in Azure, oldest first.
-    pub async fn kept_templates_of(&self, image: &str) -> Result<Vec<BuildRecord>, StoreError> {
-        sqlx::query(
-            "SELECT * FROM builds WHERE cleanup = 'kept' AND image = ?1 ORDER BY created_at, rowid",
-        )
-        .bind(image)
-        .try_map(|row: SqliteRow| build_from_row(&row))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(StoreError::query("read an image's kept templates"))
-    }
-
-    async fn write_cleanup(
-        &self,
-        id: BuildId,
-        cleanup: Cleanup,
-        keep_until: Option<DateTime<Utc>>,
-        at: DateTime<Utc>,
-    ) -> Result<BuildRecord, StoreError> {
-        const ACTION: &str = "record the cleanup of a build";
-        let mut tx = self.begin_write(ACTION).await?;
-        let record = sqlx::query(
-            "UPDATE builds SET cleanup = ?2, updated_at = ?3, keep_until = ?4
-             WHERE id = ?1 RETURNING *",
-        )
-        .bind(id.to_string())
-        .bind(cleanup.as_str())
-        .bind(time_text(at))
-        .bind(keep_until.map(time_text))
-        .try_map(|row: SqliteRow| build_from_row(&row))
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(StoreError::query(ACTION))?
-        .ok_or(StoreError::BuildNotFound(id))?;
-        let detail = match keep_until {
-            Some(until) => format!("template kept until {}", time_text(until)),
-            None => format!("template cleanup {cleanup}"),
-        };
-        append_event(&mut tx, &record, &detail)
-            .await
-            .map_err(StoreError::query(ACTION))?;
-        tx.commit().await.map_err(StoreError::query(ACTION))?;
-        Ok(record)
-    }
 }
 
 impl Store {
@@ -374,50 +295,6 @@ pub(super) async fn append_event(
     .execute(tx)
     .await
     .map(|_| ())
-}
-
-/// The notices a build's end makes, in the transaction that records it.
-async fn tell(
-    conn: &mut sqlx::SqliteConnection,
-    record: &BuildRecord,
-    disabled: Option<&str>,
-) -> Result<(), sqlx::Error> {
-    let at = record.finished_at.unwrap_or(record.updated_at);
-    let (kind, data) = if record.state.is_success() {
-        (
-            NoticeKind::BuildSucceeded,
-            serde_json::json!({
-                "image": record.image, "build_id": record.id.to_string(),
-                "state": record.state, "source_version": record.source_version,
-                "artifact_ids": record.artifact_ids,
-            }),
-        )
-    } else {
-        (
-            NoticeKind::BuildFailed,
-            serde_json::json!({
-                "image": record.image, "build_id": record.id.to_string(),
-                "state": record.state, "source_version": record.source_version,
-                "error_code": record.error_code, "error_message": record.error_message,
-                "log_url": record.log_url,
-            }),
-        )
-    };
-    super::outbox::enqueue(conn, kind, Some(&record.image), at, &data).await?;
-    if let Some(reason) = disabled {
-        let data = serde_json::json!({
-            "image": record.image, "reason": reason, "build_id": record.id.to_string(),
-        });
-        super::outbox::enqueue(
-            conn,
-            NoticeKind::ImageDisabled,
-            Some(&record.image),
-            at,
-            &data,
-        )
-        .await?;
-    }
-    Ok(())
 }
 
 fn json_list(items: &[String]) -> String {

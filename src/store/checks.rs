@@ -1,5 +1,8 @@
 //! Check cycles: what was resolved and what was decided.
 
+mod notices;
+mod prune;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::Row;
@@ -8,6 +11,7 @@ use sqlx::sqlite::SqliteRow;
 use super::columns::{count, opt_time, time, time_text, word};
 use super::{Store, StoreError};
 use crate::model::{CheckId, CheckTrigger, DecisionKind, NoticeKind, SourceKey};
+use notices::{previous_check_went_wrong, tell};
 
 /// A check cycle as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -264,75 +268,6 @@ impl Store {
     }
 }
 
-/// Whether the check before `id` failed or could not read some source: a
-/// check that goes wrong again is the same episode, not a new notice.
-async fn previous_check_went_wrong(
-    conn: &mut sqlx::SqliteConnection,
-    id: CheckId,
-) -> Result<bool, sqlx::Error> {
-    let wrong: Option<bool> = sqlx::query_scalar(
-        "SELECT c.error IS NOT NULL OR EXISTS (
-             SELECT 1 FROM check_decisions AS d
-             WHERE d.check_id = c.id AND d.decision = 'source_unavailable')
-         FROM check_cycles AS c
-         WHERE c.id < ?1 AND c.finished_at IS NOT NULL ORDER BY c.id DESC LIMIT 1",
-    )
-    .bind(id.0)
-    .fetch_optional(&mut *conn)
-    .await?;
-    Ok(wrong == Some(true))
-}
-
-/// The notices a decision makes, once per episode: a source newly missing, a
-/// base version not announced before. Read before the decision is written.
-async fn tell(
-    conn: &mut sqlx::SqliteConnection,
-    decision: &DecisionRecord,
-    at: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    let kind = match decision.kind {
-        DecisionKind::SourceNotFound => NoticeKind::SourceNotFound,
-        DecisionKind::NewBaseVersion => NoticeKind::NewBaseVersion,
-        _ => return Ok(()),
-    };
-    let previous: Option<(String, String)> = sqlx::query_as(
-        "SELECT decision, reason FROM check_decisions WHERE image = ?1
-         ORDER BY check_id DESC LIMIT 1",
-    )
-    .bind(&decision.image)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let said = match (&previous, kind) {
-        (Some((word, _)), NoticeKind::SourceNotFound) => word == decision.kind.as_str(),
-        (Some((word, reason)), _) => word == decision.kind.as_str() && *reason == decision.reason,
-        (None, _) => false,
-    };
-    if said {
-        return Ok(());
-    }
-    let data = match kind {
-        NoticeKind::SourceNotFound => serde_json::json!({
-            "image": decision.image, "missing": decision.reason,
-        }),
-        _ => {
-            let old: Option<String> = sqlx::query_scalar(
-                "SELECT source_version FROM builds
-                 WHERE image = ?1 AND state IN ('succeeded', 'partially_succeeded')
-                 ORDER BY created_at DESC, rowid DESC LIMIT 1",
-            )
-            .bind(&decision.image)
-            .fetch_optional(&mut *conn)
-            .await?;
-            serde_json::json!({
-                "image": decision.image, "old": old, "new": decision.source_version,
-                "reason": decision.reason,
-            })
-        }
-    };
-    super::outbox::enqueue(conn, kind, Some(&decision.image), at, &data).await?;
-    Ok(())
-}
-
 async fn insert_resolved(
     tx: &mut sqlx::SqliteConnection,
     id: CheckId,
@@ -419,61 +354,4 @@ fn decision_from_row(row: &SqliteRow) -> Result<DecisionRecord, sqlx::Error> {
         source_version: row.try_get("source_version")?,
         recipe_hash: row.try_get("recipe_hash")?,
     })
-}
-
-impl Store {
-    /// Deletes checks that started before `before`, with their decisions and
-    /// resolved versions, except those a build refers to and each image's latest
-    /// decision (`status` reads it). Returns how many checks went.
-    pub async fn prune_checks(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
-        const ACTION: &str = "delete old checks";
-        let mut tx = self.begin_write(ACTION).await?;
-        sqlx::query(
-            "CREATE TEMP TABLE IF NOT EXISTS prunable (id INTEGER PRIMARY KEY);
-             DELETE FROM prunable;",
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::query(ACTION))?;
-        sqlx::query(
-            "INSERT INTO prunable (id)
-             SELECT id FROM check_cycles
-             WHERE started_at < ?1
-               AND id NOT IN (SELECT check_id FROM builds WHERE check_id IS NOT NULL)
-               AND id NOT IN (SELECT max(check_id) FROM check_decisions GROUP BY image)",
-        )
-        .bind(time_text(before))
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::query(ACTION))?;
-        for table in ["resolved_versions", "check_decisions"] {
-            sqlx::query(&format!(
-                "DELETE FROM {table} WHERE check_id IN (SELECT id FROM prunable)"
-            ))
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::query(ACTION))?;
-        }
-        let gone = sqlx::query("DELETE FROM check_cycles WHERE id IN (SELECT id FROM prunable)")
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::query(ACTION))?
-            .rows_affected();
-        // Notices as old, once no sink still owes a delivery of them.
-        for statement in [
-            "DELETE FROM deliveries WHERE event_id IN (
-                 SELECT id FROM outbox WHERE created_at < ?1
-                 AND id NOT IN (SELECT event_id FROM deliveries WHERE state = 'pending'))",
-            "DELETE FROM outbox WHERE created_at < ?1
-                 AND id NOT IN (SELECT event_id FROM deliveries)",
-        ] {
-            sqlx::query(statement)
-                .bind(time_text(before))
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::query(ACTION))?;
-        }
-        tx.commit().await.map_err(StoreError::query(ACTION))?;
-        Ok(gone)
-    }
 }

@@ -261,7 +261,7 @@ async fn a_definition_source_resolves_latest_as_azure_does() {
         "publishingProfile": {"targetRegions": [{"name": "westeurope", "excludeFromLatest": true}]},
         "storageProfile": {}
     }});
-    let resp = reqwest::Client::new()
+    let resp = super::client()
         .patch(format!("{}{version}", sim.base_url()))
         .bearer_auth(&arm)
         .json(&patch)
