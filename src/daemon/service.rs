@@ -152,8 +152,8 @@ struct Service {
     /// The outbox sender's task, restarted with each catalog's `[[notify]]`.
     notifications: Option<tokio::task::AbortHandle>,
     metrics: Metrics,
-    /// Whether the history has been compared with Azure since the start or
-    /// the last catalog reload (see `reconcile`).
+    /// Whether the history has been compared with Azure since the start (see
+    /// `reconcile`); a reload does not compare again.
     reconciled: bool,
 }
 
