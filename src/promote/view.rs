@@ -24,22 +24,15 @@ pub struct PromotionView {
 
 impl PromotionView {
     pub fn of(p: &Promotion) -> PromotionView {
-        let regions = |done: bool| -> Vec<String> {
-            p.rings
-                .iter()
-                .filter(|r| r.done_at.is_some() == done)
-                .flat_map(|r| r.regions.iter().cloned())
-                .collect()
-        };
         let next = p.next_ring();
         PromotionView {
             gallery_image_id: p.gallery_image_id.clone(),
             version: p.version.clone(),
-            latest_in: regions(true),
+            latest_in: p.regions(true),
             staged_in: if p.stopped_reason.is_some() {
                 Vec::new()
             } else {
-                regions(false)
+                p.regions(false)
             },
             next_ring: next.map(|r| r.ring),
             next_ring_at: next.and_then(|r| r.due_at),

@@ -17,44 +17,21 @@ pub(super) async fn promoted(
     upto: u32,
     at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    let (image, build_id): (String, String) = sqlx::query_as(
-        "SELECT image, build_id FROM promotions WHERE gallery_image_id = ?1 AND version = ?2",
-    )
-    .bind(id)
-    .bind(version)
-    .fetch_one(&mut *conn)
-    .await?;
-    let rings: Vec<(i64, String, Option<String>, Option<String>)> = sqlx::query_as(
-        "SELECT ring, regions, done_at, due_at FROM promotion_rings
-         WHERE gallery_image_id = ?1 AND version = ?2 ORDER BY ring",
-    )
-    .bind(id)
-    .bind(version)
-    .fetch_all(&mut *conn)
-    .await?;
-    let regions = |done: bool| -> Vec<String> {
-        rings
-            .iter()
-            .filter(|(_, _, done_at, _)| done_at.is_some() == done)
-            .flat_map(|(_, regions, _, _)| {
-                serde_json::from_str::<Vec<String>>(regions).unwrap_or_default()
-            })
-            .collect()
+    let Some(p) = super::promotions::read_one(conn, id, version).await? else {
+        return Ok(());
     };
-    let next_ring_at = rings
-        .iter()
-        .find(|(_, _, done_at, _)| done_at.is_none())
-        .and_then(|(_, _, _, due)| due.clone());
+    let next_ring_at = p.next_ring().and_then(|r| r.due_at).map(time_text);
     let data = json!({
         "version": version,
         "gallery_image_id": id,
-        "build_id": build_id,
+        "build_id": p.build_id,
         "ring": upto,
-        "rings": rings.len(),
-        "latest_in": regions(true),
-        "staged_in": regions(false),
+        "rings": p.rings.len(),
+        "latest_in": p.regions(true),
+        "staged_in": p.regions(false),
         "next_ring_at": next_ring_at,
     });
+    let image = p.image;
     enqueue(conn, NoticeKind::VersionPromoted, Some(&image), at, &data).await?;
     Ok(())
 }

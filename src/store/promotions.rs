@@ -50,6 +50,16 @@ impl Promotion {
         self.rings.iter().find(|r| r.done_at.is_none())
     }
 
+    /// The regions of the rings promoted so far (`promoted`), or of those
+    /// still to come.
+    pub fn regions(&self, promoted: bool) -> Vec<String> {
+        self.rings
+            .iter()
+            .filter(|r| r.done_at.is_some() == promoted)
+            .flat_map(|r| r.regions.iter().cloned())
+            .collect()
+    }
+
     /// When the service must act on it: at once for a ring asked for and not
     /// seen through (a process died), else the next ring's due time.
     pub fn due_at(&self) -> Option<DateTime<Utc>> {
@@ -96,6 +106,33 @@ fn ring_from_row(row: &SqliteRow) -> Result<(String, String, PromotionRing), sql
             last_error: row.try_get("last_error")?,
         },
     ))
+}
+
+/// One promotion with its rings, read on `conn` (the caller's transaction).
+pub(super) async fn read_one(
+    conn: &mut sqlx::SqliteConnection,
+    id: &str,
+    version: &str,
+) -> Result<Option<Promotion>, sqlx::Error> {
+    let Some(mut promotion) =
+        sqlx::query("SELECT * FROM promotions WHERE gallery_image_id = ?1 AND version = ?2")
+            .bind(id)
+            .bind(version)
+            .try_map(|row: SqliteRow| promotion_from_row(&row))
+            .fetch_optional(&mut *conn)
+            .await?
+    else {
+        return Ok(None);
+    };
+    promotion.rings = sqlx::query(
+        "SELECT * FROM promotion_rings WHERE gallery_image_id = ?1 AND version = ?2 ORDER BY ring",
+    )
+    .bind(id)
+    .bind(version)
+    .try_map(|row: SqliteRow| ring_from_row(&row).map(|(_, _, ring)| ring))
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(Some(promotion))
 }
 
 fn seconds(secs: u64) -> chrono::Duration {

@@ -106,16 +106,6 @@ async fn world_with(receiver: &Receiver, service: &str) -> World {
     world
 }
 
-fn run(world: &World, args: &[&str]) -> (Option<i32>, String) {
-    let output = world.command(args);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.code(), text)
-}
-
 fn sign(body: &[u8]) -> String {
     image_refresh::notify::signature(KEY.as_bytes(), body)
 }
@@ -126,7 +116,7 @@ async fn every_event_kind_arrives_once_signed_and_in_shape() {
     let world = world_with(&receiver, "[service]\ndisable_after_failures = 2").await;
     let mut said = String::new();
 
-    let (code, text) = run(&world, &["run", "--once"]);
+    let (code, text) = world.said(&["run", "--once"]);
     assert_eq!(code, Some(0), "{text}");
     said += &text;
     assert_eq!(receiver.kinds(), ["io.image-refresh.build.succeeded"]);
@@ -141,7 +131,7 @@ async fn every_event_kind_arrives_once_signed_and_in_shape() {
     );
     world.sim.set_build_outcome("*", Outcome::Failed, None);
     for _ in 0..2 {
-        let (code, text) = run(&world, &["run", "--once"]);
+        let (code, text) = world.said(&["run", "--once"]);
         assert_eq!(code, Some(1), "{text}");
         said += &text;
     }
@@ -149,14 +139,14 @@ async fn every_event_kind_arrives_once_signed_and_in_shape() {
     let good = std::fs::read_to_string(&world.config).unwrap();
     world.write_config(&good.replace("sku = \"22_04-lts-gen2\"", "sku = \"22_04-lts-gen9\""));
     assert!(world.command(&["enable", IMAGE]).status.success());
-    said += &run(&world, &["run", "--once"]).1;
+    said += &world.said(&["run", "--once"]).1;
     world.write_config(&good);
     image_refresh::cli::simulated::write_private(&world.secret_file, "wrong").unwrap();
-    said += &run(&world, &["run", "--once"]).1;
-    said += &run(&world, &["run", "--once"]).1;
+    said += &world.said(&["run", "--once"]).1;
+    said += &world.said(&["run", "--once"]).1;
     image_refresh::cli::simulated::write_private(&world.secret_file, world.sim.client_secret())
         .unwrap();
-    let (code, text) = run(&world, &["notify", "test"]);
+    let (code, text) = world.said(&["notify", "test"]);
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("ops: delivered"), "{text}");
     said += &text;
@@ -224,7 +214,7 @@ async fn a_receiver_that_was_down_gets_every_event_later() {
     let receiver = Receiver::start().await;
     let world = world_with(&receiver, "").await;
     receiver.set_down(true);
-    let (code, text) = run(&world, &["run", "--once"]);
+    let (code, text) = world.said(&["run", "--once"]);
     assert_eq!(code, Some(0), "{text}");
     assert!(receiver.kinds().is_empty());
     assert!(!text.contains("s3cr3t-webhook-token"), "{text}");
@@ -233,7 +223,7 @@ async fn a_receiver_that_was_down_gets_every_event_later() {
     // The retry waits its backoff; `notify test` delivers what is due first,
     // so let the first retry fall due.
     tokio::time::sleep(std::time::Duration::from_secs(6)).await;
-    let (code, text) = run(&world, &["notify", "test"]);
+    let (code, text) = world.said(&["notify", "test"]);
     assert_eq!(code, Some(0), "{text}");
     assert_eq!(
         receiver.kinds(),
@@ -330,9 +320,9 @@ async fn teams_and_slack_sinks_get_their_formats() {
     }
     world.write_catalog(&extra, &[IMAGE]);
     world.sim.set_build_outcome("*", Outcome::Failed, None);
-    let (code, text) = run(&world, &["run", "--once"]);
+    let (code, text) = world.said(&["run", "--once"]);
     assert_eq!(code, Some(1), "{text}");
-    let (code, text) = run(&world, &["notify", "test"]);
+    let (code, text) = world.said(&["notify", "test"]);
     assert_eq!(code, Some(0), "{text}");
     assert!(
         text.contains("teams-1: delivered") && text.contains("slack-2: delivered"),
@@ -384,18 +374,18 @@ async fn a_rollout_tells_each_ring_a_ring_that_cannot_move_once_and_a_revoke() {
         2,
     ));
     for _ in 0..2 {
-        let (code, text) = run(&world, &["run", "--once"]);
+        let (code, text) = world.said(&["run", "--once"]);
         assert_eq!(
             code,
             Some(1),
             "a ring that cannot move fails the cycle: {text}"
         );
     }
-    let (code, text) = run(&world, &["run", "--once"]);
+    let (code, text) = world.said(&["run", "--once"]);
     assert_eq!(code, Some(0), "{text}");
-    let (code, text) = run(&world, &["promote", IMAGE]);
+    let (code, text) = world.said(&["promote", IMAGE]);
     assert_eq!(code, Some(0), "{text}");
-    let (code, text) = run(&world, &["revoke", IMAGE, "1.0.1", "--reason", "boot loop"]);
+    let (code, text) = world.said(&["revoke", IMAGE, "1.0.1", "--reason", "boot loop"]);
     assert_eq!(code, Some(0), "{text}");
     assert_eq!(
         receiver.kinds(),
